@@ -1,0 +1,115 @@
+"""Cursor pagination shared by every connection: argument checks and keyset cursors.
+
+Cursors are opaque (base64 of a small JSON array of the sort key). They hold
+the sort values of the row they point at, not an offset, so a cursor stays
+valid and a deep page stays as fast as the first while rows come and go.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from graphql import GraphQLError
+from sqlalchemy import ColumnElement, and_, or_
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 25
+
+
+def bad_input(message: str) -> GraphQLError:
+    """A client error with ``extensions.code = BAD_USER_INPUT``."""
+    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Validated ``first/after`` or ``last/before`` arguments.
+
+    Attributes:
+        size: Rows wanted on the page.
+        backward: True for ``last/before`` (fetch in reverse, then flip).
+        cursor: Decoded sort key to start after (or before), if any.
+    """
+
+    size: int
+    backward: bool
+    cursor: list[Any] | None
+
+
+def page_request(
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+    key_kind: str,
+) -> PageRequest:
+    """Check the paging arguments and decode the cursor.
+
+    Raises:
+        GraphQLError: ``BAD_USER_INPUT`` naming the argument that is wrong.
+    """
+    if first is not None and last is not None:
+        raise bad_input("Pass either `first` or `last`, not both.")
+    if after is not None and before is not None:
+        raise bad_input("Pass either `after` or `before`, not both.")
+    if last is not None or before is not None:
+        if after is not None or first is not None:
+            raise bad_input("`last`/`before` page backwards; they cannot be combined with `first`/`after`.")
+        size = DEFAULT_PAGE_SIZE if last is None else last
+        name, cursor, backward = "last", before, True
+    else:
+        size = DEFAULT_PAGE_SIZE if first is None else first
+        name, cursor, backward = "first", after, False
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise bad_input(f"`{name}` must be between 1 and {MAX_PAGE_SIZE}; got {size}.")
+    decoded = decode_cursor(cursor, key_kind, "before" if backward else "after") if cursor is not None else None
+    return PageRequest(size=size, backward=backward, cursor=decoded)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def encode_cursor(key_kind: str, values: Sequence[Any]) -> str:
+    """An opaque cursor for a row whose sort key is ``values``."""
+    raw = json.dumps([key_kind, *[_plain(v) for v in values]], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, key_kind: str, argument: str) -> list[Any]:
+    """Decode a cursor made by :func:`encode_cursor` for the same ordering.
+
+    Raises:
+        GraphQLError: when the cursor is malformed or belongs to another list
+            or ordering.
+    """
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        payload = None
+    if not isinstance(payload, list) or not payload or payload[0] != key_kind:
+        raise bad_input(f"`{argument}` is not a cursor of this list and ordering.")
+    return payload[1:]
+
+
+def keyset_after(columns: Sequence[ColumnElement], values: Sequence[Any], descending: Sequence[bool]) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in the order of ``columns``.
+
+    Written as an OR of prefixes rather than a row-value comparison so that a
+    mix of ascending and descending columns works on both databases.
+    """
+    clauses = []
+    for i, (column, value, desc) in enumerate(zip(columns, values, descending)):
+        equal_prefix = [c == v for c, v in zip(columns[:i], values[:i])]
+        step = column < value if desc else column > value
+        clauses.append(and_(*equal_prefix, step))
+    return or_(*clauses)
