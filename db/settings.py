@@ -51,6 +51,7 @@ class Settings:
     max_aliases: int
     max_tokens: int
     max_body_bytes: int
+    launch_base_url: str
 
 
 def get_settings() -> Settings:
@@ -70,6 +71,7 @@ def get_settings() -> Settings:
         max_aliases=_int("PARTNERHUB_MAX_ALIASES", 30),
         max_tokens=_int("PARTNERHUB_MAX_TOKENS", 5000),
         max_body_bytes=_int("PARTNERHUB_MAX_BODY_BYTES", 1_000_000),
+        launch_base_url=(os.environ.get("PARTNERHUB_LAUNCH_BASE_URL") or "https://admin.partnerhub.example").rstrip("/"),
     )
 
 

@@ -1,0 +1,264 @@
+"""Per-request DataLoaders: every relation of the API in one SQL statement per batch.
+
+Build a fresh :class:`Loaders` for each request (aiodataloader binds its event
+loop at construction, and a cache must never outlive the request it belongs
+to). Loaders apply the viewer's visibility themselves, so an object the caller
+may not see comes back as ``None`` or is absent from a list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any, Iterable
+
+from aiodataloader import DataLoader
+from sqlalchemy import Date, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import PRODUCTS, CustomerAdmin, Invoice, PartnerAdmin, PurchaseOrder
+from db.settings import Settings
+from loaders.objects import (
+    admin_from_row,
+    customer_from_row,
+    invoice_from_row,
+    line_from_row,
+    order_from_row,
+    plan_from_row,
+)
+from resolvers.permissions import Viewer, visible_customers
+from resolvers.rules import CUSTOMER, LINE, PLAN, STATUS_ORDER, StatusWindows, is_live, line_values_on, status_predicates
+from schema.types import LicensePoint
+
+ASSIGNMENT = CustomerAdmin.__table__
+ADMIN = PartnerAdmin.__table__
+INVOICE = Invoice.__table__
+ORDER = PurchaseOrder.__table__
+PRODUCT_RANK = {p: i for i, p in enumerate(PRODUCTS)}
+STATUS_RANK = {s: i for i, s in enumerate(STATUS_ORDER)}
+
+
+class _Loader(DataLoader):
+    """A DataLoader bound to the request's session and viewer."""
+
+    def __init__(self, loaders: "Loaders") -> None:
+        super().__init__()
+        self.loaders = loaders
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.loaders.session
+
+    @property
+    def viewer(self) -> Viewer:
+        return self.loaders.viewer
+
+    async def rows(self, statement) -> list[Any]:
+        return list((await self.session.execute(statement)).all())
+
+
+def _grouped(rows: Iterable[Any], key: str) -> dict[Any, list[Any]]:
+    grouped: dict[Any, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[getattr(row, key)].append(row)
+    return grouped
+
+
+class CustomerByIdLoader(_Loader):
+    """Customers by database id; ``None`` for one the viewer may not see."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        rows = await self.rows(
+            select(CUSTOMER.c.id, CUSTOMER.c.name, CUSTOMER.c.managed_by, CUSTOMER.c.created_on,
+                   CUSTOMER.c.last_admin_activity_on)
+            .where(CUSTOMER.c.id.in_(keys), visible_customers(CUSTOMER, self.viewer))
+        )
+        base = self.loaders.settings.launch_base_url
+        by_id = {row.id: customer_from_row(row, launch_base_url=base) for row in rows}
+        return [by_id.get(k) for k in keys]
+
+
+class StatusesByCustomerLoader(_Loader):
+    """The statuses of SPEC §2.1 of each customer, from :func:`status_predicates`."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        predicates = status_predicates(CUSTOMER, self.loaders.today, self.loaders.windows)
+        rows = await self.rows(
+            select(CUSTOMER.c.id, *[predicates[name].label(name) for name in STATUS_ORDER])
+            .where(CUSTOMER.c.id.in_(keys))
+        )
+        by_id = {row.id: [name for name in STATUS_ORDER if getattr(row, name)] for row in rows}
+        return [by_id.get(k, []) for k in keys]
+
+
+class ProductsByCustomerLoader(_Loader):
+    """Products of the lines of each customer's live plans, in Product order."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        rows = await self.rows(
+            select(PLAN.c.customer_id, LINE.c.product)
+            .select_from(PLAN.join(LINE, LINE.c.plan_id == PLAN.c.id))
+            .where(PLAN.c.customer_id.in_(keys), is_live(PLAN, self.loaders.today))
+            .distinct()
+        )
+        grouped = _grouped(rows, "customer_id")
+        return [sorted({r.product for r in grouped.get(k, [])}, key=PRODUCT_RANK.__getitem__) for k in keys]
+
+
+class PlansByCustomerLoader(_Loader):
+    """``(subscriptions, trials)`` of each customer, newest first (startsOn, then id)."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        rows = await self.rows(
+            select(PLAN.c.id, PLAN.c.customer_id, PLAN.c.kind, PLAN.c.ext_id, PLAN.c.status, PLAN.c.starts_on,
+                   PLAN.c.ends_on, PLAN.c.auto_renew, PLAN.c.started_by_id)
+            .where(PLAN.c.customer_id.in_(keys))
+            .order_by(PLAN.c.starts_on.desc(), PLAN.c.id.desc())
+        )
+        today = self.loaders.today
+        result: dict[int, tuple[list, list]] = {k: ([], []) for k in keys}
+        for row in rows:
+            result[row.customer_id][0 if row.kind == "SUBSCRIPTION" else 1].append(plan_from_row(row, today=today))
+        return [result[k] for k in keys]
+
+
+class PlanByIdLoader(_Loader):
+    """A subscription or trial by database id; ``None`` when its customer is not visible."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        rows = await self.rows(
+            select(PLAN.c.id, PLAN.c.customer_id, PLAN.c.kind, PLAN.c.ext_id, PLAN.c.status, PLAN.c.starts_on,
+                   PLAN.c.ends_on, PLAN.c.auto_renew, PLAN.c.started_by_id)
+            .select_from(PLAN.join(CUSTOMER, CUSTOMER.c.id == PLAN.c.customer_id))
+            .where(PLAN.c.id.in_(keys), visible_customers(CUSTOMER, self.viewer))
+        )
+        today = self.loaders.today
+        by_id = {row.id: plan_from_row(row, today=today) for row in rows}
+        return [by_id.get(k) for k in keys]
+
+
+class LinesByPlanLoader(_Loader):
+    """Licence lines of each plan with their values as of today, in Product order."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        assigned, used, used90 = line_values_on(LINE, self.loaders.today)
+        rows = await self.rows(
+            select(LINE.c.id, LINE.c.plan_id, LINE.c.product, LINE.c.total,
+                   assigned.label("assigned"), used.label("used"), used90.label("used90"))
+            .where(LINE.c.plan_id.in_(keys))
+        )
+        grouped = _grouped(rows, "plan_id")
+        return [
+            [line_from_row(r) for r in sorted(grouped.get(k, []), key=lambda r: PRODUCT_RANK[r.product])]
+            for k in keys
+        ]
+
+
+class InvoicesByPlanLoader(_Loader):
+    """Invoices of each subscription, newest first."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        rows = await self.rows(
+            select(INVOICE).where(INVOICE.c.plan_id.in_(keys))
+            .order_by(INVOICE.c.issued_on.desc(), INVOICE.c.number.desc())
+        )
+        grouped = _grouped(rows, "plan_id")
+        return [[invoice_from_row(r) for r in grouped.get(k, [])] for k in keys]
+
+
+class OrdersByPlanLoader(_Loader):
+    """Orders of each subscription, newest first."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        rows = await self.rows(
+            select(ORDER).where(ORDER.c.plan_id.in_(keys))
+            .order_by(ORDER.c.placed_on.desc(), ORDER.c.number.desc())
+        )
+        grouped = _grouped(rows, "plan_id")
+        return [[order_from_row(r) for r in grouped.get(k, [])] for k in keys]
+
+
+class AdminsByCustomerLoader(_Loader):
+    """Partner admins assigned to each customer, by email."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        rows = await self.rows(
+            select(ASSIGNMENT.c.customer_id, ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
+            .select_from(ASSIGNMENT.join(ADMIN, ADMIN.c.id == ASSIGNMENT.c.admin_id))
+            .where(ASSIGNMENT.c.customer_id.in_(keys))
+            .order_by(ADMIN.c.email)
+        )
+        grouped = _grouped(rows, "customer_id")
+        return [[admin_from_row(r) for r in grouped.get(k, [])] for k in keys]
+
+
+class AdminByIdLoader(_Loader):
+    """Partner admins of the viewer's partner by database id."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        rows = await self.rows(
+            select(ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
+            .where(ADMIN.c.id.in_(keys), ADMIN.c.partner_id == self.viewer.partner_id)
+        )
+        by_id = {row.id: admin_from_row(row) for row in rows}
+        return [by_id.get(k) for k in keys]
+
+
+class HistoryByLineLoader(_Loader):
+    """Weekly points of a line, keyed by ``(line_id, weeks)``.
+
+    Each point counts the line only while its plan is live on the point's day,
+    exactly as ``licenseTrend`` does for all lines.
+    """
+
+    async def batch_load_fn(self, keys: list[tuple[int, int]]):
+        today = self.loaders.today
+        weeks = max(w for _, w in keys)
+        days = [today - dt.timedelta(days=7 * i) for i in range(weeks - 1, -1, -1)]
+        points = union_all(*[select(literal(d, Date).label("day")) for d in days]).subquery("points")
+        assigned, used, _ = line_values_on(LINE, points.c.day)
+        live = is_live(PLAN, points.c.day)
+        rows = await self.rows(
+            select(LINE.c.id, points.c.day, live.label("live"), LINE.c.total,
+                   assigned.label("assigned"), used.label("used"))
+            .select_from(LINE.join(PLAN, PLAN.c.id == LINE.c.plan_id).join(points, literal(True)))
+            .where(LINE.c.id.in_({line_id for line_id, _ in keys}))
+        )
+        values: dict[tuple[int, dt.date], LicensePoint] = {}
+        for r in rows:
+            day = r.day if isinstance(r.day, dt.date) else dt.date.fromisoformat(r.day)
+            values[(r.id, day)] = (
+                LicensePoint(date=day, total=r.total, assigned=r.assigned, used=r.used)
+                if r.live
+                else LicensePoint(date=day, total=0, assigned=0, used=0)
+            )
+        return [[values[(line_id, d)] for d in days[len(days) - w:]] if (line_id, days[-1]) in values else []
+                for line_id, w in keys]
+
+
+class Loaders:
+    """All loaders of one request."""
+
+    def __init__(self, *, session: AsyncSession, viewer: Viewer | None, today: dt.date, settings: Settings) -> None:
+        self.session = session
+        self.viewer = viewer
+        self.today = today
+        self.settings = settings
+        self.windows = StatusWindows(settings.expiring_soon_days, settings.inactive_days)
+        self.customer_by_id = CustomerByIdLoader(self)
+        self.statuses_by_customer = StatusesByCustomerLoader(self)
+        self.products_by_customer = ProductsByCustomerLoader(self)
+        self.plans_by_customer = PlansByCustomerLoader(self)
+        self.plan_by_id = PlanByIdLoader(self)
+        self.lines_by_plan = LinesByPlanLoader(self)
+        self.invoices_by_plan = InvoicesByPlanLoader(self)
+        self.orders_by_plan = OrdersByPlanLoader(self)
+        self.admins_by_customer = AdminsByCustomerLoader(self)
+        self.admin_by_id = AdminByIdLoader(self)
+        self.history_by_line = HistoryByLineLoader(self)
+
+    def clear_all(self) -> None:
+        """Forget every cached value (after a mutation changed the data)."""
+        for value in vars(self).values():
+            if isinstance(value, DataLoader):
+                value.clear_all()

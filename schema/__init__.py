@@ -1,0 +1,1 @@
+"""GraphQL types, inputs, enums and the schema object (``schema.schema``)."""

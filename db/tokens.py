@@ -1,0 +1,129 @@
+"""API bearer tokens: created and revoked from the command line (SPEC §4).
+
+Only the SHA-256 of a token is stored. Tokens are 256-bit random strings, so
+a fast unsalted hash is the right tool: there is nothing to brute-force, and
+the lookup on every request must stay a single indexed equality.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import ApiToken, PartnerAdmin
+
+TOKEN_PREFIX = "ph_"
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token.
+
+    Args:
+        token: The plaintext bearer token.
+
+    Returns:
+        The lower-case hex SHA-256 of the token's UTF-8 bytes (64 characters).
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh random token.
+
+    Returns:
+        ``"ph_"`` followed by 32 random bytes in URL-safe base64; the prefix
+        lets secret scanners and people recognise a partnerhub token.
+    """
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def normalize_email(email: str) -> str:
+    """The stored form of an email address (trimmed, lower-cased).
+
+    Args:
+        email: An email address as typed.
+
+    Returns:
+        The address as kept in ``partner_admin.email``.
+    """
+    return email.strip().lower()
+
+
+async def _admin_by_email(session: AsyncSession, email: str) -> PartnerAdmin:
+    result = await session.execute(select(PartnerAdmin).where(PartnerAdmin.email == normalize_email(email)))
+    admin = result.scalar_one_or_none()
+    if admin is None:
+        raise LookupError(f"no partner admin with email {email.strip()!r}")
+    return admin
+
+
+async def create_token(session: AsyncSession, *, email: str, commit: bool = True) -> str:
+    """Create a token for the admin with ``email`` and return its plaintext.
+
+    Args:
+        session: The database session.
+        email: The admin's email, in any letter case.
+        commit: Commit the session afterwards; pass ``False`` to keep the
+            insert inside a larger transaction of the caller.
+
+    Returns:
+        The new plaintext token. It is shown once and never stored.
+
+    Raises:
+        LookupError: No admin has that email.
+    """
+    admin = await _admin_by_email(session, email)
+    token = new_token()
+    session.add(
+        ApiToken(admin_id=admin.id, token_hash=hash_token(token), created_at=dt.datetime.now(dt.timezone.utc))
+    )
+    if commit:
+        await session.commit()
+    else:
+        await session.flush()
+    return token
+
+
+async def revoke_tokens(session: AsyncSession, *, email: str, commit: bool = True) -> int:
+    """Delete every token of the admin with ``email``.
+
+    Args:
+        session: The database session.
+        email: The admin's email, in any letter case.
+        commit: Commit the session afterwards (see :func:`create_token`).
+
+    Returns:
+        How many tokens were deleted.
+
+    Raises:
+        LookupError: No admin has that email.
+    """
+    admin = await _admin_by_email(session, email)
+    result = await session.execute(delete(ApiToken).where(ApiToken.admin_id == admin.id))
+    if commit:
+        await session.commit()
+    return int(result.rowcount or 0)
+
+
+async def admin_for_token(session: AsyncSession, token: str) -> PartnerAdmin | None:
+    """The admin a bearer token belongs to.
+
+    Args:
+        session: The database session.
+        token: The plaintext token from the ``Authorization`` header.
+
+    Returns:
+        The admin, or ``None`` when the token is empty or unknown.
+    """
+    if not token:
+        return None
+    result = await session.execute(
+        select(PartnerAdmin)
+        .join(ApiToken, ApiToken.admin_id == PartnerAdmin.id)
+        .where(ApiToken.token_hash == hash_token(token))
+    )
+    return result.scalar_one_or_none()

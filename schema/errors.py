@@ -1,0 +1,87 @@
+"""Error policy: every error leaves with an ``extensions.code``; internals never leave.
+
+Errors the API raises on purpose (``GraphQLError`` with a code) and errors of
+the GraphQL language itself (syntax, validation, variables, query bounds) keep
+their messages, which clients need. Anything else is an unexpected exception:
+logged with its traceback and replaced by ``INTERNAL_SERVER_ERROR`` — or
+``SERVICE_UNAVAILABLE`` when the database cannot be reached.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterator
+
+from graphql import GraphQLError
+from graphql.error import GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+
+log = logging.getLogger("partnerhub.errors")
+
+BOUND_MARKERS = (
+    "exceeds maximum operation depth",
+    "aliases found",
+    "more than",  # graphql-core's token limit: "Document contains more than N tokens."
+)
+
+
+def _is_database_unavailable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (ConnectionError, OSError, TimeoutError))
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    """Return ``error`` with a code, masked if it hides an unexpected exception."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        code = (error.extensions or {}).get("code")
+        if code is None and isinstance(original, GraphQLError):
+            code = (original.extensions or {}).get("code")
+        if code is None:
+            if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
+                code = "GRAPHQL_PARSE_FAILED"
+            elif any(marker in error.message for marker in BOUND_MARKERS):
+                code = "QUERY_TOO_COMPLEX"
+            elif error.message.startswith("Variable "):
+                code = "BAD_USER_INPUT"
+            else:
+                code = "GRAPHQL_VALIDATION_FAILED"
+        if code == "GRAPHQL_PARSE_FAILED" and any(marker in error.message for marker in BOUND_MARKERS[2:]):
+            code = "QUERY_TOO_COMPLEX"
+        extensions = dict(error.extensions or {})
+        extensions["code"] = code
+        error.extensions = extensions
+        return error
+    if _is_database_unavailable(original):
+        log.warning("database unavailable: %s", original.__class__.__name__)
+        message, code = "The database is unavailable; try again shortly.", "SERVICE_UNAVAILABLE"
+    else:
+        log.error("unexpected error at %s", error.path, exc_info=original)
+        message, code = "Internal server error.", "INTERNAL_SERVER_ERROR"
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": code},
+    )
+
+
+class ErrorPolicy(SchemaExtension):
+    """Apply :func:`classify` to every error of a result."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [classify(e) for e in errors]
+        pre = self.execution_context.pre_execution_errors
+        if pre:
+            self.execution_context.pre_execution_errors = [classify(e) for e in pre]

@@ -1,0 +1,46 @@
+"""Input objects of the API (SPEC §3)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import strawberry
+
+from schema.enums import CustomerOrderField, CustomerStatus, ManagedBy, OrderDirection, PartnerAdminRole, PlanType, Product
+
+
+@strawberry.input(description="Filters of the customer list. Fields AND together; list values OR together.")
+class CustomerFilter:
+    search: Optional[str] = strawberry.field(
+        default=None,
+        description='Substring of the name, Unicode case-insensitive ("čač" finds "Čačak"); at most 200 characters.',
+    )
+    managed_by: Optional[ManagedBy] = strawberry.field(default=None, description="Who manages the customer.")
+    products: Optional[list[Product]] = strawberry.field(
+        default=None, description="Has a live plan with a line for any of these products."
+    )
+    statuses: Optional[list[CustomerStatus]] = strawberry.field(
+        default=None, description="Has any of these statuses (same rules as `Customer.statuses`)."
+    )
+    subscription_type: Optional[PlanType] = strawberry.field(
+        default=None, description="Has a live plan of this type."
+    )
+    assigned_to: Optional[strawberry.ID] = strawberry.field(
+        default=None, description="Global ID of a partner admin assigned to the customer."
+    )
+
+
+@strawberry.input(description="Order of the customer list; ties are broken by id in the same direction.")
+class CustomerOrder:
+    field: CustomerOrderField = strawberry.field(default=CustomerOrderField.NAME, description="Field to order by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description="Direction.")
+
+
+@strawberry.input(description="Filters of the partner admin list; fields AND together.")
+class PartnerAdminFilter:
+    roles: Optional[list[PartnerAdminRole]] = strawberry.field(
+        default=None, description="Has any of these roles."
+    )
+    search: Optional[str] = strawberry.field(
+        default=None, description="Substring of the email or display name, case-insensitive."
+    )

@@ -1,0 +1,60 @@
+"""The Query root (SPEC §3)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import strawberry
+
+from resolvers import customers as customer_resolvers
+from resolvers import nodes as node_resolvers
+from schema.inputs import CustomerFilter, CustomerOrder, PartnerAdminFilter
+from schema.types import Customer, CustomerConnection, InfoT, Node, PartnerAdmin, PartnerAdminConnection
+
+PAGE = "Page size, 1–100 (default 25)."
+
+
+@strawberry.type(description="Read the partner's customers, admins, KPIs and analytics.")
+class Query:
+    @strawberry.field(description="Any object by its global ID; null when it does not exist or the caller may not see it.")
+    async def node(self, info: InfoT, id: Annotated[strawberry.ID, strawberry.argument(description="Global ID.")]) -> Optional[Node]:
+        return await node_resolvers.node(info.context, id)
+
+    @strawberry.field(description="The partner admin making the request.")
+    async def viewer(self, info: InfoT) -> PartnerAdmin:
+        return await node_resolvers.viewer(info.context)
+
+    @strawberry.field(
+        description=(
+            "The customers the caller may see (all of the partner's, or a sales admin's assigned ones), "
+            "filtered and ordered (default: name A–Z). Page with first/after or last/before; "
+            "page size 1–100, default 25."
+        )
+    )
+    async def customers(
+        self,
+        info: InfoT,
+        first: Annotated[Optional[int], strawberry.argument(description=PAGE)] = None,
+        after: Annotated[Optional[str], strawberry.argument(description="Cursor to continue after (forward paging).")] = None,
+        last: Annotated[Optional[int], strawberry.argument(description="Page size when paging backwards, 1–100.")] = None,
+        before: Annotated[Optional[str], strawberry.argument(description="Cursor to continue before (backward paging).")] = None,
+        filter: Annotated[Optional[CustomerFilter], strawberry.argument(description="Filters; all must hold.")] = None,
+        order_by: Annotated[Optional[CustomerOrder], strawberry.argument(description="Order; default NAME ASC.")] = None,
+    ) -> CustomerConnection:
+        return await customer_resolvers.customer_connection(
+            info.context, first=first, after=after, last=last, before=before, flt=filter, order=order_by
+        )
+
+    @strawberry.field(description="A customer by global ID; null when it does not exist or the caller may not see it.")
+    async def customer(self, info: InfoT, id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the customer.")]) -> Optional[Customer]:
+        return await node_resolvers.customer(info.context, id)
+
+    @strawberry.field(description="The partner's admins, by email. Page size 1–100, default 25.")
+    async def partner_admins(
+        self,
+        info: InfoT,
+        first: Annotated[Optional[int], strawberry.argument(description=PAGE)] = None,
+        after: Annotated[Optional[str], strawberry.argument(description="Cursor to continue after.")] = None,
+        filter: Annotated[Optional[PartnerAdminFilter], strawberry.argument(description="Filters; all must hold.")] = None,
+    ) -> PartnerAdminConnection:
+        return await customer_resolvers.partner_admin_connection(info.context, first=first, after=after, flt=filter)
