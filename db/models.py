@@ -49,6 +49,9 @@ ORDER_ACTIONS = ("NEW", "ADD_LICENSES", "REMOVE_LICENSES", "RENEWAL", "CANCELLAT
 PLAN_KINDS = ("SUBSCRIPTION", "TRIAL")
 
 
+NAME_KEY_TYPE = String(200).with_variant(String(200, collation="C"), "postgresql")
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -114,7 +117,9 @@ class Customer(SQLModel, table=True):
     partner_id: int = Field(sa_column=_fk("partner.id"))
     key: str = Field(sa_column=Column(String(100), nullable=False))
     name: str = Field(sa_column=Column(String(200), nullable=False))
-    name_key: str = Field(sa_column=Column(String(200), nullable=False))
+    # Byte (code point) order on both databases, whatever PostgreSQL's locale:
+    # the same list order everywhere, and the index still serves ORDER BY.
+    name_key: str = Field(sa_column=Column(NAME_KEY_TYPE, nullable=False))
     managed_by: str = Field(sa_column=Column(String(16), nullable=False))
     created_on: dt.date = Field(sa_column=Column(Date, nullable=False))
     last_admin_activity_on: Optional[dt.date] = Field(default=None, sa_column=Column(Date, nullable=True))

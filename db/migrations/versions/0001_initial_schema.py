@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('partner_id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=100), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('name_key', sa.String(length=200), nullable=False),
+    sa.Column('name_key', sa.String(length=200).with_variant(sa.String(length=200, collation='C'), 'postgresql'), nullable=False),
     sa.Column('managed_by', sa.String(length=16), nullable=False),
     sa.Column('created_on', sa.Date(), nullable=False),
     sa.Column('last_admin_activity_on', sa.Date(), nullable=True),
