@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+from collections import deque
 from contextvars import ContextVar
 from typing import Any
 
@@ -35,6 +36,8 @@ log = logging.getLogger("partnerhub")
 
 # SQL statements run on behalf of the current request (for logs, tests, bench).
 STATEMENTS: ContextVar[list[int] | None] = ContextVar("partnerhub_statements", default=None)
+# Statement counts of the most recent requests, newest last (tests read it).
+STATEMENT_LOG: deque[int] = deque(maxlen=100)
 
 
 def _count_statement(*_args: Any) -> None:
@@ -124,6 +127,7 @@ class GraphQLEndpoint:
         finally:
             await session.close()
             STATEMENTS.reset(token_var)
+            STATEMENT_LOG.append(counter[0])
             log.debug("graphql request took %.1f ms, %d statements", (time.perf_counter() - started) * 1000, counter[0])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 
 from db.settings import get_settings
 from schema.errors import ErrorPolicy
@@ -25,20 +25,24 @@ class PartnerhubSchema(strawberry.Schema):
 def build_schema() -> strawberry.Schema:
     """Build the schema with its query bounds (SPEC §4).
 
-    The bound extensions are instances built here once, so their validation
-    rules are created once and the validation cache stays effective.
+    Extensions are passed as factories (strawberry makes one per request), but
+    the validation rule classes are created here once: the validation cache
+    keys on the rules, so rules rebuilt per request would never hit it.
     """
     settings = get_settings()
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     return PartnerhubSchema(
         query=Query,
         types=[Customer, Subscription, Trial, PartnerAdmin],
         extensions=[
-            ErrorPolicy(),
-            MaxTokensLimiter(max_token_count=settings.max_tokens),
-            ParserCache(maxsize=256),
-            QueryDepthLimiter(max_depth=settings.max_depth),
-            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            ValidationCache(maxsize=256),
+            ErrorPolicy,
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: ParserCache(maxsize=512),
+            lambda: AddValidationRules(rules),
+            lambda: ValidationCache(maxsize=512),
         ],
     )
 

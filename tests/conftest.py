@@ -28,10 +28,12 @@ from db.models import metadata
 TEST_TODAY = "2026-11-25"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if inspect.iscoroutinefunction(getattr(item, "function", None)):
-            item.add_marker(pytest.mark.anyio)
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector, name, obj):
+    # Mark before collection so that parametrize and anyio's own
+    # parametrization of the backend see the marker.
+    if collector.funcnamefilter(name) and inspect.iscoroutinefunction(obj):
+        pytest.mark.anyio(obj)
 
 
 @pytest.fixture
@@ -117,3 +119,38 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with make_sessionmaker(engine)() as session:
         yield session
+
+
+class Api:
+    """Calls ``/graphql`` of the real ASGI app in-process, like a client would."""
+
+    def __init__(self, client, app) -> None:
+        self.client = client
+        self.app = app
+        self.last_statements = 0
+
+    async def post(self, query: str, variables: dict | None = None, *, token: str | None = None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def __call__(self, query: str, variables: dict | None = None, *, token: str | None = None) -> dict:
+        """The JSON body of a query; asserts HTTP 200."""
+        from server import STATEMENT_LOG
+
+        before = len(STATEMENT_LOG)
+        response = await self.post(query, variables, token=token)
+        assert response.status_code == 200, response.text
+        self.last_statements = STATEMENT_LOG[-1] if len(STATEMENT_LOG) > before else None
+        return response.json()
+
+
+@pytest.fixture
+async def api(engine: AsyncEngine):
+    import httpx
+
+    from server import create_app
+
+    app = create_app(engine=engine)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+            yield Api(client, app)
