@@ -30,6 +30,7 @@ from db.settings import Settings, get_settings, today
 from loaders import Loaders
 from resolvers.auth import bearer_token, is_introspection_only, viewer_for_token
 from resolvers.context import Context
+from schema.errors import classify
 from schema.schema import schema
 
 log = logging.getLogger("partnerhub")
@@ -60,6 +61,12 @@ class StrawberryApp(GraphQL):
 
     async def get_context(self, request: Any, response: Any) -> Context:  # noqa: D401
         return request.scope["partnerhub.context"]
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        # Parse errors never reach schema extensions; give every error its code here.
+        if result.errors:
+            result.errors = [classify(e) for e in result.errors]
+        return await super().process_result(request, result)
 
 
 class GraphQLEndpoint:

@@ -6,6 +6,7 @@ import strawberry
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 
 from db.settings import get_settings
+from schema.bounds import PageBounds
 from schema.errors import ErrorPolicy
 from schema.query import Query
 from schema.types import Customer, PartnerAdmin, Subscription, Trial
@@ -43,6 +44,7 @@ def build_schema() -> strawberry.Schema:
             lambda: ParserCache(maxsize=512),
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=512),
+            PageBounds,
         ],
     )
 

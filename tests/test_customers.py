@@ -161,3 +161,32 @@ async def test_default_page_size_is_25(api, session):
     assert page["totalCount"] == 30
     assert len(page["nodes"]) == 25 and page["nodes"][-1]["name"] == "Customer 24"
     assert page["pageInfo"]["hasNextPage"] is True
+
+
+async def test_page_size_from_a_variable_is_refused_before_anything_runs(api, world):
+    # Both connections are out of bounds: the whole operation is refused, each named.
+    query = "query($n: Int) { viewer { email } customers(first: $n) { totalCount } partnerAdmins(first: 500) { totalCount } }"
+    result = await api(query, {"n": 101}, token="t-ana")
+    assert result["data"] is None
+    assert [e["message"] for e in result["errors"]] == [
+        "`first` must be between 1 and 100; got 101.",
+        "`first` must be between 1 and 100; got 500.",
+    ]
+    assert {e["extensions"]["code"] for e in result["errors"]} == {"BAD_USER_INPUT"}
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        # depth 15 > 12: customers > nodes > (subscriptions > customer) × 6 > name
+        ("{ customers { nodes { " + "subscriptions { customer { " * 6 + "name" + " } }" * 6 + " } } }", "QUERY_TOO_COMPLEX"),
+        ("{ " + " ".join(f"a{i}: viewer {{ email }}" for i in range(31)) + " }", "QUERY_TOO_COMPLEX"),
+        ("{ viewer { " + " ".join(["email"] * 6000) + " } }", "QUERY_TOO_COMPLEX"),
+        ("{ viewer { email ", "GRAPHQL_PARSE_FAILED"),
+        ("{ viewer { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+    ],
+)
+async def test_query_bounds_are_refused_with_a_code(api, world, query, code):
+    result = await api(query, token="t-ana")
+    assert result["data"] is None if "data" in result else True
+    assert result["errors"][0]["extensions"]["code"] == code

@@ -1,0 +1,72 @@
+"""Page-size bounds checked before execution, for literals and variables alike.
+
+Depth, aliases and tokens are graphql-core validation rules. Page sizes may
+come from variables, which validation rules cannot see, so this extension
+checks them right after validation and refuses the whole operation before any
+resolver runs. Resolvers check again (cheaply) for direct schema execution.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from graphql import ArgumentNode, GraphQLError, IntValueNode, VariableNode, Visitor, visit
+from strawberry.extensions import SchemaExtension
+
+from resolvers.pagination import MAX_PAGE_SIZE
+
+ARGUMENT_BOUNDS: dict[str, tuple[int, int]] = {
+    "first": (1, MAX_PAGE_SIZE),
+    "last": (1, MAX_PAGE_SIZE),
+    "weeks": (1, 52),
+}
+
+
+class _ArgumentCollector(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[ArgumentNode] = []
+
+    def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
+        if node.name.value in ARGUMENT_BOUNDS:
+            self.found.append(node)
+
+
+def page_size_errors(document, variables: dict[str, Any] | None) -> list[GraphQLError]:
+    """Errors for every bounded argument of ``document`` whose value is out of range."""
+    collector = _ArgumentCollector()
+    visit(document, collector)
+    errors = []
+    for node in collector.found:
+        if isinstance(node.value, IntValueNode):
+            value: Any = int(node.value.value)
+        elif isinstance(node.value, VariableNode):
+            value = (variables or {}).get(node.value.name.value)
+        else:
+            continue
+        low, high = ARGUMENT_BOUNDS[node.name.value]
+        if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
+            errors.append(
+                GraphQLError(
+                    f"`{node.name.value}` must be between {low} and {high}; got {value}.",
+                    nodes=[node],
+                    extensions={"code": "BAD_USER_INPUT"},
+                )
+            )
+    return errors
+
+
+class PageBounds(SchemaExtension):
+    """Refuse an operation whose page sizes are out of bounds, before it runs.
+
+    Must come after ``ValidationCache`` in the extension list: it runs once
+    validation has passed.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.pre_execution_errors == [] and ctx.graphql_document is not None:
+            errors = page_size_errors(ctx.graphql_document, ctx.variables)
+            if errors:
+                ctx.pre_execution_errors = errors
+        yield
