@@ -15,15 +15,21 @@ import sys
 import time
 from collections import deque
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
+from graphql import GraphQLError
 
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from strawberry.asgi import GraphQL
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from db.engine import make_engine, make_sessionmaker
 from db.settings import Settings, get_settings, today
@@ -34,6 +40,7 @@ from schema.errors import classify
 from schema.schema import schema
 
 log = logging.getLogger("partnerhub")
+request_log = logging.getLogger("partnerhub.request")
 
 # SQL statements run on behalf of the current request (for logs, tests, bench).
 STATEMENTS: ContextVar[list[int] | None] = ContextVar("partnerhub_statements", default=None)
@@ -52,105 +59,251 @@ def instrument(engine: AsyncEngine) -> None:
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
 
 
-def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status, headers=headers)
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
 
 
-class StrawberryApp(GraphQL):
-    """Strawberry's ASGI view, taking the context the endpoint prepared."""
+class RequestError(Exception):
+    """A request that is not a well-formed GraphQL-over-HTTP request."""
 
-    async def get_context(self, request: Any, response: Any) -> Context:  # noqa: D401
-        return request.scope["partnerhub.context"]
+    def __init__(self, status: int, message: str, code: str = "BAD_REQUEST", headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
 
-    async def process_result(self, request: Any, result: Any) -> Any:
-        # Parse errors never reach schema extensions; give every error its code here.
-        if result.errors:
-            result.errors = [classify(e) for e in result.errors]
-        return await super().process_result(request, result)
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an ``Accept`` header (GraphQL-over-HTTP §Accept).
+
+    No header means a legacy client: ``application/json``. Of the two GraphQL
+    media types the one with the higher q wins; on a tie (and for wildcards)
+    ``application/graphql-response+json``. ``None`` when neither is acceptable.
+    """
+    if not accept or not accept.strip():
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for part in accept.split(","):
+        media, *params = [p.strip() for p in part.split(";")]
+        media = media.lower()
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE:
+            candidate = (q, 2, GRAPHQL_RESPONSE)
+        elif media in ("*/*", "application/*"):
+            candidate = (q, 1, GRAPHQL_RESPONSE)
+        elif media == JSON:
+            candidate = (q, 1, JSON)
+        else:
+            continue
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    return best[2] if best else None
+
+
+def graphql_response(body: dict[str, Any], *, status: int, media_type: str, headers: dict[str, str] | None = None) -> Response:
+    """Encode a GraphQL response body with orjson."""
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=f"{media_type}; charset=utf-8",
+        headers=headers,
+    )
+
+
+def error_body(message: str, code: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+@dataclass
+class GraphQLRequest:
+    """The parameters of one GraphQL-over-HTTP request."""
+
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+
+
+def _parse_params(raw: dict[str, Any], *, from_get: bool) -> GraphQLRequest:
+    query = raw.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise RequestError(400, "The request has no `query` string.")
+    variables = raw.get("variables")
+    if from_get and isinstance(variables, str):
+        try:
+            variables = orjson.loads(variables) if variables else None
+        except orjson.JSONDecodeError:
+            raise RequestError(400, "`variables` is not valid JSON.")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestError(400, "`variables` must be a JSON object.")
+    operation_name = raw.get("operationName")
+    if operation_name == "":
+        operation_name = None
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestError(400, "`operationName` must be a string.")
+    return GraphQLRequest(query=query, variables=variables, operation_name=operation_name)
+
+
+async def read_graphql_request(request: Request, max_body_bytes: int) -> GraphQLRequest:
+    """Parse a GET or POST GraphQL request, or raise :class:`RequestError`."""
+    if request.method == "GET":
+        return _parse_params(dict(request.query_params), from_get=True)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != JSON:
+        raise RequestError(415, "Send the request as `Content-Type: application/json`.", "UNSUPPORTED_MEDIA_TYPE")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_body_bytes:
+        raise RequestError(413, f"The request body exceeds {max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_body_bytes:
+            raise RequestError(413, f"The request body exceeds {max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise RequestError(400, "The request body is not valid JSON.")
+    if isinstance(payload, list):
+        raise RequestError(400, "Batched requests are not supported; send one operation per request.")
+    if not isinstance(payload, dict):
+        raise RequestError(400, "The request body must be a JSON object.")
+    return _parse_params(payload, from_get=False)
+
+
+REQUEST_ERROR_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX", "BAD_USER_INPUT"})
 
 
 class GraphQLEndpoint:
-    """``/graphql``: authentication, one session per request, then strawberry.
+    """``/graphql`` over HTTP (GraphQL-over-HTTP): negotiation, auth, one session per request.
 
-    The request body is read here once (bounded by ``max_body_bytes``) and
-    replayed to strawberry.
+    GraphiQL is served to browsers asking for HTML. Everything else runs
+    through the strawberry schema with a context holding the request's
+    session, viewer and fresh loaders.
     """
 
-    def __init__(self, strawberry_app: StrawberryApp) -> None:
-        self.strawberry_app = strawberry_app
+    def __init__(self, graphiql_html: str) -> None:
+        self.graphiql_html = graphiql_html
 
     async def __call__(self, scope, receive, send) -> None:
         request = Request(scope, receive)
-        app_state = request.app.state
-        settings: Settings = app_state.settings
-        if request.method == "GET" and "query" not in request.query_params:
-            # GraphiQL (for a browser) needs no token; strawberry answers it.
-            await self.strawberry_app(scope, receive, send)
-            return
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            await _error(413, f"Request body exceeds {settings.max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE")(scope, receive, send)
-            return
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > settings.max_body_bytes:
-                await _error(413, f"Request body exceeds {settings.max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE")(scope, receive, send)
-                return
+        response = await self.handle(request)
+        await response(scope, receive, send)
 
+    async def handle(self, request: Request) -> Response:
+        state = request.app.state
+        settings: Settings = state.settings
+        accept = request.headers.get("accept")
+        if request.method == "GET" and "query" not in request.query_params and "text/html" in (accept or ""):
+            return HTMLResponse(self.graphiql_html)
+        media_type = negotiate(accept)
+        if media_type is None:
+            return graphql_response(
+                error_body(f"Accept {GRAPHQL_RESPONSE} or {JSON}.", "NOT_ACCEPTABLE"), status=406, media_type=JSON
+            )
+        if request.method not in ("GET", "POST"):
+            return graphql_response(
+                error_body("Use GET or POST.", "METHOD_NOT_ALLOWED"), status=405, media_type=media_type,
+                headers={"Allow": "GET, POST"},
+            )
+        started = time.perf_counter()
         counter = [0]
         token_var = STATEMENTS.set(counter)
-        started = time.perf_counter()
-        session: AsyncSession = app_state.sessionmaker()
+        log_fields: dict[str, Any] = {"method": request.method}
         try:
-            viewer = None
-            token = bearer_token(request.headers.get("authorization"))
-            if token is not None:
-                viewer = await viewer_for_token(session, token)
-            if viewer is None and not is_introspection_only(_query_text(request, body)):
-                message = "A valid bearer token is required." if token is None else "The bearer token is invalid or revoked."
-                await _error(401, message, "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})(scope, receive, send)
-                return
-            # Open the connection now: loaders then share it one statement at a time.
-            await session.connection()
-            scope["partnerhub.context"] = Context(
-                session=session,
-                viewer=viewer,
-                loaders=Loaders(session=session, viewer=viewer, today=today(), settings=settings),
-                today=today(),
-                settings=settings,
-                stats={"statements": counter},
-            )
-            replayed = False
-
-            async def replay():
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
-            await self.strawberry_app(scope, replay, send)
+            try:
+                gql = await read_graphql_request(request, settings.max_body_bytes)
+            except RequestError as exc:
+                log_fields["errors"] = [exc.code]
+                return graphql_response(error_body(exc.message, exc.code), status=exc.status, media_type=media_type, headers=exc.headers)
+            log_fields["operation"] = gql.operation_name
+            response = await self.execute(request, gql, media_type, log_fields)
+            return response
         finally:
-            await session.close()
             STATEMENTS.reset(token_var)
             STATEMENT_LOG.append(counter[0])
-            log.debug("graphql request took %.1f ms, %d statements", (time.perf_counter() - started) * 1000, counter[0])
+            log_fields["ms"] = round((time.perf_counter() - started) * 1000, 2)
+            log_fields["sql"] = counter[0]
+            request_log.info(orjson.dumps(log_fields).decode())
 
-
-def _query_text(request: Request, body: bytes) -> str | None:
-    if request.method == "GET":
-        return request.query_params.get("query")
-    content_type = request.headers.get("content-type", "")
-    if "application/graphql" in content_type and "json" not in content_type:
-        return body.decode("utf-8", "replace")
-    try:
-        payload = json.loads(body or b"null")
-    except ValueError:
-        return None
-    if isinstance(payload, dict) and isinstance(payload.get("query"), str):
-        return payload["query"]
-    return None
+    async def execute(self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any]) -> Response:
+        state = request.app.state
+        settings: Settings = state.settings
+        session: AsyncSession = state.sessionmaker()
+        try:
+            try:
+                viewer = None
+                token = bearer_token(request.headers.get("authorization"))
+                if token is not None:
+                    viewer = await viewer_for_token(session, token)
+                if viewer is None and not is_introspection_only(gql.query):
+                    message = "A valid bearer token is required." if token is None else "The bearer token is invalid or revoked."
+                    log_fields["errors"] = ["UNAUTHENTICATED"]
+                    return graphql_response(
+                        error_body(message, "UNAUTHENTICATED"), status=401, media_type=media_type,
+                        headers={"WWW-Authenticate": "Bearer"},
+                    )
+                log_fields["caller"] = viewer.email if viewer else None
+                # Open the connection now: loaders then share it one statement at a time.
+                await session.connection()
+            except Exception as exc:  # noqa: BLE001 - the database is down or misbehaving
+                error = classify(GraphQLError(str(exc), original_error=exc))
+                log_fields["errors"] = [error.extensions["code"]]
+                return graphql_response({"errors": [error.formatted]}, status=503, media_type=media_type)
+            day = today()
+            context = Context(
+                session=session,
+                viewer=viewer,
+                loaders=Loaders(session=session, viewer=viewer, today=day, settings=settings),
+                today=day,
+                settings=settings,
+                stats={"statements": STATEMENTS.get()},
+            )
+            allowed = {OperationType.QUERY} if request.method == "GET" else {OperationType.QUERY, OperationType.MUTATION}
+            try:
+                result = await schema.execute(
+                    gql.query,
+                    variable_values=gql.variables,
+                    context_value=context,
+                    operation_name=gql.operation_name,
+                    allowed_operation_types=allowed,
+                )
+            except InvalidOperationTypeError as exc:
+                log_fields["errors"] = ["METHOD_NOT_ALLOWED"]
+                return graphql_response(
+                    error_body(f"{exc.as_http_error_reason(request.method)}; use POST.", "METHOD_NOT_ALLOWED"),
+                    status=405, media_type=media_type, headers={"Allow": "POST"},
+                )
+            except CannotGetOperationTypeError as exc:
+                log_fields["errors"] = ["BAD_REQUEST"]
+                return graphql_response(error_body(exc.as_http_error_reason(), "BAD_REQUEST"), status=400, media_type=media_type)
+            errors = [classify(e) for e in result.errors] if result.errors else []
+            codes = [e.extensions.get("code") for e in errors]
+            if codes:
+                log_fields["errors"] = codes
+            status = 200
+            # Errors without a path were raised before execution (parse, validation,
+            # bounds): the response has no `data` entry and, under the new media
+            # type, status 400 (GraphQL-over-HTTP). Field errors keep `data`.
+            if result.data is None and errors and all(e.path is None for e in errors):
+                body: dict[str, Any] = {"errors": [e.formatted for e in errors]}
+                if media_type == GRAPHQL_RESPONSE:
+                    status = 503 if "SERVICE_UNAVAILABLE" in codes else 400
+            else:
+                body = {"data": result.data}
+                if errors:
+                    body["errors"] = [e.formatted for e in errors]
+            return graphql_response(body, status=status, media_type=media_type)
+        finally:
+            await session.close()
 
 
 async def healthz(_request: Request) -> Response:
@@ -189,10 +342,9 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
             if owns_engine:
                 await engine.dispose()
 
-    strawberry_app = StrawberryApp(schema, graphql_ide="graphiql")
     return Starlette(
         routes=[
-            Route("/graphql", GraphQLEndpoint(strawberry_app), methods=["GET", "POST"]),
+            Route("/graphql", GraphQLEndpoint(get_graphql_ide_html("graphiql"))),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -1,5 +1,7 @@
 """Error policy: every error leaves with an ``extensions.code``; internals never leave.
 
+Applied once, by the HTTP endpoint (server.py), to every error of a result.
+
 Errors the API raises on purpose (``GraphQLError`` with a code) and errors of
 the GraphQL language itself (syntax, validation, variables, query bounds) keep
 their messages, which clients need. Anything else is an unexpected exception:
@@ -10,11 +12,8 @@ logged with its traceback and replaced by ``INTERNAL_SERVER_ERROR`` — or
 from __future__ import annotations
 
 import logging
-from typing import Iterator
-
 from graphql import GraphQLError
 from graphql.error import GraphQLSyntaxError
-from strawberry.extensions import SchemaExtension
 
 log = logging.getLogger("partnerhub.errors")
 
@@ -71,17 +70,3 @@ def classify(error: GraphQLError) -> GraphQLError:
         path=error.path,
         extensions={"code": code},
     )
-
-
-class ErrorPolicy(SchemaExtension):
-    """Apply :func:`classify` to every error of a result."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = [classify(e) for e in errors]
-        pre = self.execution_context.pre_execution_errors
-        if pre:
-            self.execution_context.pre_execution_errors = [classify(e) for e in pre]

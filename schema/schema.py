@@ -7,7 +7,6 @@ from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxToke
 
 from db.settings import get_settings
 from schema.bounds import PageBounds
-from schema.errors import ErrorPolicy
 from schema.query import Query
 from schema.types import Customer, PartnerAdmin, Subscription, Trial
 
@@ -39,7 +38,6 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         types=[Customer, Subscription, Trial, PartnerAdmin],
         extensions=[
-            ErrorPolicy,
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: ParserCache(maxsize=512),
             lambda: AddValidationRules(rules),

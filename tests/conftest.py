@@ -134,14 +134,19 @@ class Api:
         return await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
 
     async def __call__(self, query: str, variables: dict | None = None, *, token: str | None = None) -> dict:
-        """The JSON body of a query; asserts HTTP 200."""
+        """The JSON body of a query.
+
+        Asserts HTTP 200, or 400 for a request error (no ``data`` entry), as
+        GraphQL-over-HTTP prescribes for ``application/graphql-response+json``.
+        """
         from server import STATEMENT_LOG
 
         before = len(STATEMENT_LOG)
         response = await self.post(query, variables, token=token)
-        assert response.status_code == 200, response.text
+        body = response.json()
+        assert response.status_code == (200 if "data" in body else 400), response.text
         self.last_statements = STATEMENT_LOG[-1] if len(STATEMENT_LOG) > before else None
-        return response.json()
+        return body
 
 
 @pytest.fixture

@@ -1,0 +1,133 @@
+"""GraphQL-over-HTTP behaviour of /graphql, health endpoints and error masking."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from server import negotiate
+from tests.world import TOKENS, build_world
+
+AUTH = {"Authorization": f"Bearer {TOKENS['ana']}"}
+GQL = "application/graphql-response+json"
+
+
+@pytest.fixture
+async def world(session):
+    return await build_world(session)
+
+
+@pytest.fixture
+def client(api):
+    return api.client
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, "application/json"),  # legacy client
+        ("application/json", "application/json"),
+        (GQL, GQL),
+        ("*/*", GQL),
+        ("application/json, application/graphql-response+json", GQL),  # tie → the new type
+        ("application/json;q=1, application/graphql-response+json;q=0.5", "application/json"),
+        ("application/graphql-response+json;q=0, application/json", "application/json"),
+        ("text/plain", None),
+    ],
+)
+def test_accept_negotiation(accept, expected):
+    assert negotiate(accept) == expected
+
+
+async def test_media_type_follows_accept(client, world):
+    body = {"query": "{ viewer { email } }"}
+    r = await client.post("/graphql", json=body, headers={**AUTH, "Accept": "application/json"})
+    assert (r.status_code, r.headers["content-type"]) == (200, "application/json; charset=utf-8")
+    r = await client.post("/graphql", json=body, headers={**AUTH, "Accept": GQL})
+    assert (r.status_code, r.headers["content-type"]) == (200, f"{GQL}; charset=utf-8")
+    assert r.json() == {"data": {"viewer": {"email": "ana@p1.example"}}}
+    r = await client.post("/graphql", json=body, headers={**AUTH, "Accept": "text/plain"})
+    assert r.status_code == 406
+
+
+async def test_request_errors_are_400_without_data_under_the_new_media_type(client, world):
+    body = {"query": "{ viewer { nope } }"}
+    r = await client.post("/graphql", json=body, headers={**AUTH, "Accept": GQL})
+    assert r.status_code == 400
+    assert "data" not in r.json() and r.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    r = await client.post("/graphql", json=body, headers={**AUTH, "Accept": "application/json"})
+    assert r.status_code == 200  # legacy media type: 200 for every well-formed request
+    assert "data" not in r.json()
+
+
+async def test_field_errors_keep_data_and_200(client, world):
+    # `customer` is nullable: a bad page size inside a field error would null `customers`; use
+    # the history bound (resolver-checked too) on a nullable parent instead.
+    r = await client.post("/graphql", json={"query": '{ viewer { email } node(id: "x") { id } }'}, headers={**AUTH, "Accept": GQL})
+    assert (r.status_code, r.json()) == (200, {"data": {"viewer": {"email": "ana@p1.example"}, "node": None}})
+
+
+async def test_get_queries_and_no_mutations_over_get(client, world):
+    r = await client.get("/graphql", params={"query": "query Q($n: Int) { customers(first: $n) { totalCount } }", "variables": json.dumps({"n": 2})}, headers=AUTH)
+    assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
+    r = await client.get("/graphql", params={"query": "mutation { __typename }"}, headers=AUTH)
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    r = await client.get("/graphql", params={"query": "{ viewer { email } }", "variables": "{not json"}, headers=AUTH)
+    assert r.status_code == 400 and r.json()["errors"][0]["message"] == "`variables` is not valid JSON."
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "message"),
+    [
+        (b'{"query": "{ viewer { email } }"}', "text/plain", 415, "Send the request as `Content-Type: application/json`."),
+        (b"{not json", "application/json", 400, "The request body is not valid JSON."),
+        (b'[{"query": "{ viewer { email } }"}]', "application/json", 400, "Batched requests are not supported; send one operation per request."),
+        (b'{"variables": {}}', "application/json", 400, "The request has no `query` string."),
+        (b'{"query": "{ viewer { email } }", "variables": [1]}', "application/json", 400, "`variables` must be a JSON object."),
+        (b'{"query": "{ viewer { email } }", "operationName": 5}', "application/json", 400, "`operationName` must be a string."),
+    ],
+)
+async def test_malformed_requests(client, world, content, content_type, status, message):
+    r = await client.post("/graphql", content=content, headers={**AUTH, "Content-Type": content_type})
+    assert r.status_code == status
+    assert r.json()["errors"][0]["message"] == message
+
+
+async def test_body_size_limit(client, world, monkeypatch):
+    big = {"query": "{ viewer { email } }", "variables": {"pad": "x" * 1_000_001}}
+    r = await client.post("/graphql", json=big, headers=AUTH)
+    assert r.status_code == 413
+    assert r.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_unknown_operation_name(client, world):
+    r = await client.post("/graphql", json={"query": "query A { viewer { email } }", "operationName": "B"}, headers=AUTH)
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["message"] == 'Unknown operation named "B".'
+
+
+async def test_graphiql_for_browsers(client):
+    r = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert r.status_code == 200 and "graphiql" in r.text.lower()
+
+
+async def test_health(client):
+    assert (await client.get("/healthz")).text == "ok"
+    r = await client.get("/readyz")
+    assert (r.status_code, r.json()) == (200, {"status": "ready"})
+
+
+async def test_unexpected_exceptions_are_masked(client, world, monkeypatch, caplog):
+    from loaders import StatusesByCustomerLoader
+
+    async def boom(self, keys):
+        raise RuntimeError("secret internals: SELECT * FROM customer")
+
+    monkeypatch.setattr(StatusesByCustomerLoader, "batch_load_fn", boom)
+    r = await client.post("/graphql", json={"query": "{ customers(first: 1) { nodes { name statuses } } }"}, headers=AUTH)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["errors"] == [{"message": "Internal server error.", "locations": [{"line": 1, "column": 38}],
+                               "path": ["customers", "nodes", 0, "statuses"], "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]
+    assert "secret" not in r.text and "SELECT" not in r.text
