@@ -35,6 +35,7 @@ from db.engine import make_engine, make_sessionmaker
 from db.settings import Settings, get_settings, today
 from loaders import Loaders
 from resolvers.auth import bearer_token, is_introspection_only, viewer_for_token
+from resolvers import metrics
 from resolvers.context import Context
 from schema.errors import classify
 from schema.schema import schema
@@ -218,21 +219,30 @@ class GraphQLEndpoint:
         counter = [0]
         token_var = STATEMENTS.set(counter)
         log_fields: dict[str, Any] = {"method": request.method}
+        status = 500
         try:
             try:
                 gql = await read_graphql_request(request, settings.max_body_bytes)
             except RequestError as exc:
                 log_fields["errors"] = [exc.code]
+                status = exc.status
                 return graphql_response(error_body(exc.message, exc.code), status=exc.status, media_type=media_type, headers=exc.headers)
             log_fields["operation"] = gql.operation_name
             response = await self.execute(request, gql, media_type, log_fields)
+            status = response.status_code
             return response
         finally:
             STATEMENTS.reset(token_var)
             STATEMENT_LOG.append(counter[0])
-            log_fields["ms"] = round((time.perf_counter() - started) * 1000, 2)
+            elapsed = time.perf_counter() - started
+            log_fields["status"] = status
+            log_fields["ms"] = round(elapsed * 1000, 2)
             log_fields["sql"] = counter[0]
             request_log.info(orjson.dumps(log_fields).decode())
+            metrics.observe(
+                operation=log_fields.get("operation"), status=status, seconds=elapsed,
+                statements=counter[0], codes=log_fields.get("errors") or [],
+            )
 
     async def execute(self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any]) -> Response:
         state = request.app.state
@@ -311,6 +321,14 @@ async def healthz(_request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus metrics of this process."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    metrics.sample_pool(request.app.state.engine.pool)
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
 async def readyz(request: Request) -> Response:
     """The database answers."""
     try:
@@ -347,6 +365,7 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
             Route("/graphql", GraphQLEndpoint(get_graphql_ide_html("graphiql"))),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
     )

@@ -131,3 +131,37 @@ async def test_unexpected_exceptions_are_masked(client, world, monkeypatch, capl
     assert body["errors"] == [{"message": "Internal server error.", "locations": [{"line": 1, "column": 38}],
                                "path": ["customers", "nodes", 0, "statuses"], "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]
     assert "secret" not in r.text and "SELECT" not in r.text
+
+
+async def test_metrics_count_requests_errors_and_statements(client, world):
+    await client.post("/graphql", json={"query": "query ListMetrics { viewer { email } }", "operationName": "ListMetrics"}, headers=AUTH)
+    await client.post("/graphql", json={"query": "query ListMetrics { viewer { nope } }"}, headers=AUTH)
+    text = (await client.get("/metrics")).text
+    assert 'partnerhub_requests_total{operation="ListMetrics",status="200"} 1.0' in text
+    # the second request names no operation in `operationName`: counted as anonymous, status 400
+    assert 'partnerhub_requests_total{operation="anonymous",status="400"}' in text
+    assert 'partnerhub_errors_total{code="GRAPHQL_VALIDATION_FAILED"}' in text
+    assert "partnerhub_request_seconds_bucket" in text and "partnerhub_db_pool_checked_out" in text
+
+
+def test_operation_labels_stay_bounded():
+    from resolvers.metrics import operation_label
+
+    assert operation_label(None) == "anonymous"
+    assert operation_label("Customers") == "Customers"
+    assert operation_label("drop table; --") == "other"
+    assert operation_label("x" * 65) == "other"
+
+
+async def test_one_json_log_line_per_request_without_the_token(client, world, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="partnerhub.request")
+    await client.post("/graphql", json={"query": "query Me { viewer { email } }", "operationName": "Me"}, headers=AUTH)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "partnerhub.request"]
+    assert len(lines) == 1
+    line = lines[0]
+    # token lookup + viewer's admin row = 2 statements
+    assert {k: line[k] for k in ("operation", "caller", "status", "sql")} == {
+        "operation": "Me", "caller": "ana@p1.example", "status": 200, "sql": 2}
+    assert TOKENS["ana"] not in caplog.text
