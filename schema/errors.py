@@ -25,13 +25,37 @@ BOUND_MARKERS = (
 
 
 def _is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or anything it wraps) says the database cannot be reached."""
     from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 
-    if isinstance(exc, PoolTimeout):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, (ConnectionError, OSError, TimeoutError))
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (PoolTimeout, ConnectionError, TimeoutError, OSError)):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        name = type(current).__name__
+        if name in UNAVAILABLE_DRIVER_ERRORS:
+            return True
+        if name == "OperationalError" and any(m in str(current) for m in ("database is locked", "unable to open")):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+# asyncpg's names for "the server went away or is not accepting connections".
+UNAVAILABLE_DRIVER_ERRORS = frozenset({
+    "ConnectionDoesNotExistError",
+    "CannotConnectNowError",
+    "AdminShutdownError",
+    "ConnectionFailureError",
+    "PostgresConnectionError",
+    "InterfaceError",
+    "ConnectionRefusedError",
+    "InternalClientError",
+})
 
 
 def classify(error: GraphQLError) -> GraphQLError:
