@@ -39,6 +39,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # 128 MB page cache (default ~2 MB): analytics scan every live line.
+    cursor.execute("PRAGMA cache_size=-131072")
     cursor.close()
 
 
@@ -57,7 +59,11 @@ def make_engine(url: str | None = None, **kwargs) -> AsyncEngine:
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_timeout", 5)
-    kwargs.setdefault("connect_args", {"timeout": 5, "command_timeout": 30})
+    # JIT compilation cost seconds on the analytics queries for no gain at
+    # this size (measured: 8.7 s of a 12.6 s licence trend at 20,000 customers).
+    kwargs.setdefault(
+        "connect_args", {"timeout": 5, "command_timeout": 30, "server_settings": {"jit": "off"}}
+    )
     return create_async_engine(url, **kwargs)
 
 
