@@ -20,6 +20,10 @@ async def node(ctx: Context, global_id: str):
         return plan if plan is not None and type(plan).__name__ == type_name else None
     if type_name == "PartnerAdmin":
         return await ctx.loaders.admin_by_id.load(db_id)
+    if type_name == "AuditEvent":
+        from resolvers.audit import audit_event
+
+        return await audit_event(ctx, db_id)
     return None
 
 
