@@ -10,12 +10,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import importlib.util
 import logging
 import sys
 import time
-from collections import deque
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,8 +26,9 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
@@ -45,8 +47,6 @@ request_log = logging.getLogger("partnerhub.request")
 
 # SQL statements run on behalf of the current request (for logs, tests, bench).
 STATEMENTS: ContextVar[list[int] | None] = ContextVar("partnerhub_statements", default=None)
-# Statement counts of the most recent requests, newest last (tests read it).
-STATEMENT_LOG: deque[int] = deque(maxlen=100)
 
 
 def _count_statement(*_args: Any) -> None:
@@ -229,11 +229,12 @@ class GraphQLEndpoint:
                 return graphql_response(error_body(exc.message, exc.code), status=exc.status, media_type=media_type, headers=exc.headers)
             log_fields["operation"] = gql.operation_name
             response = await self.execute(request, gql, media_type, log_fields)
+            # Statements run for this request (token lookup included): bench/ reads it.
+            response.headers["X-SQL-Statements"] = str(counter[0])
             status = response.status_code
             return response
         finally:
             STATEMENTS.reset(token_var)
-            STATEMENT_LOG.append(counter[0])
             elapsed = time.perf_counter() - started
             log_fields["status"] = status
             log_fields["ms"] = round(elapsed * 1000, 2)
@@ -339,6 +340,35 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
+# The dashboard (web/): static files installed with the package beside this module.
+WEB_DIR = Path(__file__).resolve().parent / "web"
+DASHBOARD_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def dashboard(_request: Request) -> Response:
+    """``/``: the single-page dashboard on the public GraphQL API."""
+    index = WEB_DIR / "index.html"
+    if not index.is_file():
+        return PlainTextResponse("The dashboard is not installed; the API is at /graphql.", status_code=404)
+    return FileResponse(index, headers=DASHBOARD_HEADERS)
+
+
+def dashboard_routes() -> list:
+    """``/`` (the page) and ``/static/...`` (its files, from web/)."""
+    return [
+        Route("/", dashboard, methods=["GET", "HEAD"]),
+        Mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static"),
+    ]
+
+
 def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None = None) -> Starlette:
     """The ASGI application. Tests pass their own engine."""
     settings = settings or get_settings()
@@ -365,6 +395,7 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
             Route("/graphql", GraphQLEndpoint(get_graphql_ide_html("graphiql"))),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *dashboard_routes(),
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
@@ -448,6 +479,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=settings.log_level,
         timeout_graceful_shutdown=20,
+        # The C event loop and HTTP parser (uvicorn[standard] installs both where
+        # they exist); bench/README.md measures them against asyncio + h11.
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
     )
     return 0
 

@@ -6,8 +6,14 @@ from typing import Annotated, Optional
 
 import strawberry
 
+from resolvers import audit as audit_resolvers
 from resolvers import customers as customer_resolvers
 from resolvers import nodes as node_resolvers
+import datetime as dt
+
+from schema.analytics import Analytics, KpiSummary, resolve_analytics, resolve_kpis
+from schema.audit import AuditEventConnection
+from schema.enums import KpiProduct
 from schema.inputs import CustomerFilter, CustomerOrder, PartnerAdminFilter
 from schema.types import Customer, CustomerConnection, InfoT, Node, PartnerAdmin, PartnerAdminConnection
 
@@ -58,3 +64,46 @@ class Query:
         filter: Annotated[Optional[PartnerAdminFilter], strawberry.argument(description="Filters; all must hold.")] = None,
     ) -> PartnerAdminConnection:
         return await customer_resolvers.partner_admin_connection(info.context, first=first, after=after, flt=filter)
+
+    @strawberry.field(
+        description=(
+            "The partner's audit log: every change made through the API, newest first. "
+            "Readable by PARTNER_FULL_ADMIN and PARTNER_READ_ONLY_ADMIN only (others get FORBIDDEN). "
+            "Page size 1–100, default 25."
+        )
+    )
+    async def audit_log(
+        self,
+        info: InfoT,
+        first: Annotated[Optional[int], strawberry.argument(description=PAGE)] = None,
+        after: Annotated[Optional[str], strawberry.argument(description="Cursor to continue after.")] = None,
+    ) -> AuditEventConnection:
+        return await audit_resolvers.audit_log(info.context, first=first, after=after)
+
+    @strawberry.field(
+        description=(
+            "Summary KPIs over the customers the caller may see, MEETINGS and CALLING together "
+            "(SPEC §2.3), as of `asOf` (default today; snapshots after it are ignored)."
+        )
+    )
+    async def kpis(
+        self,
+        info: InfoT,
+        as_of: Annotated[Optional[dt.date], strawberry.argument(description="Day to compute for; default today.")] = None,
+    ) -> KpiSummary:
+        return await resolve_kpis(info, as_of)
+
+    @strawberry.field(
+        description=(
+            "Analytics for one product (the Meetings/Calling toggle) as of `asOf` (default today): "
+            "licence trend and the five sections, each with KPIs and rows. Computed lazily: only the "
+            "sections selected run."
+        )
+    )
+    def analytics(
+        self,
+        info: InfoT,
+        product: Annotated[KpiProduct, strawberry.argument(description="MEETINGS or CALLING.")],
+        as_of: Annotated[Optional[dt.date], strawberry.argument(description="Day to compute for; default today.")] = None,
+    ) -> Analytics:
+        return resolve_analytics(info, product, as_of)

@@ -7,6 +7,9 @@ from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxToke
 
 from db.settings import get_settings
 from schema.bounds import PageBounds
+from schema.execution import FastExecutionContext
+from schema.audit import AuditEvent
+from schema.mutations import Mutation
 from schema.query import Query
 from schema.types import Customer, PartnerAdmin, Subscription, Trial
 
@@ -36,7 +39,9 @@ def build_schema() -> strawberry.Schema:
     ]
     return PartnerhubSchema(
         query=Query,
-        types=[Customer, Subscription, Trial, PartnerAdmin],
+        mutation=Mutation,
+        types=[Customer, Subscription, Trial, PartnerAdmin, AuditEvent],
+        execution_context_class=FastExecutionContext,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: ParserCache(maxsize=512),

@@ -139,13 +139,11 @@ class Api:
         Asserts HTTP 200, or 400 for a request error (no ``data`` entry), as
         GraphQL-over-HTTP prescribes for ``application/graphql-response+json``.
         """
-        from server import STATEMENT_LOG
-
-        before = len(STATEMENT_LOG)
         response = await self.post(query, variables, token=token)
         body = response.json()
         assert response.status_code == (200 if "data" in body else 400), response.text
-        self.last_statements = STATEMENT_LOG[-1] if len(STATEMENT_LOG) > before else None
+        statements = response.headers.get("x-sql-statements")
+        self.last_statements = int(statements) if statements is not None else None
         return body
 
 

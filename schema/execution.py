@@ -1,0 +1,425 @@
+"""A faster graphql-core executor for strawberry, with byte-identical results.
+
+Profiling a list page (bench/README.md) showed most of the execution time in
+graphql-core's per-field machinery rather than in our code: for every field,
+even a plain attribute, it builds a ``GraphQLResolveInfo`` and a strawberry
+call chain, checks the result for awaitability and walks the generic
+``complete_value`` dispatch. :class:`FastExecutionContext` (passed to
+strawberry as ``execution_context_class``) takes a shorter path for the fields
+where that machinery provably cannot change the outcome, and hands everything
+else to graphql-core unchanged.
+
+The fast path applies to a field when, and only when:
+
+* its resolver is strawberry's default attribute getter (a "basic" field: no
+  resolver function, no permission classes or field extensions, no exception
+  handlers), or it is ``__typename``;
+* the field takes no arguments and its nodes carry no directive other than
+  ``@include``/``@skip`` (which field collection has already applied), no
+  fragment variables, and no ``@defer`` usage;
+* the request has no middleware (no extension implementing ``resolve``), no
+  abort signal, and no incremental delivery.
+
+For such a field the value is read with the same getter strawberry would call
+and completed by type-specialised code that handles only the trivially exact
+cases: a ``str`` for ``String``/``ID``, an in-range ``int`` for ``Int``, a
+finite ``float`` for ``Float``, a ``bool`` for ``Boolean``, an enum value
+whose name graphql-core already produced once, custom scalars through their own
+``coerce_output_value`` via graphql-core's ``complete_leaf_value``, plain
+``list``/``tuple`` values item by item, and objects of concrete types (with
+strawberry's own ``is_type_of`` check) by executing their selection through
+this same executor. Anything else — ``None`` where the type is non-null, an
+exception raised by the getter, an unexpected value, an abstract type, an
+awaitable, a custom ``is_type_of`` — is handed to graphql-core's own
+``complete_value``/``execute_field`` at exactly the point where graphql-core
+would have handled it, with the same arguments (the ``ResolveInfo`` is then
+built on demand). The fast path itself never creates an error; errors come
+from graphql-core's code and are recorded by its ``handle_field_error`` in the
+same order as in stock execution. ``tests/test_fast_execution.py`` runs many
+queries through both executors and requires byte-identical responses.
+
+Fields with resolvers (relations loaded through DataLoaders, connections,
+anything with arguments) always go through graphql-core's path; their *results*
+are then completed on the fast path when the value qualifies.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import operator
+from typing import Any, Callable
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+)
+from graphql.execution.executor import collect_iterator_awaitables, to_nodes
+from graphql.pyutils import Path, Undefined, gather_with_cancel
+from graphql.type.scalars import serialize_boolean, serialize_float, serialize_id, serialize_int, serialize_string
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+__all__ = ["FastExecutionContext"]
+
+_EXECUTOR_COMPLETE_VALUE = StrawberryGraphQLCoreExecutionContext.complete_value
+
+_INCLUDE_SKIP = frozenset({"include", "skip"})
+_MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
+_NOT_FAST = object()  # plan marker: take graphql-core's path for this field
+_TYPENAME = object()  # plan marker: __typename
+
+# Per field definition (schema objects live as long as the process): how to
+# read its value, or _NOT_FAST. Keyed by id(); the value keeps the field alive.
+_FIELD_PLANS: dict[int, tuple[Any, Any]] = {}
+# Per output type: its specialised completer. Keyed by id(); keeps the type alive.
+_COMPLETERS: dict[int, tuple[Any, Callable]] = {}
+
+
+def _is_strawberry_is_type_of(fn: Any) -> bool:
+    """Whether ``fn`` is the ``is_type_of`` strawberry generates (it ignores ``info``)."""
+    return (
+        getattr(fn, "__module__", None) == "strawberry.schema.schema_converter"
+        and getattr(fn, "__qualname__", "").endswith("_get_is_type_of.<locals>.is_type_of")
+    )
+
+
+def _basic_getter(field_def: Any) -> Any:
+    """The attribute getter of a strawberry basic field, or ``_NOT_FAST``.
+
+    Strawberry resolves a basic field with ``_get_basic_result`` (flagged
+    ``_is_default``), which calls ``field.get_result(source, None, [], {})``,
+    i.e. ``field.default_resolver(source, field.python_name)``. We call the
+    same ``default_resolver`` with the same name, minus the two wrappers.
+    """
+    resolve = field_def.resolve
+    if resolve is None or not getattr(resolve, "_is_default", False):
+        return _NOT_FAST
+    sfield = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if sfield is None or getattr(sfield, "base_resolver", None) is not None or not sfield.is_basic_field:
+        return _NOT_FAST
+    try:
+        closure = inspect.getclosurevars(resolve).nonlocals
+    except (TypeError, ValueError):
+        return _NOT_FAST
+    if closure.get("field") is not sfield or field_def.args:
+        return _NOT_FAST
+    default_resolver = getattr(sfield, "default_resolver", None)
+    name = sfield.python_name
+    if default_resolver is getattr and isinstance(name, str) and name.isidentifier():
+        return operator.attrgetter(name)
+    if default_resolver is None:
+        return _NOT_FAST
+    return lambda source: default_resolver(source, name)
+
+
+def _field_plan(field_def: Any) -> Any:
+    entry = _FIELD_PLANS.get(id(field_def))
+    if entry is None or entry[0] is not field_def:
+        entry = (field_def, _basic_getter(field_def))
+        _FIELD_PLANS[id(field_def)] = entry
+    return entry[1]
+
+
+class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor with a fast path for plain attribute fields.
+
+    Pass as ``execution_context_class`` to ``strawberry.Schema``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        self._fast_enabled = (
+            (manager is None or not manager.middlewares)
+            and self.abort_signal is None
+        )
+        # id(field_details_list) -> (field_details_list, parent_type, plan)
+        self._node_plans: dict[int, tuple[Any, Any, Any]] = {}
+
+    # -- field execution ---------------------------------------------------
+
+    def _plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> Any:
+        first = field_details_list[0].node
+        name = first.name.value
+        for details in field_details_list:
+            node = details.node
+            if details.fragment_variable_values is not None or details.defer_usage is not None:
+                return _NOT_FAST
+            if node.arguments:
+                return _NOT_FAST
+            for directive in node.directives or ():
+                if directive.name.value not in _INCLUDE_SKIP:
+                    return _NOT_FAST
+        if name == "__typename":
+            return _TYPENAME
+        field_def = self.schema.get_field(parent_type, name)
+        if field_def is None:
+            return _NOT_FAST
+        getter = _field_plan(field_def)
+        if getter is _NOT_FAST:
+            return _NOT_FAST
+        return (getter, field_def, _completer(field_def.type))
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        if position_context is not None or not self._fast_enabled:
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        key = id(field_details_list)
+        entry = self._node_plans.get(key)
+        if entry is None or entry[0] is not field_details_list or entry[1] is not parent_type:
+            entry = (field_details_list, parent_type, self._plan(parent_type, field_details_list))
+            self._node_plans[key] = entry
+        plan = entry[2]
+        if plan is _NOT_FAST:
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        if plan is _TYPENAME:
+            # graphql-core: TypeNameMetaFieldDef resolves info.parent_type.name, a
+            # str completed as String! unchanged.
+            return parent_type.name
+        getter, field_def, complete = plan
+        try:
+            result = getter(source)
+        except Exception:
+            # Let graphql-core resolve (and fail) the field itself.
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        return_type = field_def.type
+        # Mirrors Executor.execute_field from the resolver's result on.
+        try:
+            completed = complete(self, field_details_list, path, result, (field_def, parent_type, path))
+            if self.is_awaitable(completed):
+
+                async def await_completed() -> Any:
+                    try:
+                        return await completed
+                    except Exception as raw_error:
+                        self.handle_field_error(raw_error, return_type, field_details_list, path)
+                        return None
+
+                return await_completed()
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
+
+    # -- graphql-core's path for one value ---------------------------------
+
+    def _resolve_info(self, finfo: Any, field_details_list: Any) -> Any:
+        """The ``ResolveInfo`` of the field being completed.
+
+        ``finfo`` is either that info (when graphql-core built one, for fields
+        with resolvers) or ``(field_def, parent_type, path of the field)`` for
+        fast fields, whose info is built only when a value needs graphql-core's
+        completion (rare), so the common path creates none.
+        """
+        if type(finfo) is not tuple:
+            return finfo
+        field_def, parent_type, path = finfo
+        return self.build_resolve_info(field_def, to_nodes(field_details_list), parent_type, path)
+
+    def _stock_complete(self, return_type: Any, field_details_list: Any, path: Path, result: Any, finfo: Any) -> Any:
+        """graphql-core's own ``complete_value`` for this value, with the same arguments."""
+        return _EXECUTOR_COMPLETE_VALUE(
+            self, return_type, field_details_list, self._resolve_info(finfo, field_details_list), path, result, None
+        )
+
+    def complete_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """Complete a resolver's result (or a list item) on the fast path where it applies."""
+        if position_context is not None or not self._fast_enabled:
+            return _EXECUTOR_COMPLETE_VALUE(self, return_type, field_details_list, info, path, result, position_context)
+        return _completer(return_type)(self, field_details_list, path, result, info)
+
+    def _complete_items(
+        self, item_type: Any, complete_item: Callable, field_details_list: Any, path: Path, items: Any, finfo: Any
+    ) -> Any:
+        """Mirrors ``Executor.complete_iterable_value`` (no ``@stream``) item by item."""
+        is_awaitable = self.is_awaitable
+        completed_results: list[Any] = []
+        append = completed_results.append
+        awaitable_indices: list[int] = []
+        index = 0
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                item_path = Path(path, index, None)
+                if is_awaitable(item):
+                    append(self.complete_awaitable_list_item_value(
+                        item, item_type, field_details_list, self._resolve_info(finfo, field_details_list), item_path, None
+                    ))
+                    awaitable_indices.append(index)
+                else:
+                    # Mirrors Executor.complete_list_item_value.
+                    try:
+                        completed_item = complete_item(self, field_details_list, item_path, item, finfo)
+                        if is_awaitable(completed_item):
+                            append(self._await_item(completed_item, item_type, field_details_list, item_path))
+                            awaitable_indices.append(index)
+                        else:
+                            append(completed_item)
+                    except Exception as raw_error:
+                        self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                        append(None)
+                index += 1
+        except Exception:
+            pending = [completed_results[i] for i in awaitable_indices]
+            pending.extend(collect_iterator_awaitables(iterator, is_awaitable))
+            if pending:
+                self.settle_in_background(pending)
+            raise
+        if not awaitable_indices:
+            return completed_results
+
+        async def get_completed_results() -> list[Any]:
+            if len(awaitable_indices) == 1:
+                i = awaitable_indices[0]
+                completed_results[i] = await completed_results[i]
+            else:
+                awaited = await gather_with_cancel(*(completed_results[i] for i in awaitable_indices))
+                for i, value in zip(awaitable_indices, awaited, strict=True):
+                    completed_results[i] = value
+            return completed_results
+
+        return get_completed_results()
+
+    async def _await_item(self, completed_item: Any, item_type: Any, field_details_list: Any, item_path: Path) -> Any:
+        try:
+            return await completed_item
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+            return None
+
+
+# -- type-specialised completers ------------------------------------------------
+#
+# A completer is ``f(executor, field_details_list, path, result, finfo)`` and
+# returns what ``Executor.complete_value(type, ...)`` would return, raising what
+# it would raise: it handles the exact cases itself and calls graphql-core's
+# ``complete_value`` for everything else.
+
+_TRIVIAL_SCALARS: dict[Any, Callable[[Any], bool]] = {
+    serialize_string: lambda v: type(v) is str,
+    serialize_id: lambda v: type(v) is str,
+    serialize_boolean: lambda v: type(v) is bool,
+    serialize_int: lambda v: type(v) is int and _MIN_INT <= v <= _MAX_INT,
+    serialize_float: lambda v: type(v) is float and math.isfinite(v),
+}
+
+
+def _completer(return_type: Any) -> Callable:
+    entry = _COMPLETERS.get(id(return_type))
+    if entry is None or entry[0] is not return_type:
+        entry = (return_type, _build_completer(return_type))
+        _COMPLETERS[id(return_type)] = entry
+    return entry[1]
+
+
+def _leaf_completer(leaf_type: Any, outer_type: Any) -> Callable:
+    """Completer of a scalar or enum (``outer_type`` is it, or its non-null wrapper)."""
+    if isinstance(leaf_type, GraphQLScalarType):
+        coerce = leaf_type.coerce_output_value
+        exact = _TRIVIAL_SCALARS.get(coerce)
+        if exact is not None:
+            kind = {serialize_string: str, serialize_id: str, serialize_boolean: bool}.get(coerce)
+            if kind is not None:
+
+                def complete_plain(executor, fdl, path, result, finfo):
+                    if type(result) is kind:
+                        return result
+                    return executor._stock_complete(outer_type, fdl, path, result, finfo)
+
+                return complete_plain
+
+            def complete_checked(executor, fdl, path, result, finfo):
+                if exact(result):
+                    return result
+                return executor._stock_complete(outer_type, fdl, path, result, finfo)
+
+            return complete_checked
+
+        complete_leaf_value = StrawberryGraphQLCoreExecutionContext.complete_leaf_value
+
+        def complete_custom(executor, fdl, path, result, finfo):
+            # Stock checks for an exception, null and Undefined before coercing.
+            if result is None or result is Undefined or isinstance(result, Exception):
+                return executor._stock_complete(outer_type, fdl, path, result, finfo)
+            return complete_leaf_value(leaf_type, result)
+
+        return complete_custom
+
+    # Enum: graphql-core maps a value to its name; remember the names it gave.
+    names: dict[tuple[type, Any], str] = {}
+
+    def complete_enum(executor, fdl, path, result, finfo):
+        try:
+            return names[(result.__class__, result)]
+        except (KeyError, TypeError):
+            pass
+        completed = executor._stock_complete(outer_type, fdl, path, result, finfo)
+        if type(completed) is str and result is not None:
+            try:
+                names[(result.__class__, result)] = completed
+            except TypeError:
+                pass
+        return completed
+
+    return complete_enum
+
+
+def _build_completer(return_type: Any) -> Callable:
+    inner = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+
+    if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
+        return _leaf_completer(inner, return_type)
+
+    if isinstance(inner, GraphQLList):
+        item_type = inner.of_type
+
+        def complete_list(executor, fdl, path, result, finfo):
+            kind = type(result)
+            if kind is list or kind is tuple:
+                return executor._complete_items(item_type, _completer(item_type), fdl, path, result, finfo)
+            return executor._stock_complete(return_type, fdl, path, result, finfo)
+
+        return complete_list
+
+    if isinstance(inner, GraphQLObjectType):
+        is_type_of = inner.is_type_of
+        if is_type_of is not None and not _is_strawberry_is_type_of(is_type_of):
+
+            def complete_object_stock(executor, fdl, path, result, finfo):
+                return executor._stock_complete(return_type, fdl, path, result, finfo)
+
+            return complete_object_stock
+
+        def complete_object(executor, fdl, path, result, finfo):
+            if result is None or result is Undefined or isinstance(result, Exception):
+                return executor._stock_complete(return_type, fdl, path, result, finfo)
+            # strawberry's is_type_of ignores its info argument.
+            if is_type_of is not None and is_type_of(result, None) is not True:
+                return executor._stock_complete(return_type, fdl, path, result, finfo)
+            return executor.collect_and_execute_subfields(inner, fdl, path, result, None)
+
+        return complete_object
+
+    # Interfaces and unions: graphql-core resolves the runtime type.
+    def complete_abstract(executor, fdl, path, result, finfo):
+        return executor._stock_complete(return_type, fdl, path, result, finfo)
+
+    return complete_abstract

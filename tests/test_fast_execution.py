@@ -1,0 +1,449 @@
+"""The fast executor (schema/execution.py) answers byte for byte like stock strawberry.
+
+Two halves:
+
+* a synthetic schema full of awkward values — nulls in non-null positions,
+  out-of-range numbers, wrong types, bad enum values, failing getters,
+  interfaces, unions, nested lists, tuples and generators, resolvers that raise,
+  permission classes, custom directives, mutations — where every query runs on
+  a stock schema and on a fast one and the JSON must be identical;
+* the real API over HTTP on the hand-built world: the same requests (the
+  benchmark's pages, the detail tabs, ``node`` with fragments, aliases,
+  ``@include``/``@skip``, errors with paths, introspection) with the stock and
+  the fast executor must give identical status, body bytes and SQL statement
+  counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import math
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any, Optional, Union
+
+import pytest
+import strawberry
+from graphql import DirectiveLocation, GraphQLError, get_introspection_query
+from strawberry.directive import DirectiveValue
+from strawberry.permission import BasePermission
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.execution import FastExecutionContext
+
+# ---------------------------------------------------------------- synthetic schema
+
+
+@strawberry.enum
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Tag:
+    label: str
+    weight: Optional[float]
+
+
+@strawberry.type
+class Pet(Named):
+    name: str
+    age: Optional[int]
+    weight: float
+    color: Color
+    maybe_color: Optional[Color]
+    born: dt.date
+    price: Decimal
+    tags: list[str]
+    maybe_tags: Optional[list[Optional[str]]]
+    tag_objects: list[Tag]
+    owner: Optional["Person"]
+    good: bool
+    uid: strawberry.ID
+
+
+@strawberry.type
+class Plain:
+    """No interfaces: no is_type_of; values may be any object."""
+
+    a: Optional[str]
+    b: int
+    grid: list[list[Optional[int]]]
+
+
+class Deny(BasePermission):
+    message = "Denied."
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.type
+class Person(Named):
+    name: str
+    nick: Optional[str]
+    pets: list[Pet]
+    maybe_pets: Optional[list[Optional[Pet]]]
+    secret: Optional[str] = strawberry.field(permission_classes=[Deny], default=None)
+
+    @strawberry.field
+    def loud(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    async def later(self, times: int = 1) -> list[Pet]:
+        return self.pets * times
+
+    @strawberry.field
+    async def broken(self) -> Optional[str]:
+        raise GraphQLError("broken on purpose", extensions={"code": "BROKEN"})
+
+    @strawberry.field
+    def sync_broken(self) -> str:
+        raise ValueError("sync failure")
+
+
+def pet(name: Any = "Rex", **values: Any) -> Pet:
+    defaults = dict(
+        age=3, weight=4.5, color=Color.RED, maybe_color=None, born=dt.date(2020, 1, 2), price=Decimal("12.50"),
+        tags=["a", "b"], maybe_tags=None, tag_objects=[Tag(label="x", weight=1.0)], owner=None, good=True, uid="p1",
+    )
+    defaults.update(values)
+    return Pet(name=name, **defaults)
+
+
+def person(name: Any = "Ann", pets: Any = None, **values: Any) -> Person:
+    return Person(name=name, nick=values.pop("nick", None), pets=[pet()] if pets is None else pets,
+                  maybe_pets=values.pop("maybe_pets", None), **values)
+
+
+class Broken:
+    """An object whose attribute read fails."""
+
+    @property
+    def a(self) -> str:
+        raise RuntimeError("getter failed")
+
+    b = 1
+    grid: list = []
+
+
+PETS: dict[str, Any] = {
+    "ok": pet(),
+    "null_name": pet(name=None),
+    "big_age": pet(age=2**40),
+    "str_age": pet(age="7"),
+    "bool_age": pet(age=True),
+    "float_age": pet(age=3.0),
+    "frac_age": pet(age=3.5),
+    "nan_weight": pet(weight=math.nan),
+    "int_weight": pet(weight=3),
+    "str_color": pet(color="GREEN"),
+    "value_color": pet(color="green"),
+    "bad_color": pet(color="purple"),
+    "none_color": pet(color=None),
+    "bad_born": pet(born="2020-01-02"),
+    "none_in_tags": pet(tags=["a", None, "c"]),
+    "tuple_tags": pet(tags=("t1", "t2")),
+    "gen_tags": pet(tags=(t for t in ("g1", "g2"))),
+    "int_tags": pet(tags=[1, 2.5, True]),
+    "tags_not_list": pet(tags=5),
+    "maybe_tags": pet(maybe_tags=["a", None, 3]),
+    "wrong_owner": pet(owner=pet(name="imposter")),
+    "good_owner": pet(owner=person(name="Own", pets=[])),
+    "int_uid": pet(uid=42),
+    "bad_good": pet(good="yes"),
+    "none_tag_object": pet(tag_objects=[Tag(label="x", weight=None), None]),
+    "nan_tag_weight": pet(tag_objects=[Tag(label="x", weight=math.inf)]),
+    "namespace_owner": pet(owner=SimpleNamespace(name="duck", nick=None, pets=[])),
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def pet(self, key: str) -> Optional[Pet]:
+        value = PETS[key]
+        if key == "gen_tags":  # generators are single-use; make a fresh one per call
+            value = pet(tags=(t for t in ("g1", "g2")))
+        return value
+
+    @strawberry.field
+    def strict_pet(self, key: str) -> Pet:
+        return PETS[key]
+
+    @strawberry.field
+    def pets(self, keys: list[str]) -> list[Pet]:
+        return [PETS[k] for k in keys]
+
+    @strawberry.field
+    def maybe_pets(self, keys: list[str]) -> list[Optional[Pet]]:
+        return [PETS.get(k) for k in keys]
+
+    @strawberry.field
+    async def async_pets(self, keys: list[str]) -> list[Pet]:
+        return [PETS[k] for k in keys]
+
+    @strawberry.field
+    def people(self) -> list[Person]:
+        return [
+            person("Ann", nick="annie", maybe_pets=[pet("Fido"), None]),
+            person("Bob", pets=[pet("A"), pet("B", age=None)]),
+            person(None),
+        ]
+
+    @strawberry.field
+    def named(self) -> list[Named]:
+        return [pet("N1"), person("P1")]
+
+    @strawberry.field
+    def search(self) -> list[Union[Pet, Person]]:
+        return [person("S1"), pet("S2"), pet(None)]
+
+    @strawberry.field
+    def plain(self) -> list[Optional[Plain]]:
+        return [
+            Plain(a="x", b=1, grid=[[1, None], [], [3]]),
+            SimpleNamespace(a=None, b=2, grid=[[None]]),
+            SimpleNamespace(b=3, grid=[]),  # no attribute `a`
+            Broken(),
+            SimpleNamespace(a="y", b="not an int", grid=[[1]]),
+            SimpleNamespace(a="z", b=4, grid=[[2**40]]),
+            SimpleNamespace(a="w", b=5, grid=[["7", 1.0]]),
+        ]
+
+    @strawberry.field
+    def awaitables_in_list(self) -> list[Optional[int]]:
+        async def one() -> int:
+            return 1
+
+        async def fail() -> int:
+            raise ValueError("item failed")
+
+        return [one(), 2, fail(), None]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def rename(self, name: str) -> Pet:
+        return pet(name=name)
+
+    @strawberry.mutation
+    def rename_null(self) -> Optional[Pet]:
+        return pet(name=None)
+
+
+@strawberry.directive(locations=[DirectiveLocation.FIELD])
+def uppercase(value: DirectiveValue[str]) -> str:
+    return value.upper()
+
+
+def build(executor: type, **kwargs: Any) -> strawberry.Schema:
+    return strawberry.Schema(query=Query, mutation=Mutation, execution_context_class=executor, **kwargs)
+
+
+STOCK = build(StrawberryGraphQLCoreExecutionContext)
+FAST = build(FastExecutionContext)
+STOCK_DIRECTIVE = build(StrawberryGraphQLCoreExecutionContext, directives=[uppercase])
+FAST_DIRECTIVE = build(FastExecutionContext, directives=[uppercase])
+
+PET_FIELDS = "name age weight color maybeColor born price tags maybeTags tagObjects { label weight } good uid"
+
+SYNTHETIC = {
+    **{f"pet_{key}": (f"{{ pet(key: \"{key}\") {{ __typename {PET_FIELDS} owner {{ __typename name nick }} }} }}", None)
+       for key in PETS},
+    **{f"strict_{key}": (f"{{ strictPet(key: \"{key}\") {{ {PET_FIELDS} }} other: pet(key: \"ok\") {{ name }} }}", None)
+       for key in ("ok", "null_name", "none_in_tags", "bad_color")},
+    "list_nonnull_propagation": ('{ pets(keys: ["ok", "null_name", "ok"]) { name age } }', None),
+    "list_nullable_items": ('{ maybePets(keys: ["ok", "missing", "null_name"]) { name tags } }', None),
+    "async_list": ('{ asyncPets(keys: ["ok", "big_age", "none_in_tags"]) { name age tags } }', None),
+    "people": ("{ people { name nick loud pets { name } maybePets { name } later(times: 2) { name } broken secret } }", None),
+    "people_sync_broken": ("{ people { name syncBroken } }", None),
+    "interface": ("{ named { __typename name ... on Pet { age color } ... on Person { nick pets { name } } } }", None),
+    "union": ("{ search { __typename ... on Pet { name age } ... on Person { name loud } } }", None),
+    "plain": ("{ plain { __typename a b grid } }", None),
+    "awaitables_in_list": ("{ awaitablesInList }", None),
+    "aliases": ('{ x: pet(key: "ok") { n: name name a1: age a2: age } y: pet(key: "str_age") { name n: name } }', None),
+    "fragments": (
+        'query { pet(key: "ok") { ...PetBits ... on Pet { color } owner { ...PersonBits } } '
+        'people { ...PersonBits } } fragment PetBits on Pet { name tags } '
+        "fragment PersonBits on Person { __typename name pets { ...PetBits } }",
+        None,
+    ),
+    "include_skip": (
+        'query($yes: Boolean!, $no: Boolean!) { pet(key: "ok") { name @include(if: $yes) age @include(if: $no) '
+        "color @skip(if: $yes) weight @skip(if: $no) ... @include(if: $yes) { tags } ... @skip(if: $yes) { born } "
+        "...F @include(if: $no) } } fragment F on Pet { price }",
+        {"yes": True, "no": False},
+    ),
+    "merged_selections": ('{ pet(key: "ok") { tagObjects { label } tagObjects { weight } owner { name } } }', None),
+    "typename_root": ("{ __typename pet(key: \"ok\") { __typename } }", None),
+    "introspection": (get_introspection_query(descriptions=True), None),
+    "type_introspection": ('{ __type(name: "Pet") { name fields { name type { name kind ofType { name } } } } }', None),
+    "mutation": ('mutation { a: rename(name: "One") { name age } b: renameNull { name age } c: rename(name: "Two") { name } }', None),
+    "unknown_key_error": ('{ pet(key: "nope") { name } }', None),
+}
+
+
+def render(result: Any) -> str:
+    payload: dict[str, Any] = {}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    payload["data"] = result.data
+    return json.dumps(payload)
+
+
+@pytest.mark.parametrize("name", sorted(SYNTHETIC))
+async def test_synthetic_queries_answer_identically(name: str) -> None:
+    query, variables = SYNTHETIC[name]
+    stock = render(await STOCK.execute(query, variable_values=variables))
+    fast = render(await FAST.execute(query, variable_values=variables))
+    assert fast == stock
+
+
+def test_synthetic_queries_cover_errors_and_nulls() -> None:
+    """The cases above really exercise errors and nulls (a guard against a vacuous suite)."""
+    import asyncio
+
+    async def run() -> list[Any]:
+        return [await STOCK.execute(q, variable_values=v) for q, v in SYNTHETIC.values()]
+
+    results = asyncio.run(run())
+    errors = [e for r in results for e in (r.errors or [])]
+    assert len(errors) > 30
+    assert any(e.path and len(e.path) >= 3 for e in errors)
+    assert any("Cannot return null for non-nullable field" in e.message for e in errors)
+    assert sum(1 for r in results if r.data is None) >= 1
+
+
+def test_sync_execution_is_identical() -> None:
+    for name in ("pet_ok", "plain", "interface", "aliases", "mutation", "pet_null_name", "include_skip"):
+        query, variables = SYNTHETIC[name]
+        assert render(FAST.execute_sync(query, variable_values=variables)) == render(
+            STOCK.execute_sync(query, variable_values=variables)
+        ), name
+
+
+async def test_custom_directive_falls_back_and_matches() -> None:
+    for query in ('{ pet(key: "ok") { name @uppercase tags age } named { name @uppercase } }',
+                  "{ people { name @uppercase loud } }"):
+        stock = render(await STOCK_DIRECTIVE.execute(query))
+        assert render(await FAST_DIRECTIVE.execute(query)) == stock
+    assert '"REX"' in render(await FAST_DIRECTIVE.execute('{ pet(key: "ok") { name @uppercase } }'))
+
+
+async def test_resolve_extension_disables_the_fast_path() -> None:
+    from strawberry.extensions import SchemaExtension
+
+    seen: list[str] = []
+
+    class Spy(SchemaExtension):
+        def resolve(self, _next, root, info, *args, **kwargs):
+            seen.append(info.field_name)
+            return _next(root, info, *args, **kwargs)
+
+    stock = build(StrawberryGraphQLCoreExecutionContext, extensions=[Spy])
+    fast = build(FastExecutionContext, extensions=[Spy])
+    query = '{ pet(key: "ok") { name age tags } }'
+    stock_result = render(await stock.execute(query))
+    stock_seen = list(seen)
+    seen.clear()
+    assert render(await fast.execute(query)) == stock_result
+    assert seen == stock_seen == ["pet", "name", "age", "tags"]
+
+
+# ---------------------------------------------------------------- the real API
+
+
+@pytest.fixture
+async def world(session):
+    from tests.world import build_world
+
+    return await build_world(session)
+
+
+def _real_cases(world: Any) -> list[tuple[str, str, dict | None, str | None]]:
+    from bench import queries
+    from tests.test_detail import FULL_PAGE
+    from tests.world import TOKENS
+
+    ana, sam = TOKENS["ana"], TOKENS["sam"]
+    alpha, beta = world.gid("Customer", "Alpha"), world.gid("Customer", "Beta")
+    node_query = """query($id: ID!) { node(id: $id) { __typename id
+        ... on Customer { name statuses subscriptions { ...Sub } trials { trialId } }
+        ... on Subscription { ...Sub customer { name } }
+        ... on Trial { trialId trialStatus: status startedBy { email } licenses { product total } }
+        ... on PartnerAdmin { email role assignedCustomers(first: 2) { totalCount nodes { name } } } } }
+        fragment Sub on Subscription { subscriptionId status renewalDate licenses { product assignmentRate usageRate } }"""
+    cases = [
+        ("compare", queries.COMPARE, {"first": 50}, ana),
+        ("list_page", queries.LIST_PAGE, {"first": 50}, ana),
+        ("list_page_sales", queries.LIST_PAGE, {"first": 3}, sam),
+        ("list_filtered", queries.LIST_PAGE, {"first": 2, "filter": {"statuses": ["EXPIRING_SOON", "TRIAL"]}}, ana),
+        ("detail_alpha", queries.DETAIL, {"id": alpha}, ana),
+        ("detail_beta", queries.DETAIL, {"id": beta}, ana),
+        ("detail_invisible", queries.DETAIL, {"id": alpha}, TOKENS["oscar"]),
+        ("full_page", FULL_PAGE, {"first": 10}, ana),
+        ("aliases", """{ a: customers(first: 2) { nodes { n: name name id i: id } }
+                         b: customers(first: 1, orderBy: {field: CREATED_ON, direction: DESC}) { edges { cursor node { name } } }
+                         viewer { __typename e: email role } }""", None, ana),
+        ("include_skip", """query($t: Boolean!, $f: Boolean!) { customers(first: 3) { nodes { name @include(if: $t)
+                             managedBy @include(if: $f) createdOn @skip(if: $f) launchUrl @skip(if: $t)
+                             ... on Customer @include(if: $t) { statuses } ...More @skip(if: $f) } } }
+                             fragment More on Customer { products partnerAdmins { email } }""", {"t": True, "f": False}, ana),
+        ("error_with_path", """{ customers(first: 4) { nodes { name partnerAdmins { email
+                               assignedCustomers(first: 1, after: "bogus") { totalCount } } } } }""", None, ana),
+        ("nullable_error_with_path", """query($id: ID!) { node(id: $id) { id ... on Customer { name
+                               partnerAdmins { email assignedCustomers(first: 1, after: "bogus") { totalCount } } } } }""",
+         {"id": world.gid("Customer", "gamma")}, ana),
+        ("bad_cursor", '{ customers(first: 2, after: "nonsense") { nodes { name } } other: viewer { email } }', None, ana),
+        ("bound_error", "{ customers(first: 500) { nodes { name } } }", None, ana),
+        ("validation_error", "{ customers(first: 2) { nodes { nope } } }", None, ana),
+        ("introspection", get_introspection_query(descriptions=True), None, None),
+        ("typename_only", "{ __typename }", None, None),
+    ]
+    for kind, name in (("Customer", "Alpha"), ("Customer", "gamma"), ("Subscription", "Sub-A"), ("Trial", "Trial-G"),
+                       ("PartnerAdmin", "sam")):
+        cases.append((f"node_{kind}_{name}", node_query, {"id": world.gid(kind, name)}, ana))
+    cases.append(("node_unknown", node_query, {"id": "garbage"}, ana))
+    return cases
+
+
+async def test_real_api_answers_identically_with_both_executors(api, world, monkeypatch) -> None:
+    from schema.schema import schema
+
+    outcomes: dict[str, dict[str, tuple[int, bytes, Any]]] = {}
+    for label, executor in (("stock", StrawberryGraphQLCoreExecutionContext), ("fast", FastExecutionContext)):
+        monkeypatch.setattr(schema, "execution_context_class", executor)
+        for name, query, variables, token in _real_cases(world):
+            response = await api.post(query, variables, token=token)
+            outcomes.setdefault(name, {})[label] = (
+                response.status_code, response.content, response.headers.get("x-sql-statements")
+            )
+    assert outcomes, "no cases ran"
+    for name, by_executor in outcomes.items():
+        assert by_executor["fast"] == by_executor["stock"], name
+        if name not in ("bound_error", "validation_error"):
+            assert b"GRAPHQL_VALIDATION_FAILED" not in by_executor["stock"][1], name
+    # The cases include real errors with paths and nulls, not only happy paths.
+    error_case = json.loads(outcomes["error_with_path"]["stock"][1])
+    assert error_case["data"] is None
+    assert error_case["errors"][0]["path"][:5] == ["customers", "nodes", 0, "partnerAdmins", 0]
+    nullable = json.loads(outcomes["nullable_error_with_path"]["stock"][1])
+    assert nullable["data"] == {"node": None} and nullable["errors"][0]["path"][0] == "node"
+    assert json.loads(outcomes["node_unknown"]["stock"][1]) == {"data": {"node": None}}
+
+
+def test_schema_uses_the_fast_executor() -> None:
+    from schema.schema import schema
+
+    assert schema.execution_context_class is FastExecutionContext
