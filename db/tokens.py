@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from db.models import ApiToken, PartnerAdmin
 
@@ -54,7 +56,7 @@ def normalize_email(email: str) -> str:
 
 
 async def _admin_by_email(session: AsyncSession, email: str) -> PartnerAdmin:
-    result = await session.execute(select(PartnerAdmin).where(PartnerAdmin.email == normalize_email(email)))
+    result = await session.execute(select(PartnerAdmin).where(col(PartnerAdmin.email) == normalize_email(email)))
     admin = result.scalar_one_or_none()
     if admin is None:
         raise LookupError(f"no partner admin with email {email.strip()!r}")
@@ -77,10 +79,9 @@ async def create_token(session: AsyncSession, *, email: str, commit: bool = True
         LookupError: No admin has that email.
     """
     admin = await _admin_by_email(session, email)
+    assert admin.id is not None  # a loaded row always has its key
     token = new_token()
-    session.add(
-        ApiToken(admin_id=admin.id, token_hash=hash_token(token), created_at=dt.datetime.now(dt.timezone.utc))
-    )
+    session.add(ApiToken(admin_id=admin.id, token_hash=hash_token(token), created_at=dt.datetime.now(dt.timezone.utc)))
     if commit:
         await session.commit()
     else:
@@ -103,7 +104,7 @@ async def revoke_tokens(session: AsyncSession, *, email: str, commit: bool = Tru
         LookupError: No admin has that email.
     """
     admin = await _admin_by_email(session, email)
-    result = await session.execute(delete(ApiToken).where(ApiToken.admin_id == admin.id))
+    result = cast(CursorResult, await session.execute(delete(ApiToken).where(col(ApiToken.admin_id) == admin.id)))
     if commit:
         await session.commit()
     return int(result.rowcount or 0)
@@ -123,7 +124,7 @@ async def admin_for_token(session: AsyncSession, token: str) -> PartnerAdmin | N
         return None
     result = await session.execute(
         select(PartnerAdmin)
-        .join(ApiToken, ApiToken.admin_id == PartnerAdmin.id)
-        .where(ApiToken.token_hash == hash_token(token))
+        .join(ApiToken, col(ApiToken.admin_id) == col(PartnerAdmin.id))
+        .where(col(ApiToken.token_hash) == hash_token(token))
     )
     return result.scalar_one_or_none()
