@@ -9,6 +9,7 @@ keeps every expression portable between SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -30,6 +31,10 @@ CUSTOMER = Customer.__table__
 PLAN = Plan.__table__
 LINE = LicenseLine.__table__
 SNAPSHOT = UsageSnapshot.__table__
+
+# Expressions depend only on hashable arguments and are immutable: build each
+# once (SQLAlchemy construction costs more Python time than the SQL runs).
+_memo = functools.lru_cache(maxsize=1024)
 
 STATUS_ORDER = (
     "SUSPENDED",
@@ -59,6 +64,7 @@ def _snapshot_value(line, column: str, d: dt.date):
     )
 
 
+@_memo
 def line_value_on(line, column: str, d: dt.date) -> ColumnElement[int]:
     """A line's ``assigned``/``used``/``used90`` on day ``d`` (SPEC §2).
 
@@ -97,11 +103,13 @@ class StatusWindows:
     inactive_days: int = 30
 
 
+@_memo
 def status_predicates(customer, today: dt.date, windows: StatusWindows) -> dict[str, ColumnElement[bool]]:
     """Every customer status of SPEC §2.1 as a boolean SQL expression on ``customer``.
 
     Used by the ``statuses`` field (selected as columns) and by the
-    ``statuses`` filter (in WHERE), so the two cannot disagree.
+    ``statuses`` filter (in WHERE), so the two cannot disagree. The returned
+    mapping is shared between callers: read it, never change it.
     """
     live = lambda p: is_live(p, today)  # noqa: E731
 
