@@ -70,6 +70,7 @@ _EXECUTOR_COMPLETE_VALUE = StrawberryGraphQLCoreExecutionContext.complete_value
 _INCLUDE_SKIP = frozenset({"include", "skip"})
 _MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
 _NOT_FAST = object()  # plan marker: take graphql-core's path for this field
+_UNREAD = object()  # a fast field's value not read yet
 _TYPENAME = object()  # plan marker: __typename
 
 # Per field definition (schema objects live as long as the process): how to
@@ -139,6 +140,105 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         )
         # id(field_details_list) -> (field_details_list, parent_type, plan)
         self._node_plans: dict[int, tuple[Any, Any, Any]] = {}
+        # id(grouped_field_set) -> (grouped_field_set, parent_type, [(name, fdl, shortcut)])
+        self._set_plans: dict[int, tuple[Any, Any, list]] = {}
+
+    # -- selection sets ----------------------------------------------------
+
+    def _shortcut(self, parent_type: GraphQLObjectType, field_details_list: Any) -> Any:
+        """``(getter, python type, nullable)`` for a fast leaf field whose value can be taken as is.
+
+        A ``String``/``ID`` field whose value is a ``str``, or a ``Boolean``
+        whose value is a ``bool`` (or ``None`` where the type is nullable), is
+        completed by graphql-core to that very value without error, so
+        :meth:`execute_fields` stores it without creating a path, a
+        ``ResolveInfo`` or an awaitable check. ``__typename`` likewise.
+        """
+        plan = self._node_plan(parent_type, field_details_list)
+        if plan is _TYPENAME:
+            return _TYPENAME
+        if plan is _NOT_FAST:
+            return None
+        getter, field_def, _complete = plan
+        field_type = field_def.type
+        nullable = not isinstance(field_type, GraphQLNonNull)
+        leaf = field_type if nullable else field_type.of_type
+        if isinstance(leaf, GraphQLScalarType):
+            kind = _PLAIN_KINDS.get(leaf.coerce_output_value)
+            if kind is not None:
+                return (getter, kind, nullable)
+        return None
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """Mirrors ``Executor.execute_fields``, storing plain leaf values directly."""
+        if position_context is not None or not self._fast_enabled:
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        key = id(grouped_field_set)
+        entry = self._set_plans.get(key)
+        if entry is None or entry[0] is not grouped_field_set or entry[1] is not parent_type:
+            fields = [(name, fdl, self._shortcut(parent_type, fdl)) for name, fdl in grouped_field_set.items()]
+            entry = (grouped_field_set, parent_type, fields)
+            self._set_plans[key] = entry
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        type_name = parent_type.name
+        try:
+            for response_name, field_details_list, shortcut in entry[2]:
+                if shortcut is not None:
+                    if shortcut is _TYPENAME:
+                        results[response_name] = type_name
+                        continue
+                    getter, kind, nullable = shortcut
+                    field_path = None
+                    try:
+                        value = getter(source_value)
+                    except Exception:
+                        # Let graphql-core resolve (and fail) the field itself.
+                        field_path = Path(path, response_name, type_name)
+                        result = super().execute_field(
+                            parent_type, source_value, field_details_list, field_path, position_context
+                        )
+                    if field_path is None:
+                        if type(value) is kind or (value is None and nullable):
+                            results[response_name] = value
+                            continue
+                        result = self._execute_fast_field(
+                            parent_type, source_value, field_details_list, Path(path, response_name, type_name), value
+                        )
+                else:
+                    result = self.execute_field(
+                        parent_type, source_value, field_details_list, Path(path, response_name, type_name),
+                        position_context,
+                    )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
 
     # -- field execution ---------------------------------------------------
 
@@ -164,6 +264,14 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return _NOT_FAST
         return (getter, field_def, _completer(field_def.type))
 
+    def _node_plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> Any:
+        key = id(field_details_list)
+        entry = self._node_plans.get(key)
+        if entry is None or entry[0] is not field_details_list or entry[1] is not parent_type:
+            entry = (field_details_list, parent_type, self._plan(parent_type, field_details_list))
+            self._node_plans[key] = entry
+        return entry[2]
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -174,24 +282,26 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         if position_context is not None or not self._fast_enabled:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        key = id(field_details_list)
-        entry = self._node_plans.get(key)
-        if entry is None or entry[0] is not field_details_list or entry[1] is not parent_type:
-            entry = (field_details_list, parent_type, self._plan(parent_type, field_details_list))
-            self._node_plans[key] = entry
-        plan = entry[2]
+        plan = self._node_plan(parent_type, field_details_list)
         if plan is _NOT_FAST:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
         if plan is _TYPENAME:
             # graphql-core: TypeNameMetaFieldDef resolves info.parent_type.name, a
             # str completed as String! unchanged.
             return parent_type.name
-        getter, field_def, complete = plan
-        try:
-            result = getter(source)
-        except Exception:
-            # Let graphql-core resolve (and fail) the field itself.
-            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        return self._execute_fast_field(parent_type, source, field_details_list, path, _UNREAD)
+
+    def _execute_fast_field(
+        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path, result: Any
+    ) -> Any:
+        """A fast field (plan known), from its value (``_UNREAD``: read it first)."""
+        getter, field_def, complete = self._node_plan(parent_type, field_details_list)
+        if result is _UNREAD:
+            try:
+                result = getter(source)
+            except Exception:
+                # Let graphql-core resolve (and fail) the field itself.
+                return super().execute_field(parent_type, source, field_details_list, path, None)
         return_type = field_def.type
         # Mirrors Executor.execute_field from the resolver's result on.
         try:
@@ -320,6 +430,10 @@ _TRIVIAL_SCALARS: dict[Any, Callable[[Any], bool]] = {
     serialize_int: lambda v: type(v) is int and _MIN_INT <= v <= _MAX_INT,
     serialize_float: lambda v: type(v) is float and math.isfinite(v),
 }
+
+
+# Scalars whose graphql-core serialiser returns a value of this exact Python type unchanged.
+_PLAIN_KINDS: dict[Any, type] = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
 
 
 def _completer(return_type: Any) -> Callable:
