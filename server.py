@@ -184,6 +184,22 @@ async def read_graphql_request(request: Request, max_body_bytes: int) -> GraphQL
 REQUEST_ERROR_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX", "BAD_USER_INPUT"})
 
 
+async def _close_quietly(session: AsyncSession) -> None:
+    """Close the request's session without turning a finished answer into a 500.
+
+    When an error nulls ``data`` at the root, graphql-core returns while a
+    sibling field may still be running a query on this session; closing then
+    fails on PostgreSQL ("another operation is in progress"). The response is
+    already complete, so drop the connection instead of failing the request.
+    """
+    try:
+        await session.close()
+    except Exception:  # noqa: BLE001 - any failure here must not reach the client
+        log.warning("closing a busy session; invalidating its connection", exc_info=True)
+        with contextlib.suppress(Exception):
+            await session.invalidate()
+
+
 class GraphQLEndpoint:
     """``/graphql`` over HTTP (GraphQL-over-HTTP): negotiation, auth, one session per request.
 
@@ -315,7 +331,7 @@ class GraphQLEndpoint:
                     body["errors"] = [e.formatted for e in errors]
             return graphql_response(body, status=status, media_type=media_type)
         finally:
-            await session.close()
+            await _close_quietly(session)
 
 
 async def healthz(_request: Request) -> Response:
