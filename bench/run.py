@@ -1,0 +1,685 @@
+"""The benchmark of issue 6: seed, serve, measure over HTTP, report.
+
+    .venv/bin/python -m bench.run                       # everything (see bench/README.md)
+    .venv/bin/python -m bench.run --sizes 10000 --dbs postgresql --quick
+
+For each database (SQLite file, PostgreSQL) and size (1,000 / 10,000 /
+100,000 customers) it makes sure a seeded database exists (reused between
+runs; ``--reseed`` rebuilds), starts the real server with uvicorn in its own
+process, and measures over HTTP:
+
+0. the comparison page, 1. the list page, 2. the list page deep by cursor
+and filtered by EXPIRING_SOON, 3. a customer detail, 4. the dashboard (when the
+schema has ``kpis``) — p50/p95 latency one request at a time; 5. throughput
+of (0) and (1) at 16 connections for 20 s. Every response is checked for
+errors; SQL statements per request come from the server's
+``X-SQL-Statements`` header; the server's CPU time per request and peak RSS
+come from /proc. The floor of (0) and (1) — the same rows by hand-written SQL
+encoded to the same JSON bytes — is timed in this process next to the same
+pages through strawberry in-process.
+
+Results go to bench/results/<timestamp>.json and a table on stdout;
+``--update-readme`` writes the table into bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import floor, loadgen, queries
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "bench" / "data"
+RESULTS_DIR = ROOT / "bench" / "results"
+README = ROOT / "bench" / "README.md"
+TODAY = "2026-11-25"  # fixed, so seeded databases stay valid whatever the date
+PARTNER = "bench"
+SIZES = (1000, 10000, 100000)
+DEEP_PAGES = 100
+HOST = "127.0.0.1"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- databases
+
+
+def database_url(kind: str, size: int, pg_base: str) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{DATA_DIR / f'sqlite_{size}.db'}"
+    return f"{pg_base.rstrip('/')}/bench_{size}"
+
+
+async def _customer_count(url: str) -> int | None:
+    try:
+        db = floor.Db(url)
+        await db.open()
+    except Exception:  # noqa: BLE001 - missing database or file
+        return None
+    try:
+        rows = await db.fetch(
+            "SELECT count(*) FROM customer c JOIN partner p ON p.id = c.partner_id WHERE p.key = :1", PARTNER
+        )
+        return int(rows[0][0])
+    except Exception:  # noqa: BLE001 - not migrated
+        return None
+    finally:
+        await db.close()
+
+
+async def _pg_admin(pg_base: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"{pg_base.rstrip('/')}/postgres")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _pg_exists(pg_base: str, name: str) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"{pg_base.rstrip('/')}/postgres")
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
+def _env(url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"DATABASE_URL": url, "PARTNERHUB_TODAY": TODAY, "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+async def analyze(url: str) -> None:
+    """Planner statistics, as a maintained database has them.
+
+    ``partnerhub seed``/``load`` write in bulk and leave the statistics to
+    autovacuum, which this machine's PostgreSQL runs with off; without them
+    PostgreSQL sorts all 100,000 customers for a page instead of walking the
+    (partner_id, name_key) index (60 ms instead of 0.2 ms).
+    """
+    db = floor.Db(url)
+    await db.open()
+    try:
+        await db.fetch("ANALYZE")
+    finally:
+        await db.close()
+
+
+async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool) -> str:
+    """A database of ``size`` seeded customers (partner ``bench``); seeds it only when needed."""
+    url = database_url(kind, size, pg_base)
+    if not reseed and await _customer_count(url) == size:
+        log(f"{kind} {size:,}: reusing the seeded database")
+        await analyze(url)
+        return url
+    log(f"{kind} {size:,}: seeding {size:,} customers (a few minutes for 100,000)…")
+    if kind == "sqlite":
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(DATA_DIR / f"sqlite_{size}.db") + suffix).unlink(missing_ok=True)
+    else:
+        name = f"bench_{size}"
+        if await _pg_exists(pg_base, name):
+            await _pg_admin(pg_base, f'DROP DATABASE "{name}" WITH (FORCE)')
+        await _pg_admin(pg_base, f'CREATE DATABASE "{name}"')
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "seed", "--customers", str(size), "--partner", PARTNER],
+        env=_env(url), cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    log(f"{kind} {size:,}: seeded in {time.perf_counter() - started:.0f} s")
+    await analyze(url)
+    return url
+
+
+async def make_token(url: str) -> str:
+    db = floor.Db(url)
+    await db.open()
+    try:
+        rows = await db.fetch(
+            "SELECT a.email FROM partner_admin a JOIN partner p ON p.id = a.partner_id "
+            "WHERE p.key = :1 AND a.role = 'PARTNER_FULL_ADMIN' ORDER BY a.email LIMIT 1", PARTNER
+        )
+    finally:
+        await db.close()
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "token", "create", rows[0][0]],
+        env=_env(url), cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+# ---------------------------------------------------------------- the server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The real server (``server.py serve``) in its own process."""
+
+    def __init__(self, url: str, server_dir: Path, variant: list[str], log_path: Path) -> None:
+        self.url, self.server_dir, self.variant, self.log_path = url, server_dir, variant, log_path
+        self.port = _free_port()
+        self.process: subprocess.Popen | None = None
+
+    async def start(self) -> None:
+        command = [sys.executable, str(ROOT / "bench" / "serve.py"), "--server-dir", str(self.server_dir),
+                   *self.variant, "--", "serve", "--host", HOST, "--port", str(self.port)]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file = open(self.log_path, "wb")
+        self.process = subprocess.Popen(command, env=_env(self.url), cwd=self.server_dir,
+                                        stdout=self.log_file, stderr=subprocess.STDOUT)
+        ready = f"GET /readyz HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited; see {self.log_path}")
+            try:
+                response = await loadgen.request_once(HOST, self.port, ready)
+                if response.status == 200:
+                    return
+            except OSError:
+                pass
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"the server did not become ready; see {self.log_path}")
+
+    def _proc(self, name: str) -> str:
+        return Path(f"/proc/{self.process.pid}/{name}").read_text()
+
+    def cpu_seconds(self) -> float:
+        fields = self._proc("stat").rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        for line in self._proc("status").splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log_file.close()
+
+
+# ---------------------------------------------------------------- cases
+
+
+class Client:
+    def __init__(self, port: int, token: str) -> None:
+        self.port, self.token = port, token
+
+    def request(self, query: str, variables: dict | None = None) -> bytes:
+        return loadgen.build_request(HOST, self.port, self.token, query, variables)
+
+    async def json(self, query: str, variables: dict | None = None) -> dict:
+        response = await loadgen.request_once(HOST, self.port, self.request(query, variables))
+        body = orjson.loads(response.body)
+        if response.status != 200 or body.get("errors"):
+            raise RuntimeError(f"{response.status}: {str(body)[:500]}")
+        return body["data"]
+
+
+async def deep_cursor(client: Client, flt: dict | None) -> tuple[str | None, int]:
+    """The cursor after ``DEEP_PAGES`` pages of 50 (or the last full page), walking by cursor."""
+    after, page, cursors = None, 0, []
+    while page < DEEP_PAGES:
+        data = await client.json(queries.CURSOR_WALK, {"first": queries.PAGE_SIZE, "after": after, "filter": flt})
+        info = data["customers"]["pageInfo"]
+        if not info["hasNextPage"]:
+            break
+        after = info["endCursor"]
+        cursors.append(after)
+        page += 1
+    if page < DEEP_PAGES and len(cursors) >= 2:
+        # The list ends earlier: take the cursor before the last full page.
+        return cursors[-2], len(cursors) - 1
+    return (cursors[-1] if cursors else None), len(cursors)
+
+
+def _scalar(type_ref: dict) -> bool:
+    while type_ref["kind"] in ("NON_NULL", "LIST"):
+        type_ref = type_ref["ofType"]
+    return type_ref["kind"] in ("SCALAR", "ENUM")
+
+
+def _named(type_ref: dict) -> str:
+    while type_ref["kind"] in ("NON_NULL", "LIST"):
+        type_ref = type_ref["ofType"]
+    return type_ref["name"]
+
+
+def _callable(field: dict) -> bool:
+    return all(a["defaultValue"] is not None or a["type"]["kind"] != "NON_NULL" for a in field["args"])
+
+
+async def dashboard_query(client: Client) -> str | None:
+    """(4) built from introspection: kpis, and analytics(MEETINGS) with every section's first 25 rows."""
+    fields = {f["name"] for f in (await client.json(queries.HAS_KPIS))["__schema"]["queryType"]["fields"]}
+    if "kpis" not in fields or "analytics" not in fields:
+        return None
+    types: dict[str, dict] = {}
+
+    async def of(name: str) -> dict:
+        if name not in types:
+            types[name] = (await client.json(queries.TYPE_FIELDS, {"name": name}))["__type"]
+        return types[name]
+
+    async def scalars(name: str) -> list[str]:
+        return [f["name"] for f in (await of(name))["fields"] if _scalar(f["type"]) and _callable(f)]
+
+    query_type = {f["name"]: f for f in (await of("Query"))["fields"]}
+    kpis = " ".join(await scalars(_named(query_type["kpis"]["type"])))
+    analytics_type = _named(query_type["analytics"]["type"])
+    parts = await scalars(analytics_type)
+    for field in (await of(analytics_type))["fields"]:
+        if _scalar(field["type"]):
+            continue
+        sub = _named(field["type"])
+        sub_fields = {f["name"]: f for f in (await of(sub))["fields"]}
+        if "rows" in sub_fields:
+            row_type = _named({f["name"]: f for f in (await of(_named(sub_fields["rows"]["type"])))["fields"]}["nodes"]["type"])
+            row_fields = " ".join(await scalars(row_type))
+            customer = " customer { id name }" if any(f["name"] == "customer" for f in (await of(row_type))["fields"]) else ""
+            section = " ".join(await scalars(sub))
+            parts.append(f"{field['name']} {{ {section} rows(first: 25) {{ nodes {{ {row_fields}{customer} }} }} }}")
+        elif _callable(field):
+            parts.append(f"{field['name']} {{ {' '.join(await scalars(sub))} }}")
+    return f"query Dashboard {{ kpis {{ {kpis} }} analytics(product: MEETINGS) {{ {' '.join(parts)} }} }}"
+
+
+async def build_cases(client: Client) -> tuple[dict[str, dict], list[str]]:
+    """The requests of each case (several variants where a case rotates)."""
+    notes: list[str] = []
+    page = {"first": queries.PAGE_SIZE}
+    deep_after, deep_pages = await deep_cursor(client, None)
+    flt = {"statuses": ["EXPIRING_SOON"]}
+    filtered_after, filtered_pages = await deep_cursor(client, flt)
+    ids = [n["id"] for n in (await client.json(queries.DETAIL_IDS, {"first": 50}))["customers"]["nodes"]]
+    cases: dict[str, dict] = {
+        "0 compare": {"requests": [client.request(queries.COMPARE, page)]},
+        "1 list": {"requests": [client.request(queries.LIST_PAGE, page)]},
+        "2a deep": {"requests": [client.request(queries.LIST_PAGE, {**page, "after": deep_after})],
+                    "note": f"page {deep_pages + 1}"},
+        "2b deep+filtered": {"requests": [client.request(queries.LIST_PAGE, {**page, "after": filtered_after, "filter": flt})],
+                             "note": f"EXPIRING_SOON, page {filtered_pages + 1}"},
+        "3 detail": {"requests": [client.request(queries.DETAIL, {"id": i}) for i in ids], "note": f"{len(ids)} customers in turn"},
+    }
+    dashboard = await dashboard_query(client)
+    if dashboard is None:
+        notes.append("(4) skipped: the schema has no `kpis` yet.")
+    else:
+        cases["4 dashboard"] = {"requests": [client.request(dashboard)], "query": dashboard}
+    return cases, notes
+
+
+# ---------------------------------------------------------------- floor vs in-process GraphQL
+
+
+async def floor_and_inprocess(url: str, token: str, http_bodies: dict[str, bytes], repeat: int) -> dict:
+    """Time (0) and (1) by hand-written SQL and through strawberry, in this process."""
+    os.environ["PARTNERHUB_TODAY"] = TODAY
+    from db.engine import make_engine, make_sessionmaker
+    from db.settings import get_settings, today
+    from loaders import Loaders
+    from resolvers.auth import viewer_for_token
+    from resolvers.context import Context
+    from schema.schema import schema
+
+    settings = get_settings()
+    day = dt.date.fromisoformat(TODAY)
+    db = floor.Db(url)
+    await db.open()
+    engine = make_engine(url)
+    maker = make_sessionmaker(engine)
+
+    async def graphql(query: str, variables: dict) -> bytes:
+        async with maker() as session:
+            viewer = await viewer_for_token(session, token)
+            await session.connection()
+            context = Context(session=session, viewer=viewer,
+                              loaders=Loaders(session=session, viewer=viewer, today=today(), settings=settings),
+                              today=today(), settings=settings)
+            result = await schema.execute(query, variable_values=variables, context_value=context)
+        assert not result.errors, result.errors
+        return orjson.dumps({"data": result.data})
+
+    pages = {
+        "0 compare": (lambda: floor.compare_page(db, token, queries.PAGE_SIZE),
+                      lambda: graphql(queries.COMPARE, {"first": queries.PAGE_SIZE})),
+        "1 list": (lambda: floor.list_page(db, token, queries.PAGE_SIZE, day, settings.launch_base_url),
+                   lambda: graphql(queries.LIST_PAGE, {"first": queries.PAGE_SIZE})),
+    }
+    out: dict[str, Any] = {}
+    try:
+        for name, (hand, gql) in pages.items():
+            hand_body, gql_body = await hand(), await gql()
+            timings = {}
+            for label, fn in (("floor", hand), ("graphql", gql)):
+                for _ in range(5):
+                    await fn()
+                samples = []
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    await fn()
+                    samples.append(time.perf_counter() - t0)
+                timings[label] = round(statistics.median(samples) * 1000, 2)
+            out[name] = {
+                "floor_ms": timings["floor"],
+                "graphql_inprocess_ms": timings["graphql"],
+                "ratio": round(timings["graphql"] / timings["floor"], 1),
+                "identical_to_http_response": hand_body == http_bodies.get(name),
+                "identical_to_inprocess": hand_body == gql_body,
+            }
+    finally:
+        await db.close()
+        await engine.dispose()
+    return out
+
+
+# ---------------------------------------------------------------- one database and size
+
+
+async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
+    url = await ensure_database(kind, size, args.pg, args.reseed)
+    token = await make_token(url)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    server = Server(url, Path(args.server_dir), args.variant, RESULTS_DIR / "logs" / f"{stamp}-{kind}-{size}.log")
+    log(f"{kind} {size:,}: starting the server")
+    await server.start()
+    result: dict[str, Any] = {"db": kind, "customers": size, "cases": {}, "throughput": {}}
+    try:
+        client = Client(server.port, token)
+        cases, notes = await build_cases(client)
+        result["notes"] = notes
+        bodies: dict[str, bytes] = {}
+        for name, case in cases.items():
+            if args.cases and name.split()[0] not in args.cases:
+                continue
+            t0 = time.perf_counter()
+            first = await loadgen.request_once(HOST, server.port, case["requests"][0])
+            first_seconds = time.perf_counter() - t0
+            slow = first_seconds > 1.0
+            bodies[name] = first.body
+            if "query" in case:
+                result["dashboard_query"] = case["query"]
+            cpu0 = server.cpu_seconds()
+            stats = await loadgen.sequential(HOST, server.port, case["requests"], count=args.requests,
+                                             max_seconds=args.seconds_per_case, warmup=1 if slow else 5,
+                                             min_count=(2 if first_seconds > 5 else 5) if slow else 20)
+            summary = stats.summary()
+            summary["server_cpu_ms_per_request"] = round((server.cpu_seconds() - cpu0) / max(1, summary["requests"]) * 1000, 2)
+            summary["note"] = case.get("note")
+            result["cases"][name] = summary
+            log(f"{kind} {size:,} {name}: p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, "
+                f"{summary['sql_per_request']} SQL, errors {summary['errors']}")
+        if not args.no_throughput:
+            for name in ("0 compare", "1 list"):
+                if args.cases and name.split()[0] not in args.cases:
+                    continue
+                cpu0 = server.cpu_seconds()
+                stats = await loadgen.concurrent(HOST, server.port, cases[name]["requests"],
+                                                 connections=args.connections, seconds=args.duration)
+                summary = stats.summary()
+                summary["server_cpu_ms_per_request"] = round(
+                    (server.cpu_seconds() - cpu0) / max(1, summary["requests"]) * 1000, 2)
+                result["throughput"][name] = summary
+                log(f"{kind} {size:,} {name} x{args.connections}: {summary['rps']} req/s, p50 {summary['p50_ms']} ms, "
+                    f"p95 {summary['p95_ms']} ms, errors {summary['errors']}")
+        result["peak_rss_mb"] = server.peak_rss_mb()
+    finally:
+        server.stop()
+    if not args.no_floor and (not args.cases or {"0", "1"} & set(args.cases)):
+        result["floor"] = await floor_and_inprocess(url, token, bodies, args.floor_repeat)
+        for name, f in result["floor"].items():
+            log(f"{kind} {size:,} {name}: floor {f['floor_ms']} ms vs strawberry in-process {f['graphql_inprocess_ms']} ms "
+                f"(identical bytes: {f['identical_to_http_response']})")
+    return result
+
+
+# ---------------------------------------------------------------- report
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0)
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem / 2**20, 1),
+            "python": platform.python_version(), "os": platform.platform(terse=True)}
+
+
+def calibrate() -> float:
+    """Milliseconds of a fixed pure-Python loop: how busy/slow the machine is right now."""
+    t0 = time.process_time()
+    x = 0
+    for i in range(2_000_000):
+        x += i
+    return round((time.process_time() - t0) * 1000, 1)
+
+
+def check_targets(runs: list[dict]) -> list[tuple[str, str, str]]:
+    """(target, status, evidence) for each target of issue 6 this run can judge."""
+    by = {(r["db"], r["customers"]): r for r in runs}
+    out = []
+
+    def rps(db: str, size: int, case: str) -> float | None:
+        return ((by.get((db, size)) or {}).get("throughput", {}).get(case) or {}).get("rps")
+
+    for case, need in (("0 compare", 500), ("1 list", 200)):
+        value = rps("postgresql", 10000, case)
+        if value is not None:
+            out.append((f"({case[0]}) ≥ {need} req/s, PostgreSQL 10k", "met" if value >= need else "NOT met", f"{value} req/s"))
+    for db in ("postgresql", "sqlite"):
+        big, small = by.get((db, 100000)), by.get((db, 1000))
+        if big:
+            for case in ("1 list", "2a deep", "2b deep+filtered", "3 detail"):
+                p50 = (big["cases"].get(case) or {}).get("p50_ms")
+                if p50 is not None:
+                    out.append((f"({case.split()[0]}) p50 < 40 ms at 100k, {db}", "met" if p50 < 40 else "NOT met", f"{p50} ms"))
+                if small and p50 is not None and (small["cases"].get(case) or {}).get("p50_ms"):
+                    base = small["cases"][case]["p50_ms"]
+                    ratio = p50 / base
+                    out.append((f"({case.split()[0]}) 100k ≤ 1.5 × 1k, {db}", "met" if ratio <= 1.5 else "NOT met",
+                                f"{base} → {p50} ms (×{ratio:.2f})"))
+            dash = (big["cases"].get("4 dashboard") or {}).get("p50_ms")
+            if dash is not None:
+                out.append((f"(4) p50 < 250 ms at 100k, {db}", "met" if dash < 250 else "NOT met", f"{dash} ms"))
+    peak = max((r.get("peak_rss_mb") or 0) for r in runs) if runs else None
+    if peak:
+        out.append(("peak RSS < 300 MB", "met" if peak < 300 else "NOT met", f"max {peak} MB"))
+    errors = sum(c["errors"] for r in runs for c in [*r["cases"].values(), *r["throughput"].values()])
+    out.append(("0 errors", "met" if errors == 0 else "NOT met", f"{errors} errors"))
+    varying = []
+    for db in ("postgresql", "sqlite"):
+        for case in ("0 compare", "1 list", "2a deep", "2b deep+filtered", "3 detail", "4 dashboard"):
+            # The detail case rotates through customers whose tabs differ (no trials:
+            # no trial licences to load), so compare the most statements a request took.
+            counts = {r["customers"]: _most(r["cases"].get(case)) for r in runs if r["db"] == db}
+            counts = {k: v for k, v in counts.items() if v is not None}
+            if len(set(counts.values())) > 1:
+                varying.append(f"{db} {case}: {counts}")
+    out.append(("SQL statements per request independent of size", "met" if not varying else "NOT met",
+                "same (most) count at every size" if not varying else "; ".join(varying)))
+    return out
+
+
+def _most(summary: dict | None) -> int | None:
+    value = (summary or {}).get("sql_per_request")
+    if isinstance(value, list):
+        return max(value) if value else None
+    return value
+
+
+def table(results: dict) -> str:
+    meta = results["meta"]
+    lines = [
+        f"Run {meta['date']} on {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
+        f"{meta['machine']['memory_gib']} GiB, Python {meta['machine']['python']}; {meta['postgresql']}; "
+        f"SQLite {meta['sqlite']}. Load average before/after: {meta['load_before']} / {meta['load_after']}; "
+        f"calibration loop {meta['calibration_ms']} ms (≈ 90 ms on an idle core). Commit {meta['commit']}"
+        + (f"; variant {meta['variant']}" if meta.get("variant") else "") + ".",
+        "",
+        "Latency: one request at a time. Throughput: 16 connections for "
+        f"{meta['duration']} s. *SQL* = statements per request (`X-SQL-Statements`, token lookup included); "
+        "*CPU* = server process CPU ms per request.",
+        "",
+        "| db | customers | case | p50 ms | p95 ms | req/s | errors | SQL | CPU ms | KiB | note |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in results["runs"]:
+        rows = [(name, s) for name, s in run["cases"].items()]
+        rows += [(f"5 throughput {name}", s) for name, s in run["throughput"].items()]
+        for name, s in rows:
+            lines.append(
+                f"| {run['db']} | {run['customers']:,} | {name} | {s['p50_ms']} | {s['p95_ms']} | {s['rps']} | "
+                f"{s['errors']} | {s['sql_per_request']} | {s.get('server_cpu_ms_per_request')} | "
+                f"{(s['response_bytes'] or 0) // 1024} | {s.get('note') or ''} |"
+            )
+    lines += ["", "Peak server RSS: " + ", ".join(
+        f"{r['db']} {r['customers']:,}: {r.get('peak_rss_mb')} MB" for r in results["runs"]) + "."]
+    floors = [(r, n, f) for r in results["runs"] for n, f in (r.get("floor") or {}).items()]
+    if floors:
+        lines += ["", "Floor: the same page by hand-written SQL on the raw driver, encoded to the same JSON bytes, "
+                  "vs the same page through strawberry, both in one process (median ms per page, no HTTP).", "",
+                  "| db | customers | page | floor ms | strawberry ms | × | same bytes as the server |",
+                  "|---|---:|---|---:|---:|---:|---|"]
+        for r, n, f in floors:
+            lines.append(f"| {r['db']} | {r['customers']:,} | {n} | {f['floor_ms']} | {f['graphql_inprocess_ms']} | "
+                         f"{f['ratio']} | {'yes' if f['identical_to_http_response'] else 'NO'} |")
+    lines += ["", "| target | status | measured |", "|---|---|---|"]
+    lines += [f"| {t} | {s} | {e} |" for t, s, e in results["targets"]]
+    notes = sorted({n for r in results["runs"] for n in r.get("notes", [])})
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines)
+
+
+def update_readme(text: str) -> None:
+    content = README.read_text()
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if start in content and end in content:
+        head, rest = content.split(start, 1)
+        _old, tail = rest.split(end, 1)
+        content = f"{head}{start}\n{text}\n{end}{tail}"
+    else:
+        content += f"\n{start}\n{text}\n{end}\n"
+    README.write_text(content)
+
+
+async def pg_version(pg_base: str) -> str:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(f"{pg_base.rstrip('/')}/postgres")
+    except Exception:  # noqa: BLE001
+        return "PostgreSQL unreachable"
+    try:
+        return "PostgreSQL " + (await conn.fetchval("SHOW server_version")).split()[0]
+    finally:
+        await conn.close()
+
+
+async def main(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    results: dict[str, Any] = {
+        "meta": {
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(),
+            "postgresql": await pg_version(args.pg) if "postgresql" in args.dbs else "PostgreSQL not run",
+            "sqlite": sqlite3.sqlite_version,
+            "commit": commit + ("+uncommitted changes" if dirty else ""),
+            "load_before": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+            "calibration_ms": calibrate(),
+            "duration": args.duration,
+            "variant": " ".join(args.variant) or None,
+            "server_dir": str(args.server_dir),
+        },
+        "runs": [],
+    }
+    try:
+        for kind in args.dbs:
+            for size in args.sizes:
+                results["runs"].append(await run_one(kind, size, args))
+    finally:
+        results["meta"]["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        results["targets"] = check_targets(results["runs"])
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = RESULTS_DIR / f"{stamp}{'-' + args.label if args.label else ''}.json"
+        path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+        text = table(results)
+        print(text)
+        log(f"results: {path}")
+        if args.update_readme:
+            update_readme(text)
+            log(f"table written to {README}")
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="customer counts (default 1000,10000,100000)")
+    parser.add_argument("--dbs", default="sqlite,postgresql", help="sqlite and/or postgresql")
+    parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql://127.0.0.1"),
+                        help="PostgreSQL server URL without a database; bench_<size> databases are created there")
+    parser.add_argument("--reseed", action="store_true", help="drop and seed the databases again")
+    parser.add_argument("--requests", type=int, default=300, help="requests per latency case (default 300)")
+    parser.add_argument("--seconds-per-case", type=float, default=6.0, help="time limit per latency case")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per throughput run (default 20)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--floor-repeat", type=int, default=100)
+    parser.add_argument("--cases", default="", help="only these case numbers, e.g. 0,1")
+    parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="fewer requests, 5 s throughput runs")
+    parser.add_argument("--server-dir", default=str(ROOT), help="source tree to serve (for before/after runs)")
+    parser.add_argument("--variant", default="", help="bench/serve.py options, e.g. '--executor stock'")
+    parser.add_argument("--label", default="", help="suffix of the results file")
+    parser.add_argument("--update-readme", action="store_true", help="write the table into bench/README.md")
+    args = parser.parse_args(argv)
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.dbs = [d.strip() for d in args.dbs.split(",") if d.strip()]
+    args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    args.variant = args.variant.split()
+    if args.quick:
+        args.requests, args.seconds_per_case, args.duration, args.floor_repeat = 60, 2.0, 5.0, 20
+    return args
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    sys.exit(uvloop.run(main(parse_args())))
