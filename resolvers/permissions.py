@@ -9,6 +9,7 @@ as absent everywhere (``null``, not in lists or counts, ``NOT_FOUND``).
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 from graphql import GraphQLError
@@ -73,11 +74,12 @@ def require(viewer: Viewer, permission: Permission) -> None:
         )
 
 
+@functools.lru_cache(maxsize=1024)
 def visible_customers(customer, viewer: Viewer) -> ColumnElement[bool]:
     """SQL predicate on a ``customer`` table: the rows this viewer may see.
 
     Tenant isolation always; sales roles additionally only their assigned
-    customers.
+    customers. Built once per (table, viewer): every request needs it.
     """
     same_partner = customer.c.partner_id == viewer.partner_id
     if viewer.sees_all_customers:
