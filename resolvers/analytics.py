@@ -60,8 +60,13 @@ KPI_PRODUCTS = ("MEETINGS", "CALLING")
 # (measured: ~100 ms of SQLAlchemy construction for the summary KPIs against
 # ~10 ms in PostgreSQL). They depend only on hashable arguments (viewer, product,
 # day, windows, settings) and SQLAlchemy statements are immutable, so each is
-# built once per distinct argument set and reused.
-_memo = functools.lru_cache(maxsize=1024)
+# built once per distinct argument set and reused. The cache is small on
+# purpose: a summary-KPI statement with its section queries holds megabytes
+# (measured ~5 MB with the trend), and `asOf` is client-chosen, so a large
+# cache would let a client grow the process by walking dates. Four entries
+# per builder cover the usual case (one viewer toggling both products, today);
+# measured worst case with every builder (and the rules' cache) full: ~50 MB.
+_memo = functools.lru_cache(maxsize=4)
 MAX_DAYS = 3650
 MAX_WEEKS = 52
 DEFAULT_DAYS = 90

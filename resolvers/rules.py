@@ -34,7 +34,9 @@ SNAPSHOT = UsageSnapshot.__table__
 
 # Expressions depend only on hashable arguments and are immutable: build each
 # once (SQLAlchemy construction costs more Python time than the SQL runs).
-_memo = functools.lru_cache(maxsize=1024)
+# Small: the hits are the loaders' (base tables, today); analytics pass fresh
+# aliases, whose entries would only hold memory.
+_memo = functools.lru_cache(maxsize=64)
 
 STATUS_ORDER = (
     "SUSPENDED",
