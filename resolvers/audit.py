@@ -11,11 +11,10 @@ from sqlalchemy import ColumnElement, func, select
 
 from db.models import AuditEvent as AuditTable
 from resolvers.context import Context
-from resolvers.pagination import bad_input, encode_cursor, keyset_after, page_request
+from resolvers.pagination import encode_cursor, keyset_after, page_info, page_request
 from resolvers.permissions import Permission, Viewer, allowed, require
 from schema.audit import AuditEvent, AuditEventConnection, AuditEventEdge
 from schema.ids import to_global_id
-from schema.types import PageInfo
 
 AUDIT = AuditTable.__table__
 CURSOR_KIND = "audit:ID"
@@ -80,16 +79,11 @@ async def audit_log(ctx: Context, *, first: int | None, after: str | None) -> Au
     """
     viewer = ctx.require_viewer()
     require(viewer, Permission.READ_AUDIT_LOG)
-    page = page_request(first=first, after=after, key_kind=CURSOR_KIND)
+    page = page_request(first=first, after=after, key_kind=CURSOR_KIND, parsers=(int,))
     where = [_scope(viewer)]
     statement = select(AUDIT).where(*where)
     if page.cursor is not None:
-        try:
-            (after_id,) = page.cursor
-            after_id = int(after_id)
-        except (ValueError, TypeError):
-            raise bad_input("`after` is not a cursor of this list and ordering.")
-        statement = statement.where(keyset_after([AUDIT.c.id], [after_id], [True]))
+        statement = statement.where(keyset_after([AUDIT.c.id], page.cursor, [True]))
     rows = list((await ctx.session.execute(statement.order_by(AUDIT.c.id.desc()).limit(page.size + 1))).all())
     more = len(rows) > page.size
     rows = rows[: page.size]
@@ -102,12 +96,7 @@ async def audit_log(ctx: Context, *, first: int | None, after: str | None) -> Au
     return AuditEventConnection(
         edges=[AuditEventEdge(cursor=c, node=n) for c, n in zip(cursors, nodes)],
         nodes=nodes,
-        page_info=PageInfo(
-            has_next_page=more,
-            has_previous_page=page.cursor is not None,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
-        ),
+        page_info=page_info(page, more, cursors),
         count=count,
     )
 

@@ -11,7 +11,7 @@ from db.models import PartnerAdmin as AdminTable
 from db.models import fold
 from loaders.objects import admin_from_row, customer_from_row
 from resolvers.context import Context
-from resolvers.pagination import PageRequest, bad_input, encode_cursor, keyset_after, page_request
+from resolvers.pagination import PageRequest, bad_input, encode_cursor, keyset_after, page_info, page_request
 from resolvers.permissions import ASSIGNMENT, visible_customers
 from resolvers.rules import CUSTOMER, has_live_plan_of_kind, has_live_product, status_predicates
 from schema.ids import id_of
@@ -19,7 +19,6 @@ from schema.inputs import CustomerFilter, CustomerOrder, PartnerAdminFilter
 from schema.types import (
     CustomerConnection,
     CustomerEdge,
-    PageInfo,
     PartnerAdminConnection,
     PartnerAdminEdge,
 )
@@ -74,15 +73,6 @@ def _order_columns(order: CustomerOrder | None) -> tuple[str, list[Any], bool, C
     return f"customer:NAME:{int(desc)}", [CUSTOMER.c.name_key, CUSTOMER.c.id], desc, str
 
 
-def _page_info(items: list, page: PageRequest, more: bool, cursors: list[str]) -> PageInfo:
-    return PageInfo(
-        has_next_page=more if not page.backward else page.cursor is not None,
-        has_previous_page=more if page.backward else page.cursor is not None,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
-
-
 async def _keyset_page(
     ctx: Context,
     *,
@@ -119,12 +109,7 @@ async def customer_connection(
     """A page of the customers the viewer may see, filtered and ordered in SQL."""
     viewer = ctx.require_viewer()
     kind, columns, desc, parse_first = _order_columns(order)
-    page = page_request(first=first, after=after, last=last, before=before, key_kind=kind)
-    if page.cursor is not None:
-        try:
-            page = PageRequest(page.size, page.backward, [parse_first(page.cursor[0]), int(page.cursor[1])])
-        except (ValueError, TypeError, IndexError):
-            raise bad_input(f"`{'before' if page.backward else 'after'}` is not a cursor of this list and ordering.")
+    page = page_request(first=first, after=after, last=last, before=before, key_kind=kind, parsers=(parse_first, int))
     where = [visible_customers(CUSTOMER, viewer), *customer_filter_clauses(ctx, flt), *extra]
     statement = select(
         CUSTOMER.c.id, CUSTOMER.c.name, CUSTOMER.c.name_key, CUSTOMER.c.managed_by, CUSTOMER.c.created_on,
@@ -146,7 +131,7 @@ async def customer_connection(
     return CustomerConnection(
         edges=[CustomerEdge(cursor=c, node=n) for c, n in zip(cursors, nodes)],
         nodes=nodes,
-        page_info=_page_info(nodes, page, more, cursors),
+        page_info=page_info(page, more, cursors),
         count=count,
     )
 
@@ -166,12 +151,7 @@ async def partner_admin_connection(
 ) -> PartnerAdminConnection:
     """A page of the viewer's partner's admins, by email."""
     viewer = ctx.require_viewer()
-    page = page_request(first=first, after=after, key_kind="admin:EMAIL")
-    if page.cursor is not None:
-        try:
-            page = PageRequest(page.size, False, [str(page.cursor[0]), int(page.cursor[1])])
-        except (ValueError, TypeError, IndexError):
-            raise bad_input("`after` is not a cursor of this list and ordering.")
+    page = page_request(first=first, after=after, key_kind="admin:EMAIL", parsers=(str, int))
     where: list[ColumnElement[bool]] = [ADMIN.c.partner_id == viewer.partner_id]
     if flt is not None:
         if flt.roles is not None:
@@ -193,6 +173,6 @@ async def partner_admin_connection(
     return PartnerAdminConnection(
         edges=[PartnerAdminEdge(cursor=c, node=n) for c, n in zip(cursors, nodes)],
         nodes=nodes,
-        page_info=_page_info(nodes, page, more, cursors),
+        page_info=page_info(page, more, cursors),
         count=count,
     )

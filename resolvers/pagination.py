@@ -12,10 +12,13 @@ import binascii
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from graphql import GraphQLError
 from sqlalchemy import ColumnElement, and_, or_
+
+if TYPE_CHECKING:  # pragma: no cover
+    from schema.types import PageInfo
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
@@ -48,8 +51,13 @@ def page_request(
     last: int | None = None,
     before: str | None = None,
     key_kind: str,
+    parsers: Sequence[Callable[[Any], Any]] = (),
 ) -> PageRequest:
     """Check the paging arguments and decode the cursor.
+
+    ``parsers`` turn the cursor's JSON values back into the sort key's types
+    (one per key column, e.g. ``(str, int)``); a cursor that does not fit them
+    is refused like any other foreign cursor.
 
     Raises:
         GraphQLError: ``BAD_USER_INPUT`` naming the argument that is wrong.
@@ -68,8 +76,28 @@ def page_request(
         name, cursor, backward = "first", after, False
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise bad_input(f"`{name}` must be between 1 and {MAX_PAGE_SIZE}; got {size}.")
-    decoded = decode_cursor(cursor, key_kind, "before" if backward else "after") if cursor is not None else None
+    argument = "before" if backward else "after"
+    decoded = decode_cursor(cursor, key_kind, argument) if cursor is not None else None
+    if decoded is not None and parsers:
+        try:
+            if len(decoded) != len(parsers):
+                raise ValueError(decoded)
+            decoded = [parse(value) for parse, value in zip(parsers, decoded)]
+        except (ValueError, TypeError):
+            raise bad_input(f"`{argument}` is not a cursor of this list and ordering.") from None
     return PageRequest(size=size, backward=backward, cursor=decoded)
+
+
+def page_info(page: PageRequest, more: bool, cursors: list[str]) -> "PageInfo":
+    """Relay ``PageInfo`` of a keyset page: ``more`` says rows lie beyond it in its direction."""
+    from schema.types import PageInfo
+
+    return PageInfo(
+        has_next_page=more if not page.backward else page.cursor is not None,
+        has_previous_page=more if page.backward else page.cursor is not None,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
 
 
 def _plain(value: Any) -> Any:
