@@ -82,6 +82,43 @@ class _Loader(DataLoader):
         else:
             self.loop.call_soon(self._tick)
 
+    async def load_now(self, keys: Iterable[Any]) -> None:
+        """Load ``keys`` in one batch at once (no event-loop ticks), sharing the cache with ``load``.
+
+        Used to fill a relation for a whole page before it is completed
+        (``schema.relations``). Keys already cached (or in flight) are not
+        asked again; afterwards :meth:`peek` returns every key's value. On a
+        failure the keys are left uncached, as ``load`` leaves them, so the
+        per-object path can report the error.
+        """
+        cache = self._cache
+        missing = [key for key in dict.fromkeys(keys) if key not in cache]
+        if missing:
+            futures = [self.loop.create_future() for _ in missing]
+            cache.update(zip(missing, futures))
+            try:
+                values = await self.batch_load_fn(missing)
+                if len(values) != len(missing):  # pragma: no cover - our batch functions answer every key
+                    raise ValueError(f"{type(self).__name__} answered {len(values)} values for {len(missing)} keys")
+            except BaseException as error:
+                for key, future in zip(missing, futures):
+                    cache.pop(key, None)
+                    if not future.done():
+                        future.set_exception(error)
+                        future.exception()  # retrieved: whoever shares it gets the error, nobody else is warned
+                raise
+            for future, value in zip(futures, values):
+                if not future.done():
+                    future.set_result(value)
+        for key in keys:
+            future = cache[key]
+            if not future.done():
+                await future
+
+    def peek(self, key: Any) -> Any:
+        """The cached value of ``key`` (loaded by :meth:`load_now` or ``load``)."""
+        return self._cache[key].result()
+
     @property
     def session(self) -> AsyncSession:
         return self.loaders.session

@@ -16,6 +16,7 @@ import strawberry
 
 from resolvers import analytics as A
 from schema.enums import KpiProduct, PlanType
+from schema.relations import Relation
 from schema.types import Customer, InfoT, LicensePoint, PageInfo
 
 ROWS_DESCRIPTION = (
@@ -28,6 +29,7 @@ AFTER = "Cursor of the row to continue after (from a previous page of this secti
 DAYS = "Window in days, 0–3650 (default 90)."
 
 T = TypeVar("T")
+ROW_CUSTOMER = Relation("customer_by_id", key="customer_db_id")
 
 
 class _Once:
@@ -98,9 +100,9 @@ class AnalyticsRow:
     available: int = strawberry.field(description="max(totalLicenses − assigned, 0).")
     customer_db_id: strawberry.Private[int]
 
-    @strawberry.field(description="The customer the plan belongs to.")
+    @strawberry.field(description="The customer the plan belongs to.", metadata=ROW_CUSTOMER.metadata)
     async def customer(self, info: InfoT) -> Customer:
-        return await info.context.loaders.customer_by_id.load(self.customer_db_id)
+        return await ROW_CUSTOMER.resolve(info.context, self)
 
 
 WEEKLY = "{} on the day minus {} 7 days earlier; null when the line has no snapshot on or before that earlier day."

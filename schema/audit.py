@@ -8,7 +8,10 @@ from typing import Awaitable, Callable, Optional
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.relations import Relation
 from schema.types import InfoT, Node, PageInfo, PartnerAdmin
+
+EVENT_ACTOR = Relation("admin_by_id", key="actor_db_id")
 
 
 @strawberry.type(
@@ -37,11 +40,12 @@ class AuditEvent(Node):
     )
     actor_db_id: strawberry.Private[Optional[int]]
 
-    @strawberry.field(description="The admin who made the change; null once that admin has been removed.")
+    @strawberry.field(
+        description="The admin who made the change; null once that admin has been removed.",
+        metadata=EVENT_ACTOR.metadata,
+    )
     async def actor(self, info: InfoT) -> Optional[PartnerAdmin]:
-        if self.actor_db_id is None:
-            return None
-        return await info.context.loaders.admin_by_id.load(self.actor_db_id)
+        return await EVENT_ACTOR.resolve(info.context, self)
 
 
 @strawberry.type(description="An edge of an audit event connection.")

@@ -52,6 +52,7 @@ from typing import Any, Callable
 
 from graphql import (
     GraphQLEnumType,
+    get_named_type,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -63,7 +64,13 @@ from graphql.type.scalars import serialize_boolean, serialize_float, serialize_i
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-__all__ = ["FastExecutionContext"]
+from schema.relations import RELATION
+
+__all__ = ["FastExecutionContext", "PREFETCHED_PREFIX"]
+
+# A relation prefetched for a page is stored on its object under this prefix
+# plus the field's Python name (e.g. ``_prefetched_subscriptions``).
+PREFETCHED_PREFIX = "_prefetched_"
 
 _EXECUTOR_COMPLETE_VALUE = StrawberryGraphQLCoreExecutionContext.complete_value
 
@@ -98,7 +105,12 @@ def _basic_getter(field_def: Any) -> Any:
     """
     resolve = field_def.resolve
     if resolve is None or not getattr(resolve, "_is_default", False):
-        return _NOT_FAST
+        relation = _relation(field_def)
+        if relation is None:
+            return _NOT_FAST
+        # A prefetched relation reads like an attribute; where it was not
+        # prefetched the getter raises and graphql-core runs the resolver.
+        return operator.attrgetter(relation[0])
     sfield = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if sfield is None or getattr(sfield, "base_resolver", None) is not None or not sfield.is_basic_field:
         return _NOT_FAST
@@ -115,6 +127,21 @@ def _basic_getter(field_def: Any) -> Any:
     if default_resolver is None:
         return _NOT_FAST
     return lambda source: default_resolver(source, name)
+
+
+def _relation(field_def: Any) -> tuple[str, Any] | None:
+    """``(attribute, relation)`` of a field declared as a :class:`schema.relations.Relation`, else ``None``.
+
+    Only a plain relation qualifies: no arguments, no permission classes or
+    field extensions (those must run per object).
+    """
+    sfield = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if sfield is None or field_def.args or sfield.extensions or sfield.permission_classes:
+        return None
+    relation = (getattr(sfield, "metadata", None) or {}).get(RELATION)
+    if relation is None or not isinstance(sfield.python_name, str):
+        return None
+    return (PREFETCHED_PREFIX + sfield.python_name, relation)
 
 
 def _field_plan(field_def: Any) -> Any:
@@ -142,6 +169,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._node_plans: dict[int, tuple[Any, Any, Any]] = {}
         # id(grouped_field_set) -> (grouped_field_set, parent_type, [(name, fdl, shortcut)])
         self._set_plans: dict[int, tuple[Any, Any, list]] = {}
+        # (object type, id(field_details_list)) -> (field_details_list, prefetch steps)
+        self._prefetch_plans: dict[tuple[Any, int], tuple[Any, tuple]] = {}
 
     # -- selection sets ----------------------------------------------------
 
@@ -354,7 +383,107 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """Complete a resolver's result (or a list item) on the fast path where it applies."""
         if position_context is not None or not self._fast_enabled:
             return _EXECUTOR_COMPLETE_VALUE(self, return_type, field_details_list, info, path, result, position_context)
-        return _completer(return_type)(self, field_details_list, path, result, info)
+        complete = _completer(return_type)
+        if result is not None and (type(result) is list or not self.is_awaitable(result)):
+            named = get_named_type(return_type)
+            if isinstance(named, GraphQLObjectType):
+                steps = self._prefetch_plan(named, field_details_list)
+                if steps:
+                    sources = _objects(result)
+                    if sources:
+                        return self._prefetch_then_complete(steps, sources, complete, field_details_list, path, result, info)
+        return complete(self, field_details_list, path, result, info)
+
+    # -- relations prefetched for a whole page -----------------------------
+    #
+    # A resolver's result (a connection, a list of customers, one customer) is
+    # completed by walking its selection set with every object of the same
+    # type at once: each selected relation field (schema/relations.py) is
+    # loaded for all of them with one call to its loader and stored on the
+    # objects, and plain attributes leading to further objects (edges → node)
+    # are followed. The fields then complete on the fast path as attributes.
+    # Relations that share a loader on one level (Subscription.licenses and
+    # Trial.licenses) share its batch. A relation not prefetched (an argument,
+    # a directive other than @include/@skip, a failed batch) keeps its
+    # resolver, which asks the same loader for the same value.
+
+    def _prefetch_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> tuple:
+        """``((relation step | attribute step), …)`` for the selection of ``object_type``; cached per request."""
+        key = (object_type, id(field_details_list))
+        entry = self._prefetch_plans.get(key)
+        if entry is not None and entry[0] is field_details_list:
+            return entry[1]
+        self._prefetch_plans[key] = (field_details_list, ())  # cycles end here
+        grouped_field_set = self.collect_subfields(object_type, field_details_list)[0]
+        steps = []
+        for sub_list in grouped_field_set.values():
+            if not _plain_selection(sub_list):
+                continue
+            field_def = self.schema.get_field(object_type, sub_list[0].node.name.value)
+            if field_def is None:
+                continue
+            named = get_named_type(field_def.type)
+            child = self._prefetch_plan(named, sub_list) if isinstance(named, GraphQLObjectType) else ()
+            relation = _relation(field_def)
+            if relation is not None:
+                steps.append((relation[0], relation[1], child))
+            elif child:
+                getter = _field_plan(field_def)
+                if getter is not _NOT_FAST:
+                    steps.append((None, getter, child))
+        plan = tuple(steps)
+        self._prefetch_plans[key] = (field_details_list, plan)
+        return plan
+
+    async def _prefetch_then_complete(
+        self, steps: tuple, sources: list, complete: Callable, field_details_list: Any, path: Path, result: Any, info: Any
+    ) -> Any:
+        try:
+            await self._prefetch(steps, sources)
+        except Exception:  # noqa: S110 - the resolvers will run, and report, the same loads
+            pass
+        completed = complete(self, field_details_list, path, result, info)
+        if self.is_awaitable(completed):
+            return await completed
+        return completed
+
+    async def _prefetch(self, steps: tuple, sources: list) -> None:
+        context = self.context_value
+        level = [(steps, sources)]
+        while level:
+            # Relations of this level, one batch per loader.
+            batches: dict[int, tuple[Any, list]] = {}
+            fills = []
+            for level_steps, objects in level:
+                for attribute, relation, _child in level_steps:
+                    if attribute is None:
+                        continue
+                    todo = [o for o in objects if attribute not in o.__dict__]
+                    if not todo:
+                        continue
+                    loader = relation.loader_of(context)
+                    keys = relation.keys_of(todo)
+                    batches.setdefault(id(loader), (loader, []))[1].extend(k for k in keys if k is not None)
+                    fills.append((attribute, relation, loader, todo, keys))
+            for loader, keys in batches.values():
+                if keys:
+                    await loader.load_now(keys)
+            for attribute, relation, loader, todo, keys in fills:
+                for obj, key in zip(todo, keys):
+                    obj.__dict__[attribute] = relation.value_of(loader, key)
+            # Objects of the next level.
+            next_level = []
+            for level_steps, objects in level:
+                for attribute, read, child in level_steps:
+                    if not child:
+                        continue
+                    if attribute is None:
+                        children = _objects([read(o) for o in objects])
+                    else:
+                        children = _objects([o.__dict__.get(attribute) for o in objects])
+                    if children:
+                        next_level.append((child, children))
+            level = next_level
 
     def _complete_items(
         self, item_type: Any, complete_item: Callable, field_details_list: Any, path: Path, items: Any, finfo: Any
@@ -414,6 +543,31 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, item_type, field_details_list, item_path)
             return None
+
+
+def _plain_selection(field_details_list: Any) -> bool:
+    """Whether a field is selected without arguments, fragment variables, @defer or custom directives."""
+    for details in field_details_list:
+        node = details.node
+        if details.fragment_variable_values is not None or details.defer_usage is not None or node.arguments:
+            return False
+        for directive in node.directives or ():
+            if directive.name.value not in _INCLUDE_SKIP:
+                return False
+    return True
+
+
+def _objects(value: Any) -> list:
+    """The objects in a value (an object, or nested lists of objects and nulls), in order."""
+    if type(value) is not list and type(value) is not tuple:
+        return [] if value is None or not hasattr(value, "__dict__") else [value]
+    found = []
+    for item in value:
+        if type(item) is list or type(item) is tuple:
+            found.extend(_objects(item))
+        elif item is not None and hasattr(item, "__dict__"):
+            found.append(item)
+    return found
 
 
 # -- type-specialised completers ------------------------------------------------

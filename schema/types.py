@@ -25,6 +25,7 @@ from schema.enums import (
     SubscriptionStatus,
     TrialStatus,
 )
+from schema.relations import Relation
 
 if TYPE_CHECKING:  # pragma: no cover
     from resolvers.context import Context
@@ -32,6 +33,18 @@ if TYPE_CHECKING:  # pragma: no cover
     InfoT = Info[Context, None]
 else:
     InfoT = Info
+
+# Relations: each field's loader, key and part of the loaded value, declared once (schema/relations.py).
+CUSTOMER_STATUSES = Relation("statuses_by_customer", key="db_id")
+CUSTOMER_PRODUCTS = Relation("products_by_customer", key="db_id")
+CUSTOMER_SUBSCRIPTIONS = Relation("plans_by_customer", key="db_id", pick=0)
+CUSTOMER_TRIALS = Relation("plans_by_customer", key="db_id", pick=1)
+CUSTOMER_ADMINS = Relation("admins_by_customer", key="db_id")
+PLAN_CUSTOMER = Relation("customer_by_id", key="customer_db_id")
+PLAN_LICENSES = Relation("lines_by_plan", key="db_id")
+INVOICES = Relation("invoices_by_plan", key="db_id")
+ORDERS = Relation("orders_by_plan", key="db_id")
+TRIAL_STARTED_BY = Relation("admin_by_id", key="started_by_db_id")
 
 HISTORY_WEEKS_DESCRIPTION = "Number of weekly points, 1 to 52; the newest point is today."
 
@@ -130,21 +143,21 @@ class Subscription(Node):
     db_id: strawberry.Private[int]
     customer_db_id: strawberry.Private[int]
 
-    @strawberry.field(description="The customer the subscription belongs to.")
+    @strawberry.field(description="The customer the subscription belongs to.", metadata=PLAN_CUSTOMER.metadata)
     async def customer(self, info: InfoT) -> "Customer":
-        return await info.context.loaders.customer_by_id.load(self.customer_db_id)
+        return await PLAN_CUSTOMER.resolve(info.context, self)
 
-    @strawberry.field(description="Licence lines, in Product order.")
+    @strawberry.field(description="Licence lines, in Product order.", metadata=PLAN_LICENSES.metadata)
     async def licenses(self, info: InfoT) -> list[LicenseLine]:
-        return await info.context.loaders.lines_by_plan.load(self.db_id)
+        return await PLAN_LICENSES.resolve(info.context, self)
 
-    @strawberry.field(description="Invoices, newest first (by issuedOn, ties by number).")
+    @strawberry.field(description="Invoices, newest first (by issuedOn, ties by number).", metadata=INVOICES.metadata)
     async def invoices(self, info: InfoT) -> list[Invoice]:
-        return await info.context.loaders.invoices_by_plan.load(self.db_id)
+        return await INVOICES.resolve(info.context, self)
 
-    @strawberry.field(description="Order history, newest first (by placedOn, ties by number).")
+    @strawberry.field(description="Order history, newest first (by placedOn, ties by number).", metadata=ORDERS.metadata)
     async def orders(self, info: InfoT) -> list[Order]:
-        return await info.context.loaders.orders_by_plan.load(self.db_id)
+        return await ORDERS.resolve(info.context, self)
 
 
 @strawberry.type(description="A trial of a customer.")
@@ -158,19 +171,20 @@ class Trial(Node):
     customer_db_id: strawberry.Private[int]
     started_by_db_id: strawberry.Private[Optional[int]]
 
-    @strawberry.field(description="The customer the trial belongs to.")
+    @strawberry.field(description="The customer the trial belongs to.", metadata=PLAN_CUSTOMER.metadata)
     async def customer(self, info: InfoT) -> "Customer":
-        return await info.context.loaders.customer_by_id.load(self.customer_db_id)
+        return await PLAN_CUSTOMER.resolve(info.context, self)
 
-    @strawberry.field(description="Licence lines, in Product order.")
+    @strawberry.field(description="Licence lines, in Product order.", metadata=PLAN_LICENSES.metadata)
     async def licenses(self, info: InfoT) -> list[LicenseLine]:
-        return await info.context.loaders.lines_by_plan.load(self.db_id)
+        return await PLAN_LICENSES.resolve(info.context, self)
 
-    @strawberry.field(description="The partner admin who started the trial; null if unknown or since removed.")
+    @strawberry.field(
+        description="The partner admin who started the trial; null if unknown or since removed.",
+        metadata=TRIAL_STARTED_BY.metadata,
+    )
     async def started_by(self, info: InfoT) -> Optional["PartnerAdmin"]:
-        if self.started_by_db_id is None:
-            return None
-        return await info.context.loaders.admin_by_id.load(self.started_by_db_id)
+        return await TRIAL_STARTED_BY.resolve(info.context, self)
 
 
 @strawberry.type(description="A customer organisation managed by the partner.")
@@ -184,25 +198,39 @@ class Customer(Node):
     launch_url: str = strawberry.field(description="URL that opens the customer's own admin portal.")
     db_id: strawberry.Private[int]
 
-    @strawberry.field(description="Every status whose rule holds as of today, in CustomerStatus order.")
+    @strawberry.field(
+        description="Every status whose rule holds as of today, in CustomerStatus order.",
+        metadata=CUSTOMER_STATUSES.metadata,
+    )
     async def statuses(self, info: InfoT) -> list[CustomerStatus]:
-        return await info.context.loaders.statuses_by_customer.load(self.db_id)
+        return await CUSTOMER_STATUSES.resolve(info.context, self)
 
-    @strawberry.field(description="Products of the lines of the customer's live plans, in Product order.")
+    @strawberry.field(
+        description="Products of the lines of the customer's live plans, in Product order.",
+        metadata=CUSTOMER_PRODUCTS.metadata,
+    )
     async def products(self, info: InfoT) -> list[Product]:
-        return await info.context.loaders.products_by_customer.load(self.db_id)
+        return await CUSTOMER_PRODUCTS.resolve(info.context, self)
 
-    @strawberry.field(description="Every subscription, whatever its status, newest first (by startsOn, ties by id).")
+    @strawberry.field(
+        description="Every subscription, whatever its status, newest first (by startsOn, ties by id).",
+        metadata=CUSTOMER_SUBSCRIPTIONS.metadata,
+    )
     async def subscriptions(self, info: InfoT) -> list[Subscription]:
-        return (await info.context.loaders.plans_by_customer.load(self.db_id))[0]
+        return await CUSTOMER_SUBSCRIPTIONS.resolve(info.context, self)
 
-    @strawberry.field(description="Every trial, whatever its status, newest first (by startsOn, ties by id).")
+    @strawberry.field(
+        description="Every trial, whatever its status, newest first (by startsOn, ties by id).",
+        metadata=CUSTOMER_TRIALS.metadata,
+    )
     async def trials(self, info: InfoT) -> list[Trial]:
-        return (await info.context.loaders.plans_by_customer.load(self.db_id))[1]
+        return await CUSTOMER_TRIALS.resolve(info.context, self)
 
-    @strawberry.field(description="The partner admins assigned to this customer, by email.")
+    @strawberry.field(
+        description="The partner admins assigned to this customer, by email.", metadata=CUSTOMER_ADMINS.metadata
+    )
     async def partner_admins(self, info: InfoT) -> list["PartnerAdmin"]:
-        return await info.context.loaders.admins_by_customer.load(self.db_id)
+        return await CUSTOMER_ADMINS.resolve(info.context, self)
 
 
 @strawberry.type(description="An edge of a customer connection.")

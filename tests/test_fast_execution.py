@@ -450,3 +450,112 @@ def test_schema_uses_the_fast_executor() -> None:
     from schema.schema import schema
 
     assert schema.execution_context_class is FastExecutionContext
+
+
+# ---------------------------------------------------------------- relations prefetched per page
+
+
+async def test_fast_executor_prefetches_relations_instead_of_resolving_each(api, world, monkeypatch) -> None:
+    """A page's relations are filled by one loader call each, not one resolver call per object.
+
+    The list page of the world selects statuses, products, subscriptions (with
+    licences and invoices), trials (with licences) and partner admins of every
+    customer: with the stock executor each is a resolver call per object; with
+    the fast one none is (history, which takes an argument, is not selected).
+    """
+    from bench import queries
+    from schema.relations import Relation
+    from schema.schema import schema
+    from tests.world import TOKENS
+
+    calls: list[str] = []
+    original = Relation.resolve
+
+    async def counting(self, context, source):
+        calls.append(self.loader)
+        return await original(self, context, source)
+
+    monkeypatch.setattr(Relation, "resolve", counting)
+    bodies = {}
+    for label, executor in (("stock", StrawberryGraphQLCoreExecutionContext), ("fast", FastExecutionContext)):
+        monkeypatch.setattr(schema, "execution_context_class", executor)
+        calls.clear()
+        response = await api.post(queries.LIST_PAGE, {"first": 50}, token=TOKENS["ana"])
+        bodies[label] = (response.content, response.headers["x-sql-statements"], len(calls))
+    assert bodies["fast"][:2] == bodies["stock"][:2]
+    assert bodies["stock"][2] > 20  # a resolver call per customer and relation
+    assert bodies["fast"][2] == 0
+
+
+async def test_failed_prefetch_falls_back_to_the_resolvers(api, world, monkeypatch) -> None:
+    """When a page's batch fails, the per-object resolvers run (and report) as without prefetching."""
+    from bench import queries
+    from loaders import _Loader
+    from tests.world import TOKENS
+
+    expected = await api.post(queries.LIST_PAGE, {"first": 50}, token=TOKENS["ana"])
+    failures = []
+
+    async def failing(self, keys):
+        failures.append(type(self).__name__)
+        raise RuntimeError("batch lost")
+
+    monkeypatch.setattr(_Loader, "load_now", failing)
+    response = await api.post(queries.LIST_PAGE, {"first": 50}, token=TOKENS["ana"])
+    assert failures  # the prefetch was tried
+    assert response.content == expected.content
+
+
+async def _ana(session, world):
+    from sqlalchemy import text
+
+    from resolvers.permissions import Viewer
+
+    row = (await session.execute(
+        text("SELECT id, partner_id, email, display_name, role FROM partner_admin WHERE id = :id"),
+        {"id": world.admins["ana"]},
+    )).one()
+    return Viewer(id=row.id, partner_id=row.partner_id, email=row.email, display_name=row.display_name, role=row.role)
+
+
+async def test_load_now_shares_the_cache_with_load(session, world) -> None:
+    """``load_now`` asks only for keys not cached, and ``load`` then answers from its cache."""
+    from db.settings import get_settings, today
+    from loaders import Loaders
+    viewer = await _ana(session, world)
+    loaders = Loaders(session=session, viewer=viewer, today=today(), settings=get_settings())
+    loader = loaders.plans_by_customer
+    asked: list[list[int]] = []
+    batch = loader.batch_load_fn
+
+    async def recording(keys):
+        asked.append(list(keys))
+        return await batch(keys)
+
+    loader.batch_load_fn = recording
+    alpha, beta = world.customers["Alpha"], world.customers["Beta"]
+    first = await loader.load(alpha)
+    await loader.load_now([alpha, beta, beta])
+    assert asked == [[alpha], [beta]]  # alpha came from the cache; beta asked once
+    assert loader.peek(alpha) is first
+    assert await loader.load(beta) is loader.peek(beta)
+    assert asked == [[alpha], [beta]]
+
+
+async def test_load_now_failure_leaves_keys_uncached(session, world) -> None:
+    from db.settings import get_settings, today
+    from loaders import Loaders
+    viewer = await _ana(session, world)
+    loader = Loaders(session=session, viewer=viewer, today=today(), settings=get_settings()).plans_by_customer
+    batch = loader.batch_load_fn
+
+    async def failing(keys):
+        raise RuntimeError("down")
+
+    loader.batch_load_fn = failing
+    alpha = world.customers["Alpha"]
+    with pytest.raises(RuntimeError):
+        await loader.load_now([alpha])
+    loader.batch_load_fn = batch
+    subscriptions, _trials = await loader.load(alpha)  # asked again, answered
+    assert [s.subscription_id for s in subscriptions]
