@@ -77,6 +77,8 @@ _EXECUTOR_COMPLETE_VALUE = StrawberryGraphQLCoreExecutionContext.complete_value
 _INCLUDE_SKIP = frozenset({"include", "skip"})
 _MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
 _NOT_FAST = object()  # plan marker: take graphql-core's path for this field
+_SLOW = object()  # a leaf value the inline check does not handle: take the full fast path
+_K_PLAIN, _K_LEAF, _K_FAST, _K_STOCK = "plain", "leaf", "fast", "stock"  # execute_fields entry kinds
 _UNREAD = object()  # a fast field's value not read yet
 _TYPENAME = object()  # plan marker: __typename
 
@@ -174,20 +176,25 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     # -- selection sets ----------------------------------------------------
 
-    def _shortcut(self, parent_type: GraphQLObjectType, field_details_list: Any) -> Any:
-        """``(getter, python type, nullable)`` for a fast leaf field whose value can be taken as is.
+    def _entry(self, parent_type: GraphQLObjectType, response_name: str, field_details_list: Any) -> tuple:
+        """How :meth:`execute_fields` treats one field of a selection set, decided once per request.
 
-        A ``String``/``ID`` field whose value is a ``str``, or a ``Boolean``
-        whose value is a ``bool`` (or ``None`` where the type is nullable), is
-        completed by graphql-core to that very value without error, so
-        :meth:`execute_fields` stores it without creating a path, a
-        ``ResolveInfo`` or an awaitable check. ``__typename`` likewise.
+        ``(response_name, field_details_list, kind, a, b, c)`` where ``kind`` is
+
+        * ``_TYPENAME``: the parent type's name;
+        * ``_K_PLAIN``: ``a`` reads a ``String``/``ID``/``Boolean`` (``b`` its
+          Python type, ``c`` nullable) whose value graphql-core stores unchanged;
+        * ``_K_LEAF``: ``a`` reads another scalar or an enum, ``b`` maps a value
+          to its serialised form or ``_SLOW`` (then the full fast path decides),
+          ``c`` nullable;
+        * ``_K_FAST``: ``a`` is the field's fast plan (lists, objects, relations);
+        * ``_K_STOCK``: graphql-core's own ``execute_field``.
         """
         plan = self._node_plan(parent_type, field_details_list)
         if plan is _TYPENAME:
-            return _TYPENAME
+            return (response_name, field_details_list, _TYPENAME, None, None, None)
         if plan is _NOT_FAST:
-            return None
+            return (response_name, field_details_list, _K_STOCK, None, None, None)
         getter, field_def, _complete = plan
         field_type = field_def.type
         nullable = not isinstance(field_type, GraphQLNonNull)
@@ -195,8 +202,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if isinstance(leaf, GraphQLScalarType):
             kind = _PLAIN_KINDS.get(leaf.coerce_output_value)
             if kind is not None:
-                return (getter, kind, nullable)
-        return None
+                return (response_name, field_details_list, _K_PLAIN, getter, kind, nullable)
+        if isinstance(leaf, (GraphQLScalarType, GraphQLEnumType)):
+            return (response_name, field_details_list, _K_LEAF, getter, _leaf_serializer(leaf), nullable)
+        return (response_name, field_details_list, _K_FAST, plan, None, None)
 
     def execute_fields(
         self,
@@ -212,7 +221,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         key = id(grouped_field_set)
         entry = self._set_plans.get(key)
         if entry is None or entry[0] is not grouped_field_set or entry[1] is not parent_type:
-            fields = [(name, fdl, self._shortcut(parent_type, fdl)) for name, fdl in grouped_field_set.items()]
+            fields = [self._entry(parent_type, name, fdl) for name, fdl in grouped_field_set.items()]
             entry = (grouped_field_set, parent_type, fields)
             self._set_plans[key] = entry
         results: dict[str, Any] = {}
@@ -220,30 +229,43 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         awaitable_fields: list[str] = []
         type_name = parent_type.name
         try:
-            for response_name, field_details_list, shortcut in entry[2]:
-                if shortcut is not None:
-                    if shortcut is _TYPENAME:
-                        results[response_name] = type_name
-                        continue
-                    getter, kind, nullable = shortcut
-                    field_path = None
+            for response_name, field_details_list, kind, a, b, c in entry[2]:
+                if kind is _K_PLAIN or kind is _K_LEAF:
                     try:
-                        value = getter(source_value)
+                        value = a(source_value)
                     except Exception:
                         # Let graphql-core resolve (and fail) the field itself.
-                        field_path = Path(path, response_name, type_name)
                         result = super().execute_field(
-                            parent_type, source_value, field_details_list, field_path, position_context
+                            parent_type, source_value, field_details_list, Path(path, response_name, type_name),
+                            position_context,
                         )
-                    if field_path is None:
-                        if type(value) is kind or (value is None and nullable):
-                            results[response_name] = value
-                            continue
+                    else:
+                        if value is None:
+                            if c:
+                                results[response_name] = None
+                                continue
+                        elif kind is _K_PLAIN:
+                            if type(value) is b:
+                                results[response_name] = value
+                                continue
+                        else:
+                            serialized = b(value)
+                            if serialized is not _SLOW:
+                                results[response_name] = serialized
+                                continue
                         result = self._execute_fast_field(
-                            parent_type, source_value, field_details_list, Path(path, response_name, type_name), value
+                            self._node_plan(parent_type, field_details_list), parent_type, source_value,
+                            field_details_list, Path(path, response_name, type_name), value,
                         )
+                elif kind is _K_FAST:
+                    result = self._execute_fast_field(
+                        a, parent_type, source_value, field_details_list, Path(path, response_name, type_name), _UNREAD
+                    )
+                elif kind is _TYPENAME:
+                    results[response_name] = type_name
+                    continue
                 else:
-                    result = self.execute_field(
+                    result = super().execute_field(
                         parent_type, source_value, field_details_list, Path(path, response_name, type_name),
                         position_context,
                     )
@@ -318,13 +340,13 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             # graphql-core: TypeNameMetaFieldDef resolves info.parent_type.name, a
             # str completed as String! unchanged.
             return parent_type.name
-        return self._execute_fast_field(parent_type, source, field_details_list, path, _UNREAD)
+        return self._execute_fast_field(plan, parent_type, source, field_details_list, path, _UNREAD)
 
     def _execute_fast_field(
-        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path, result: Any
+        self, plan: tuple, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path, result: Any
     ) -> Any:
-        """A fast field (plan known), from its value (``_UNREAD``: read it first)."""
-        getter, field_def, complete = self._node_plan(parent_type, field_details_list)
+        """A fast field with its ``plan``, from its value (``_UNREAD``: read it first)."""
+        getter, field_def, complete = plan
         if result is _UNREAD:
             try:
                 result = getter(source)
@@ -590,6 +612,56 @@ _TRIVIAL_SCALARS: dict[Any, Callable[[Any], bool]] = {
 _PLAIN_KINDS: dict[Any, type] = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
 
 
+def _leaf_serializer(leaf_type: Any) -> Callable[[Any], Any]:
+    """``f(value)``: the serialised value of a non-null scalar or enum value, or ``_SLOW``.
+
+    Only the cases where graphql-core's ``complete_leaf_value`` returns that
+    very result without error: an in-range ``int`` for ``Int``, a finite
+    ``float`` for ``Float``, an enum value whose name graphql-core already gave
+    once (learnt through the leaf completer), a custom scalar whose serialiser
+    returns neither ``None`` nor ``Undefined`` nor raises. Anything else is
+    ``_SLOW`` and goes through the full path, which raises what stock raises.
+    """
+    if isinstance(leaf_type, GraphQLScalarType):
+        coerce = leaf_type.coerce_output_value
+        exact = _TRIVIAL_SCALARS.get(coerce)
+        if exact is not None:
+            return lambda value: value if exact(value) else _SLOW
+
+        def serialize_custom(value: Any) -> Any:
+            if isinstance(value, Exception) or value is Undefined:
+                return _SLOW
+            try:
+                serialized = coerce(value)
+            except Exception:
+                return _SLOW
+            return _SLOW if serialized is None or serialized is Undefined else serialized
+
+        return serialize_custom
+
+    names = _enum_names(leaf_type)
+
+    def serialize_enum(value: Any) -> Any:
+        try:
+            return names.get((value.__class__, value), _SLOW)
+        except TypeError:
+            return _SLOW
+
+    return serialize_enum
+
+
+# Per enum type: the names graphql-core gave to values, shared by the completers.
+_ENUM_NAMES: dict[int, tuple[Any, dict]] = {}
+
+
+def _enum_names(enum_type: Any) -> dict:
+    entry = _ENUM_NAMES.get(id(enum_type))
+    if entry is None or entry[0] is not enum_type:
+        entry = (enum_type, {})
+        _ENUM_NAMES[id(enum_type)] = entry
+    return entry[1]
+
+
 def _completer(return_type: Any) -> Callable:
     entry = _COMPLETERS.get(id(return_type))
     if entry is None or entry[0] is not return_type:
@@ -632,7 +704,7 @@ def _leaf_completer(leaf_type: Any, outer_type: Any) -> Callable:
         return complete_custom
 
     # Enum: graphql-core maps a value to its name; remember the names it gave.
-    names: dict[tuple[type, Any], str] = {}
+    names: dict[tuple[type, Any], str] = _enum_names(leaf_type)
 
     def complete_enum(executor, fdl, path, result, finfo):
         try:
