@@ -13,7 +13,8 @@ from collections import OrderedDict, defaultdict
 from typing import Any, Callable, Iterable
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
-from sqlalchemy import Date, bindparam, literal, select, union_all
+from sqlalchemy import ColumnElement, Date, Integer, any_, bindparam, literal, select, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import PRODUCTS, CustomerAdmin, Invoice, PartnerAdmin, PurchaseOrder
@@ -119,6 +120,23 @@ class _Loader(DataLoader):
         """The cached value of ``key`` (loaded by :meth:`load_now` or ``load``)."""
         return self._cache[key].result()
 
+    def keys_in(self, column: Any) -> ColumnElement[bool]:
+        """``column`` is one of the batch's keys (the ``:keys`` parameter).
+
+        PostgreSQL gets one array parameter (``= ANY(:keys)``): the SQL text is
+        the same for every batch size, so it is compiled and prepared once,
+        where an expanding ``IN`` re-renders one placeholder per key on every
+        execution (~0.1 ms of CPU per 50 keys per statement, measured).
+        SQLite has no arrays and keeps ``IN``.
+        """
+        if self.loaders.dialect == "postgresql":
+            return column == any_(ARRAY_KEYS)
+        return column.in_(KEYS)
+
+    def cached(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """The loader statement ``key`` for this database, built once (see :func:`_cached`)."""
+        return _cached((self.loaders.dialect, *key), build)
+
     @property
     def session(self) -> AsyncSession:
         return self.loaders.session
@@ -145,6 +163,7 @@ class _Loader(DataLoader):
 # expressions anew for every batch was ~40 % of a list page's CPU
 # (bench/README.md).
 KEYS = bindparam("keys", expanding=True)
+ARRAY_KEYS = bindparam("keys", type_=postgresql.ARRAY(Integer))
 _STATEMENTS: "OrderedDict[tuple, Any]" = OrderedDict()
 _STATEMENT_CACHE_SIZE = 256
 
@@ -171,10 +190,10 @@ class CustomerByIdLoader(_Loader):
 
     async def batch_load_fn(self, keys: list[int]):
         viewer = self.viewer
-        statement = _cached(("customer_by_id", viewer), lambda: (
+        statement = self.cached(("customer_by_id", viewer), lambda: (
             select(CUSTOMER.c.id, CUSTOMER.c.name, CUSTOMER.c.managed_by, CUSTOMER.c.created_on,
                    CUSTOMER.c.last_admin_activity_on)
-            .where(CUSTOMER.c.id.in_(KEYS), visible_customers(CUSTOMER, viewer))
+            .where(self.keys_in(CUSTOMER.c.id), visible_customers(CUSTOMER, viewer))
         ))
         rows = await self.rows(statement, keys)
         base = self.loaders.settings.launch_base_url
@@ -192,10 +211,10 @@ class StatusesByCustomerLoader(_Loader):
             predicates = status_predicates(CUSTOMER, today, windows)
             return (
                 select(CUSTOMER.c.id, *[predicates[name].label(name) for name in STATUS_ORDER])
-                .where(CUSTOMER.c.id.in_(KEYS))
+                .where(self.keys_in(CUSTOMER.c.id))
             )
 
-        rows = await self.rows(_cached(("statuses", today, windows), build), keys)
+        rows = await self.rows(self.cached(("statuses", today, windows), build), keys)
         by_id = {row.id: [name for name in STATUS_ORDER if getattr(row, name)] for row in rows}
         return [by_id.get(k, []) for k in keys]
 
@@ -205,10 +224,10 @@ class ProductsByCustomerLoader(_Loader):
 
     async def batch_load_fn(self, keys: list[int]):
         today = self.loaders.today
-        statement = _cached(("products", today), lambda: (
+        statement = self.cached(("products", today), lambda: (
             select(PLAN.c.customer_id, LINE.c.product)
             .select_from(PLAN.join(LINE, LINE.c.plan_id == PLAN.c.id))
-            .where(PLAN.c.customer_id.in_(KEYS), is_live(PLAN, today))
+            .where(self.keys_in(PLAN.c.customer_id), is_live(PLAN, today))
             .distinct()
         ))
         rows = await self.rows(statement, keys)
@@ -220,10 +239,10 @@ class PlansByCustomerLoader(_Loader):
     """``(subscriptions, trials)`` of each customer, newest first (startsOn, then id)."""
 
     async def batch_load_fn(self, keys: list[int]):
-        statement = _cached(("plans",), lambda: (
+        statement = self.cached(("plans",), lambda: (
             select(PLAN.c.id, PLAN.c.customer_id, PLAN.c.kind, PLAN.c.ext_id, PLAN.c.status, PLAN.c.starts_on,
                    PLAN.c.ends_on, PLAN.c.auto_renew, PLAN.c.started_by_id)
-            .where(PLAN.c.customer_id.in_(KEYS))
+            .where(self.keys_in(PLAN.c.customer_id))
             .order_by(PLAN.c.starts_on.desc(), PLAN.c.id.desc())
         ))
         rows = await self.rows(statement, keys)
@@ -239,11 +258,11 @@ class PlanByIdLoader(_Loader):
 
     async def batch_load_fn(self, keys: list[int]):
         viewer = self.viewer
-        statement = _cached(("plan_by_id", viewer), lambda: (
+        statement = self.cached(("plan_by_id", viewer), lambda: (
             select(PLAN.c.id, PLAN.c.customer_id, PLAN.c.kind, PLAN.c.ext_id, PLAN.c.status, PLAN.c.starts_on,
                    PLAN.c.ends_on, PLAN.c.auto_renew, PLAN.c.started_by_id)
             .select_from(PLAN.join(CUSTOMER, CUSTOMER.c.id == PLAN.c.customer_id))
-            .where(PLAN.c.id.in_(KEYS), visible_customers(CUSTOMER, viewer))
+            .where(self.keys_in(PLAN.c.id), visible_customers(CUSTOMER, viewer))
         ))
         rows = await self.rows(statement, keys)
         today = self.loaders.today
@@ -262,10 +281,10 @@ class LinesByPlanLoader(_Loader):
             return (
                 select(LINE.c.id, LINE.c.plan_id, LINE.c.product, LINE.c.total,
                        assigned.label("assigned"), used.label("used"), used90.label("used90"))
-                .where(LINE.c.plan_id.in_(KEYS))
+                .where(self.keys_in(LINE.c.plan_id))
             )
 
-        rows = await self.rows(_cached(("lines", today), build), keys)
+        rows = await self.rows(self.cached(("lines", today), build), keys)
         grouped = _grouped(rows, "plan_id")
         return [
             [line_from_row(r) for r in sorted(grouped.get(k, []), key=lambda r: PRODUCT_RANK[r.product])]
@@ -277,8 +296,8 @@ class InvoicesByPlanLoader(_Loader):
     """Invoices of each subscription, newest first."""
 
     async def batch_load_fn(self, keys: list[int]):
-        statement = _cached(("invoices",), lambda: (
-            select(INVOICE).where(INVOICE.c.plan_id.in_(KEYS))
+        statement = self.cached(("invoices",), lambda: (
+            select(INVOICE).where(self.keys_in(INVOICE.c.plan_id))
             .order_by(INVOICE.c.issued_on.desc(), INVOICE.c.number.desc())
         ))
         rows = await self.rows(statement, keys)
@@ -290,8 +309,8 @@ class OrdersByPlanLoader(_Loader):
     """Orders of each subscription, newest first."""
 
     async def batch_load_fn(self, keys: list[int]):
-        statement = _cached(("orders",), lambda: (
-            select(ORDER).where(ORDER.c.plan_id.in_(KEYS))
+        statement = self.cached(("orders",), lambda: (
+            select(ORDER).where(self.keys_in(ORDER.c.plan_id))
             .order_by(ORDER.c.placed_on.desc(), ORDER.c.number.desc())
         ))
         rows = await self.rows(statement, keys)
@@ -303,10 +322,10 @@ class AdminsByCustomerLoader(_Loader):
     """Partner admins assigned to each customer, by email."""
 
     async def batch_load_fn(self, keys: list[int]):
-        statement = _cached(("admins_by_customer",), lambda: (
+        statement = self.cached(("admins_by_customer",), lambda: (
             select(ASSIGNMENT.c.customer_id, ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
             .select_from(ASSIGNMENT.join(ADMIN, ADMIN.c.id == ASSIGNMENT.c.admin_id))
-            .where(ASSIGNMENT.c.customer_id.in_(KEYS))
+            .where(self.keys_in(ASSIGNMENT.c.customer_id))
             .order_by(ADMIN.c.email)
         ))
         rows = await self.rows(statement, keys)
@@ -319,9 +338,9 @@ class AdminByIdLoader(_Loader):
 
     async def batch_load_fn(self, keys: list[int]):
         partner_id = self.viewer.partner_id
-        statement = _cached(("admin_by_id", partner_id), lambda: (
+        statement = self.cached(("admin_by_id", partner_id), lambda: (
             select(ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
-            .where(ADMIN.c.id.in_(KEYS), ADMIN.c.partner_id == partner_id)
+            .where(self.keys_in(ADMIN.c.id), ADMIN.c.partner_id == partner_id)
         ))
         rows = await self.rows(statement, keys)
         by_id = {row.id: admin_from_row(row) for row in rows}
@@ -348,11 +367,11 @@ class HistoryByLineLoader(_Loader):
                 select(LINE.c.id, points.c.day, live.label("live"), LINE.c.total,
                        assigned.label("assigned"), used.label("used"))
                 .select_from(LINE.join(PLAN, PLAN.c.id == LINE.c.plan_id).join(points, literal(True)))
-                .where(LINE.c.id.in_(KEYS))
+                .where(self.keys_in(LINE.c.id))
             )
 
         line_ids = sorted({line_id for line_id, _ in keys})
-        rows = await self.rows(_cached(("history", today, weeks), build), line_ids)
+        rows = await self.rows(self.cached(("history", today, weeks), build), line_ids)
         values: dict[tuple[int, dt.date], LicensePoint] = {}
         for r in rows:
             day = r.day if isinstance(r.day, dt.date) else dt.date.fromisoformat(r.day)
@@ -373,6 +392,7 @@ class Loaders:
         self.viewer = viewer
         self.today = today
         self.settings = settings
+        self.dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         self.windows = StatusWindows(settings.expiring_soon_days, settings.inactive_days)
         self.customer_by_id = CustomerByIdLoader(self)
         self.statuses_by_customer = StatusesByCustomerLoader(self)
