@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, false, func, or_, select
 
 from db.models import PartnerAdmin as AdminTable
 from db.models import fold
-from loaders.objects import admin_from_row, customer_from_row
+from loaders.objects import admin_from_row, customer_from_row, records
 from resolvers.context import Context
 from resolvers.pagination import PageRequest, bad_input, encode_cursor, keyset_after, page_info, page_request
 from resolvers.permissions import ASSIGNMENT, visible_customers
@@ -87,7 +87,7 @@ async def _keyset_page(
     if page.cursor is not None:
         statement = statement.where(keyset_after(columns, page.cursor, [flip] * len(columns)))
     statement = statement.order_by(*[c.desc() if flip else c.asc() for c in columns]).limit(page.size + 1)
-    rows = list((await ctx.session.execute(statement)).all())
+    rows = records(await ctx.session.execute(statement))
     more = len(rows) > page.size
     rows = rows[: page.size]
     if backward:
