@@ -24,6 +24,7 @@ import orjson
 from graphql import GraphQLError
 
 from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -271,7 +272,18 @@ class GraphQLEndpoint:
                 viewer = None
                 token = bearer_token(request.headers.get("authorization"))
                 if token is not None:
-                    viewer = await viewer_for_token(session, token)
+                    try:
+                        viewer = await viewer_for_token(session, token)
+                    except DBAPIError as exc:
+                        if not exc.connection_invalidated:
+                            raise
+                        # A pooled connection had died (the database restarted):
+                        # SQLAlchemy has now invalidated the pool. Nothing has run
+                        # yet, so retry once on a fresh connection. This replaces
+                        # pool_pre_ping, a round trip on every request (db/engine.py).
+                        await _close_quietly(session)
+                        session = state.sessionmaker()
+                        viewer = await viewer_for_token(session, token)
                 if viewer is None and not is_introspection_only(gql.query):
                     message = "A valid bearer token is required." if token is None else "The bearer token is invalid or revoked."
                     log_fields["errors"] = ["UNAUTHENTICATED"]

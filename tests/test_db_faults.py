@@ -103,10 +103,40 @@ async def test_database_outage_and_recovery(cluster):
             assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
 
             cluster["start"]()
-            for _ in range(20):  # pool_pre_ping replaces the dead connections by itself
+            for _ in range(20):  # the dead pooled connections are replaced by themselves
                 r = await client.post("/graphql", json=query, headers=headers)
                 if r.status_code == 200:
                     break
                 await asyncio.sleep(0.5)
             assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
             assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_restarted_database_costs_no_failed_request(cluster):
+    """A database restart between two requests: the next request succeeds at once.
+
+    The pool's connections all died with the server. Without pool_pre_ping the
+    request's first statement (the token lookup) finds that out, SQLAlchemy
+    invalidates the pool, and the endpoint retries that statement once on a
+    fresh connection (server.py) — no 503 for the caller.
+    """
+    url = cluster["url"]
+    engine = make_engine(url)
+    await migrate(engine)
+    async with make_sessionmaker(engine)() as session:
+        await build_world(session)
+    await engine.dispose()
+
+    app = create_app(settings=dataclasses.replace(get_settings(), database_url=url))
+    headers = {"Authorization": f"Bearer {TOKENS['ana']}"}
+    query = {"query": "{ customers(first: 2) { totalCount } }"}
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            # Two concurrent requests: the pool then holds two connections.
+            first = await asyncio.gather(*[client.post("/graphql", json=query, headers=headers) for _ in range(2)])
+            assert [r.status_code for r in first] == [200, 200]
+            cluster["stop"]()
+            cluster["start"]()
+            for _ in range(3):
+                r = await client.post("/graphql", json=query, headers=headers)
+                assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
