@@ -513,6 +513,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=port,
         workers=args.workers,
         log_level=settings.log_level,
+        # Every request already gets one JSON line (partnerhub.request) with the
+        # operation, caller, status and timing; uvicorn's access line repeated it.
+        access_log=False,
         timeout_graceful_shutdown=20,
         # The C event loop and HTTP parser (uvicorn[standard] installs both where
         # they exist); bench/README.md measures them against asyncio + h11.
