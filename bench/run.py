@@ -152,6 +152,18 @@ async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool) -> s
     return url
 
 
+async def clear_trend_cache(url: str) -> None:
+    """Forget every cached trend day (db/trend_cache.py), as an import does."""
+    db = floor.Db(url)
+    await db.open()
+    try:
+        await db.fetch("DELETE FROM trend_cache")
+        if not db.pg:
+            await db.conn.commit()
+    finally:
+        await db.close()
+
+
 async def make_token(url: str) -> str:
     db = floor.Db(url)
     await db.open()
@@ -425,6 +437,21 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
         for name, case in cases.items():
             if args.cases and name.split()[0] not in args.cases:
                 continue
+            if name.startswith("4"):
+                # The partner-wide trend of past days is cached once computed
+                # (db/trend_cache.py). Measure the first dashboard after every
+                # cached day was forgotten (as after an import), then the usual
+                # repeated requests, which read the cached days.
+                await clear_trend_cache(url)
+                cpu0 = server.cpu_seconds()
+                stats = await loadgen.sequential(HOST, server.port, case["requests"], count=1, max_seconds=0,
+                                                 warmup=0, min_count=1)
+                summary = stats.summary()
+                summary["server_cpu_ms_per_request"] = round((server.cpu_seconds() - cpu0) * 1000, 2)
+                summary["note"] = "first request, trend cache empty"
+                result["cases"]["4c dashboard, cold"] = summary
+                log(f"{kind} {size:,} 4c dashboard, cold: {summary['p50_ms']} ms, {summary['sql_per_request']} SQL, "
+                    f"errors {summary['errors']}")
             t0 = time.perf_counter()
             first = await loadgen.request_once(HOST, server.port, case["requests"][0])
             first_seconds = time.perf_counter() - t0
@@ -513,7 +540,12 @@ def check_targets(runs: list[dict]) -> list[tuple[str, str, str]]:
                                 f"{base} → {p50} ms (×{ratio:.2f})"))
             dash = (big["cases"].get("4 dashboard") or {}).get("p50_ms")
             if dash is not None:
-                out.append((f"(4) p50 < 250 ms at 100k, {db}", "met" if dash < 250 else "NOT met", f"{dash} ms"))
+                out.append((f"(4) p50 < 250 ms at 100k, {db} (trend's past days cached)",
+                            "met" if dash < 250 else "NOT met", f"{dash} ms"))
+            cold = (big["cases"].get("4c dashboard, cold") or {}).get("p50_ms")
+            if cold is not None:
+                out.append((f"(4) < 250 ms at 100k, {db}, first request with the trend cache empty",
+                            "met" if cold < 250 else "NOT met", f"{cold} ms"))
     peak = max((r.get("peak_rss_mb") or 0) for r in runs) if runs else None
     if peak:
         out.append(("peak RSS < 300 MB", "met" if peak < 300 else "NOT met", f"max {peak} MB"))

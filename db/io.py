@@ -50,6 +50,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.schema import CreateTable, DropTable
 
+from db import trend_cache
 from db.models import (
     INVOICE_STATUSES,
     MANAGED_BY,
@@ -912,6 +913,8 @@ class _Loader:
         await self.update_many(ADMIN, ["email"], moving)
         for partner in self.partners:
             await self.write_partner(partner, self.partner_ids[partner.key], self.state[partner.key])
+        # Any row of these partners may have changed, past usage included.
+        await trend_cache.forget_partners(self.conn, [self.partner_ids[p.key] for p in self.partners])
 
     async def write_partner(self, partner: _PartnerIn, partner_id: int, existing: _Existing) -> None:
         result = self.result

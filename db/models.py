@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Optional
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     Date,
@@ -72,6 +73,10 @@ class Partner(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
     name: str = Field(sa_column=Column(String(200), nullable=False))
+    # Bumped by every write that can change a past day's analytics (plan status
+    # and dates, imports); guards the trend cache against storing a value
+    # computed before such a write committed (db/trend_cache.py).
+    analytics_version: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
 
 
 class PartnerAdmin(SQLModel, table=True):
@@ -267,6 +272,27 @@ class AuditEvent(SQLModel, table=True):
     target_id: str = Field(sa_column=Column(String(200), nullable=False))
     at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     details: str = Field(sa_column=Column(Text, nullable=False))
+
+
+
+class TrendCache(SQLModel, table=True):
+    """The partner-wide licence trend of one past day and product, kept once computed.
+
+    A cache, not a source of truth: rows are deleted by every write that can
+    change them (db/trend_cache.py) and rebuilt on the next request.
+    """
+
+    __tablename__ = "trend_cache"
+    __table_args__ = (
+        PrimaryKeyConstraint("partner_id", "product", "day", name="pk_trend_cache"),
+        CheckConstraint(_in("product", PRODUCTS), name="ck_trend_cache_product"),
+    )
+    partner_id: int = Field(sa_column=_fk("partner.id"))
+    product: str = Field(sa_column=Column(String(24), nullable=False))
+    day: dt.date = Field(sa_column=Column(Date, nullable=False))
+    total: int = Field(sa_column=Column(BigInteger, nullable=False))
+    assigned: int = Field(sa_column=Column(BigInteger, nullable=False))
+    used: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 metadata = SQLModel.metadata

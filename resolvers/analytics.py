@@ -49,7 +49,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import trend_cache
 from db.settings import Settings, get_settings
+from db.settings import today as get_today
 from resolvers.pagination import bad_input, encode_cursor, keyset_after, page_request
 from resolvers.permissions import Viewer, visible_customers
 from resolvers.rules import CUSTOMER, LINE, PLAN, SNAPSHOT, days_between, is_live, line_value_on, line_values_on
@@ -741,24 +743,43 @@ async def over_limit_rows(
 
 
 async def license_trend(
-    *, session: AsyncSession, viewer: Viewer, product: str, as_of: dt.date, weeks: int = DEFAULT_WEEKS
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    product: str,
+    as_of: dt.date,
+    weeks: int = DEFAULT_WEEKS,
+    today: dt.date | None = None,
 ) -> list[TrendPoint]:
     """Σ total/assigned/used of the visible P-lines of plans live on each of
     ``as_of``, ``as_of - 7``, … (``weeks`` points, oldest first), values as of
-    that day. One statement: a UNION ALL of one aggregate per day.
+    that day. One statement (a UNION ALL of one aggregate per day) for the
+    days not cached: for a partner-wide viewer, days before ``today`` come from
+    the trend cache once computed (:mod:`db.trend_cache`).
     """
     product, weeks = _product(product), check_weeks(weeks)
     days = [as_of - dt.timedelta(days=7 * i) for i in range(weeks)]
-    result = {r.point: r for r in (await session.execute(_trend_statement(viewer, product, as_of, weeks))).all()}
-    return [
-        TrendPoint(date=days[i], total=int(result[i].total), assigned=int(result[i].assigned), used=int(result[i].used))
-        for i in reversed(range(weeks))
-    ]
+
+    async def compute(wanted: tuple[dt.date, ...]) -> dict[dt.date, tuple[int, int, int]]:
+        rows = (await session.execute(_trend_statement(viewer, product, wanted))).all()
+        by_point = {r.point: r for r in rows}
+        return {
+            day: (int(by_point[i].total), int(by_point[i].assigned), int(by_point[i].used))
+            for i, day in enumerate(wanted)
+        }
+
+    if viewer.sees_all_customers:
+        sums = await trend_cache.partner_trend(
+            session, partner_id=viewer.partner_id, product=product, days=days,
+            today=today or get_today(), compute=compute,
+        )
+    else:
+        sums = await compute(tuple(days))
+    return [TrendPoint(day, *sums[day]) for day in reversed(days)]
 
 
 @_memo
-def _trend_statement(viewer: Viewer, product: str, as_of: dt.date, weeks: int) -> Any:
-    days = [as_of - dt.timedelta(days=7 * i) for i in range(weeks)]
+def _trend_statement(viewer: Viewer, product: str, days: tuple[dt.date, ...]) -> Any:
     parts = []
     for i, day in enumerate(days):
         base = _live_lines(partner_id=viewer.partner_id, viewer=viewer, product=product, d=day, name=f"trend{i}")

@@ -60,6 +60,7 @@ from db.models import (
     fold,
     metadata,
 )
+from db import trend_cache
 from db.tokens import normalize_email
 from resolvers.context import Context
 from resolvers.permissions import ASSIGNABLE_ROLES, Permission, Viewer, require, visible_customers
@@ -365,6 +366,16 @@ async def _take_write_lock(session: AsyncSession, viewer: Viewer, *, lock_partne
         )
     elif lock_partner:
         await _lock_partner(session, viewer.partner_id)
+
+
+async def _forget_trend(tx: "Tx", start: dt.date, end: dt.date) -> None:
+    """A plan's liveness changed on the days ``[start, end]``: drop the cached trend days among them.
+
+    Only days before today are ever cached (db/trend_cache.py), so a
+    change from today on needs nothing (and takes no partner lock).
+    """
+    if start < tx.today:
+        await trend_cache.forget(tx.session, tx.viewer.partner_id, start=start, end=min(end, tx.today))
 
 
 async def _write_audit(session: AsyncSession, viewer: Viewer, action: str, done: Done) -> None:
@@ -881,6 +892,8 @@ async def extend_trial(tx: Tx, *, trial_id: str, days: int) -> Done:
         )
     ends_on = trial.ends_on + dt.timedelta(days=days)
     await tx.session.execute(update(PLAN).where(PLAN.c.id == trial.id).values(ends_on=ends_on))
+    # Live now also on the days after its old end (past ones if it had already ended).
+    await _forget_trend(tx, trial.ends_on + dt.timedelta(days=1), ends_on)
     details = {
         "trialId": trial.ext_id,
         "days": days,
@@ -910,6 +923,7 @@ async def cancel_trial(tx: Tx, *, trial_id: str) -> Done:
     trial = await _visible_trial(tx, db_id, ("input", "trialId"))
     _require_active(trial)
     await tx.session.execute(update(PLAN).where(PLAN.c.id == trial.id).values(status="CANCELLED"))
+    await _forget_trend(tx, trial.starts_on, trial.ends_on)
     details = {"trialId": trial.ext_id, "status": {"from": "ACTIVE", "to": "CANCELLED"}}
     return Done(Outcome(customer_id=trial.customer_id, trial_id=trial.id), "Trial", trial.id, details)
 
@@ -961,6 +975,7 @@ async def convert_trial(tx: Tx, *, trial_id: str, subscription_id: str, term_mon
         )
     ends_on = add_months(tx.today, term_months)
     await session.execute(update(PLAN).where(PLAN.c.id == trial.id).values(status="CONVERTED"))
+    await _forget_trend(tx, trial.starts_on, trial.ends_on)
     subscription_db_id = (
         await session.execute(
             insert(PLAN)
@@ -1294,11 +1309,13 @@ async def complete_order_setup(tx: Tx, *, customer_id: str, accept_terms: bool) 
             update(PLAN)
             .where(PLAN.c.customer_id == customer.id, PLAN.c.kind == "SUBSCRIPTION", PLAN.c.status == "PENDING_SETUP")
             .values(status="ACTIVE")
-            .returning(PLAN.c.id, PLAN.c.ext_id)
+            .returning(PLAN.c.id, PLAN.c.ext_id, PLAN.c.starts_on, PLAN.c.ends_on)
         )
     ).all()
     if not activated:
         raise fail("NOTHING_TO_SET_UP", ("input", "customerId"), f"{customer.name} has no subscription waiting for setup.")
+    # Live from now on for all their days, past ones included.
+    await _forget_trend(tx, min(r.starts_on for r in activated), max(r.ends_on for r in activated))
     details = {
         "activated": [
             {"subscription": to_global_id("Subscription", row.id), "subscriptionId": row.ext_id}

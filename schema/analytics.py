@@ -446,7 +446,7 @@ class Analytics:
     ) -> list[LicensePoint]:
         points = await A.license_trend(
             session=info.context.session, viewer=info.context.require_viewer(), product=self.product.value,
-            as_of=self.as_of, weeks=weeks,
+            as_of=self.as_of, weeks=weeks, today=info.context.today,
         )
         return [LicensePoint(date=p.date, total=p.total, assigned=p.assigned, used=p.used) for p in points]
 

@@ -685,6 +685,12 @@ async def test_license_trend_weeks_are_validated(session, viewers, weeks):
 
 
 async def test_license_trend_52_weeks_is_one_statement(session, viewers, engine):
+    """The days not cached are one statement however many; cached past days one more read.
+
+    Sales roles are never cached (db/trend_cache.py): 1 statement for 52 points.
+    A partner-wide viewer, once the 51 past days are cached: the cache read and
+    today's point = 2 statements, with the same numbers as the first request.
+    """
     statements = []
 
     from sqlalchemy import event
@@ -692,12 +698,18 @@ async def test_license_trend_52_weeks_is_one_statement(session, viewers, engine)
     def count(*_args, **_kw):
         statements.append(1)
 
+    kw = dict(session=session, product=M, as_of=D, weeks=52)
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        trend = await A.license_trend(session=session, viewer=viewers["full"], product=M, as_of=D, weeks=52)
+        trend = await A.license_trend(viewer=viewers["sales"], **kw)
+        assert len(trend) == 52 and len(statements) == 1
+        first = await A.license_trend(viewer=viewers["full"], **kw)  # computes, stores the past days
+        await session.commit()  # a new read snapshot (SQLite)
+        statements.clear()
+        again = await A.license_trend(viewer=viewers["full"], **kw)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
-    assert len(trend) == 52 and len(statements) == 1
+    assert again == first and len(again) == 52 and len(statements) == 2
 
 
 # --------------------------------------------------------------------------
@@ -841,8 +853,13 @@ async def _execute(session, engine, viewer, query, variables):
 
 
 async def test_dashboard_through_graphql(session, engine, viewers):
+    # The first request computes the trend's past days and stores them (db/trend_cache.py);
+    # the second reads them back: same answer, and its statements are the ones counted below.
+    first, _ = await _execute(session, engine, viewers["full"], DASHBOARD, {"product": "CALLING"})
+    await session.commit()  # a new read snapshot (SQLite)
     result, statements = await _execute(session, engine, viewers["full"], DASHBOARD, {"product": "CALLING"})
     assert result.errors is None, result.errors
+    assert result.data == first.data
     data = result.data
     assert data["kpis"] == {"asOf": "2026-11-25", "totalCustomers": 7, "expiring": 3, "renewing": 2,
                             "lowLicenseAssignment": 2, "overLicenseLimit": 4}
@@ -879,10 +896,11 @@ async def test_dashboard_through_graphql(session, engine, viewers):
     assert over["averageOverage"] == pytest.approx(14 / 3)
     assert [(n["customer"]["name"], n["overage"], n["monthsRemaining"], n["autoRenew"]) for n in over["rows"]["nodes"]] == [
         ("Charlie", 10, 1, True), ("Alpha", 2, 2, False), ("Golf", 2, 1, True)]
-    # kpis 1 + trend 1 + 5 sections × (KPIs incl. totalCount 1 + rows 1) = 12, plus the batched
-    # customer loads of the rows' `customer` fields: the sections' rows arrive in two event-loop
-    # rounds, so two loads = 14 (at most one per section, 17, if batching ever got worse).
-    assert statements == 14, statements
+    # kpis 1 + trend 2 (cached past days, today's point) + 5 sections × (KPIs incl. totalCount 1
+    # + rows 1) = 13, plus the batched customer loads of the rows' `customer` fields (this test
+    # schema runs stock strawberry): the sections' rows arrive in two event-loop rounds, so two
+    # loads = 15 (at most one per section, 18, if batching ever got worse).
+    assert statements == 15, statements
 
 
 async def test_sections_are_lazy_through_graphql(session, engine, viewers):

@@ -1,0 +1,38 @@
+"""trend cache and the partner's analytics version
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-25 17:40:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('partner', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('analytics_version', sa.Integer(), server_default=sa.text('0'), nullable=False))
+
+    op.create_table('trend_cache',
+    sa.Column('partner_id', sa.Integer(), nullable=False),
+    sa.Column('product', sa.String(length=24), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.Column('assigned', sa.BigInteger(), nullable=False),
+    sa.Column('used', sa.BigInteger(), nullable=False),
+    sa.CheckConstraint("product IN ('MEETINGS', 'CALLING', 'MESSAGING', 'REAL_TIME_TRANSLATION')", name='ck_trend_cache_product'),
+    sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('partner_id', 'product', 'day', name='pk_trend_cache')
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('trend_cache')
+    with op.batch_alter_table('partner', schema=None) as batch_op:
+        batch_op.drop_column('analytics_version')
