@@ -73,10 +73,6 @@ class Partner(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
     name: str = Field(sa_column=Column(String(200), nullable=False))
-    # Bumped by every write that can change a past day's analytics (plan status
-    # and dates, imports); guards the trend cache against storing a value
-    # computed before such a write committed (db/trend_cache.py).
-    analytics_version: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
 
 
 class PartnerAdmin(SQLModel, table=True):
@@ -293,6 +289,20 @@ class TrendCache(SQLModel, table=True):
     total: int = Field(sa_column=Column(BigInteger, nullable=False))
     assigned: int = Field(sa_column=Column(BigInteger, nullable=False))
     used: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+
+class TrendCacheVersion(SQLModel, table=True):
+    """How many times a partner's cached trend days were forgotten (no row: never).
+
+    Its own table rather than a partner column: the writers that bump it lock
+    this row only, so they never wait for (or deadlock with) mutations that
+    lock the partner row (db/trend_cache.py).
+    """
+
+    __tablename__ = "trend_cache_version"
+    partner_id: int = Field(sa_column=Column(Integer, ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 metadata = SQLModel.metadata

@@ -21,11 +21,15 @@ Writes that cannot change a past day are not listed: ``startTrial`` and
 are written only by imports, and assignments change only what sales roles see
 (their trends are never cached). Days from today on are always computed.
 
-Races: :func:`forget` bumps ``partner.analytics_version`` (a row lock until
-the writer commits) before deleting. A request reads that version before it
-computes, and stores its sums only if the version is unchanged, checked under
-``FOR SHARE`` of the partner row (which waits for a writer in progress), so a
-value computed before a write committed is never stored after it.
+Races: :func:`forget` bumps the partner's row in ``trend_cache_version``
+(a row lock until the writer commits; no row means version 0) before
+deleting. A request reads that version before it computes, and stores its
+sums only if the version is unchanged, checked on a connection of its own
+that first inserts the version row if missing (waiting for a writer inserting
+it) and then reads it ``FOR SHARE`` (waiting for a writer updating it), so a
+value computed before a write committed is never stored after it. On SQLite
+that insert is the transaction's first statement, so the single write lock
+is taken before the version is read.
 """
 
 from __future__ import annotations
@@ -34,15 +38,15 @@ import datetime as dt
 import logging
 from typing import Awaitable, Callable, Iterable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from db.models import Partner, TrendCache
+from db.models import TrendCache, TrendCacheVersion
 
-PARTNER = Partner.__table__
 CACHE = TrendCache.__table__
+VERSION = TrendCacheVersion.__table__
 log = logging.getLogger(__name__)
 
 Sums = tuple[int, int, int]  # total, assigned, used
@@ -51,11 +55,12 @@ Sums = tuple[int, int, int]  # total, assigned, used
 async def forget(session: AsyncSession | AsyncConnection, partner_id: int, *, start: dt.date | None = None, end: dt.date | None = None) -> None:
     """Drop the partner's cached trend days in ``[start, end]`` (all of them by default).
 
-    Call inside the writing transaction, before or after the write: the
-    version bump takes the partner row's lock until commit.
+    Call inside the writing transaction: the version bump holds the version
+    row's lock until commit.
     """
+    bump = _insert(session)(VERSION).values(partner_id=partner_id, version=1)
     await session.execute(
-        update(PARTNER).where(PARTNER.c.id == partner_id).values(analytics_version=PARTNER.c.analytics_version + 1)
+        bump.on_conflict_do_update(index_elements=[VERSION.c.partner_id], set_={"version": VERSION.c.version + 1})
     )
     statement = delete(CACHE).where(CACHE.c.partner_id == partner_id)
     if start is not None:
@@ -63,6 +68,12 @@ async def forget(session: AsyncSession | AsyncConnection, partner_id: int, *, st
     if end is not None:
         statement = statement.where(CACHE.c.day <= end)
     await session.execute(statement)
+
+
+def _insert(bind: AsyncSession | AsyncConnection | AsyncEngine):
+    """The dialect's INSERT (both have ON CONFLICT)."""
+    dialect = bind.dialect if isinstance(bind, (AsyncConnection, AsyncEngine)) else bind.bind.dialect
+    return pg_insert if dialect.name == "postgresql" else sqlite_insert
 
 
 async def forget_partners(session: AsyncSession | AsyncConnection, partner_ids: Iterable[int]) -> None:
@@ -98,13 +109,13 @@ async def partner_trend(
     if not missing:
         return found
     to_store = [d for d in missing if d < today]
-    version = None
+    version = 0
     if to_store:
         version = (await session.execute(
-            select(PARTNER.c.analytics_version).where(PARTNER.c.id == partner_id)
-        )).scalar_one_or_none()
+            select(VERSION.c.version).where(VERSION.c.partner_id == partner_id)
+        )).scalar_one_or_none() or 0
     computed = await compute(missing)
-    if to_store and version is not None:
+    if to_store:
         await _store(session, partner_id, product, version, {d: computed[d] for d in to_store})
     return {**found, **computed}
 
@@ -115,34 +126,32 @@ async def _store(session: AsyncSession, partner_id: int, product: str, version: 
     Never fails the request: a value not stored is computed again next time.
     """
     engine = session.bind
-    dialect = engine.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    sqlite = engine.dialect.name == "sqlite"
+    insert = _insert(engine)
     rows = [
         {"partner_id": partner_id, "product": product, "day": day, "total": t, "assigned": a, "used": u}
         for day, (t, a, u) in sorted(sums.items())
     ]
     try:
         async with engine.connect() as conn:
-            if dialect == "sqlite":
-                # Take the write lock before reading the version (a stale read
-                # snapshot must not pass the check); wait briefly, never block
-                # a request for the connection's full busy timeout.
+            if sqlite:
+                # Wait briefly for the write lock; never hold a request for the
+                # connection's full busy timeout (an import may be running).
                 await conn.exec_driver_sql("PRAGMA busy_timeout = 200")
                 await conn.commit()
             try:
                 async with conn.begin():
-                    if dialect == "sqlite":
-                        await conn.execute(
-                            update(PARTNER).where(PARTNER.c.id == partner_id).values(name=PARTNER.c.name)
-                        )
+                    await conn.execute(
+                        insert(VERSION).values(partner_id=partner_id, version=0).on_conflict_do_nothing()
+                    )
                     current = (await conn.execute(
-                        select(PARTNER.c.analytics_version).where(PARTNER.c.id == partner_id).with_for_update(read=True)
-                    )).scalar_one_or_none()
+                        select(VERSION.c.version).where(VERSION.c.partner_id == partner_id).with_for_update(read=True)
+                    )).scalar_one()
                     if current != version:
                         return
                     await conn.execute(insert(CACHE).values(rows).on_conflict_do_nothing())
             finally:
-                if dialect == "sqlite":
+                if sqlite:
                     await conn.exec_driver_sql("PRAGMA busy_timeout = 30000")
                     await conn.commit()
     except Exception:  # noqa: BLE001 - a cache write must not fail a read

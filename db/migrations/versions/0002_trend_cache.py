@@ -1,4 +1,4 @@
-"""trend cache and the partner's analytics version
+"""trend cache and its version per partner
 
 Revision ID: 0002
 Revises: 0001
@@ -16,9 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('partner', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('analytics_version', sa.Integer(), server_default=sa.text('0'), nullable=False))
-
+    op.create_table('trend_cache_version',
+    sa.Column('partner_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('partner_id')
+    )
     op.create_table('trend_cache',
     sa.Column('partner_id', sa.Integer(), nullable=False),
     sa.Column('product', sa.String(length=24), nullable=False),
@@ -34,5 +37,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('trend_cache')
-    with op.batch_alter_table('partner', schema=None) as batch_op:
-        batch_op.drop_column('analytics_version')
+    op.drop_table('trend_cache_version')
