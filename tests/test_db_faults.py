@@ -9,6 +9,7 @@ except under CI=true, where that is a failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import glob
 import os
@@ -75,41 +76,48 @@ def cluster():
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def test_database_outage_and_recovery(cluster):
-    url = cluster["url"]
+HEADERS = {"Authorization": f"Bearer {TOKENS['ana']}"}
+QUERY = {"query": "{ customers(first: 2) { totalCount } }"}
+
+
+@contextlib.asynccontextmanager
+async def _client_on(url: str):
+    """An HTTP client of the app on a migrated cluster holding the test world."""
     engine = make_engine(url)
     await migrate(engine)
     async with make_sessionmaker(engine)() as session:
         await build_world(session)
     await engine.dispose()
-
     app = create_app(settings=dataclasses.replace(get_settings(), database_url=url))
-    headers = {"Authorization": f"Bearer {TOKENS['ana']}"}
-    query = {"query": "{ customers(first: 2) { totalCount } }"}
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            r = await client.post("/graphql", json=query, headers=headers)
-            assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
+            yield client
 
-            cluster["stop"]()
-            started = time.monotonic()
-            r = await client.post("/graphql", json=query, headers=headers)
-            elapsed = time.monotonic() - started
-            assert r.status_code == 503
-            assert r.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-            assert "Traceback" not in r.text and "asyncpg" not in r.text
-            assert elapsed < 10  # connect timeout is 5 s; a refused connection fails at once
-            ready = await client.get("/readyz")
-            assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
 
-            cluster["start"]()
-            for _ in range(20):  # the dead pooled connections are replaced by themselves
-                r = await client.post("/graphql", json=query, headers=headers)
-                if r.status_code == 200:
-                    break
-                await asyncio.sleep(0.5)
-            assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
-            assert (await client.get("/readyz")).status_code == 200
+async def test_database_outage_and_recovery(cluster):
+    async with _client_on(cluster["url"]) as client:
+        r = await client.post("/graphql", json=QUERY, headers=HEADERS)
+        assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
+
+        cluster["stop"]()
+        started = time.monotonic()
+        r = await client.post("/graphql", json=QUERY, headers=HEADERS)
+        elapsed = time.monotonic() - started
+        assert r.status_code == 503
+        assert r.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        assert "Traceback" not in r.text and "asyncpg" not in r.text
+        assert elapsed < 10  # connect timeout is 5 s; a refused connection fails at once
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
+
+        cluster["start"]()
+        for _ in range(20):  # the dead pooled connections are replaced by themselves
+            r = await client.post("/graphql", json=QUERY, headers=HEADERS)
+            if r.status_code == 200:
+                break
+            await asyncio.sleep(0.5)
+        assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
+        assert (await client.get("/readyz")).status_code == 200
 
 
 async def test_restarted_database_costs_no_failed_request(cluster):
@@ -120,23 +128,12 @@ async def test_restarted_database_costs_no_failed_request(cluster):
     invalidates the pool, and the endpoint retries that statement once on a
     fresh connection (server.py) — no 503 for the caller.
     """
-    url = cluster["url"]
-    engine = make_engine(url)
-    await migrate(engine)
-    async with make_sessionmaker(engine)() as session:
-        await build_world(session)
-    await engine.dispose()
-
-    app = create_app(settings=dataclasses.replace(get_settings(), database_url=url))
-    headers = {"Authorization": f"Bearer {TOKENS['ana']}"}
-    query = {"query": "{ customers(first: 2) { totalCount } }"}
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            # Two concurrent requests: the pool then holds two connections.
-            first = await asyncio.gather(*[client.post("/graphql", json=query, headers=headers) for _ in range(2)])
-            assert [r.status_code for r in first] == [200, 200]
-            cluster["stop"]()
-            cluster["start"]()
-            for _ in range(3):
-                r = await client.post("/graphql", json=query, headers=headers)
-                assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
+    async with _client_on(cluster["url"]) as client:
+        # Two concurrent requests: the pool then holds two connections.
+        first = await asyncio.gather(*[client.post("/graphql", json=QUERY, headers=HEADERS) for _ in range(2)])
+        assert [r.status_code for r in first] == [200, 200]
+        cluster["stop"]()
+        cluster["start"]()
+        for _ in range(3):
+            r = await client.post("/graphql", json=QUERY, headers=HEADERS)
+            assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
