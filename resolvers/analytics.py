@@ -488,11 +488,14 @@ def median_assignment_rate_query(*, partner_id: int, product: str, as_of: dt.dat
         func.count().over().label("cnt"),
     ).subquery("median_ranked")
     # Middle positions: (cnt + 1) / 2 and (cnt + 2) / 2 in integer division.
-    return (
-        select(func.avg(ranked.c.rate))
+    # A CTE, read through a scalar subquery: a statement that uses the median
+    # twice (the lowAssignment KPIs filter on it and report it) computes it once.
+    median = (
+        select(func.avg(ranked.c.rate).label("rate"))
         .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
-        .scalar_subquery()
+        .cte(f"median_{product.lower()}")
     )
+    return select(median.c.rate).scalar_subquery()
 
 
 def _low_settings(settings: Settings | None) -> tuple[int, float]:
