@@ -136,11 +136,16 @@ def keyset_after(columns: Sequence[ColumnElement], values: Sequence[Any], descen
     """Rows strictly after ``values`` in the order of ``columns``.
 
     Written as an OR of prefixes rather than a row-value comparison so that a
-    mix of ascending and descending columns works on both databases.
+    mix of ascending and descending columns works on both databases. The
+    leading ``first column >= value`` (``<=`` descending) is implied by the OR
+    but, unlike it, is a range an index can start at: without it PostgreSQL
+    walked the index from the partner's first customer and filtered (page 101
+    of the EXPIRING_SOON list at 100,000 customers skipped 35,000 rows, 117 ms).
     """
     clauses = []
     for i, (column, value, desc) in enumerate(zip(columns, values, descending)):
         equal_prefix = [c == v for c, v in zip(columns[:i], values[:i])]
         step = column < value if desc else column > value
         clauses.append(and_(*equal_prefix, step))
-    return or_(*clauses)
+    start = columns[0] <= values[0] if descending[0] else columns[0] >= values[0]
+    return and_(start, or_(*clauses))
