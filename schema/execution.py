@@ -38,9 +38,15 @@ from graphql-core's code and are recorded by its ``handle_field_error`` in the
 same order as in stock execution. ``tests/test_fast_execution.py`` runs many
 queries through both executors and requires byte-identical responses.
 
-Fields with resolvers (relations loaded through DataLoaders, connections,
-anything with arguments) always go through graphql-core's path; their *results*
-are then completed on the fast path when the value qualifies.
+Fields with resolvers (connections, anything with arguments) go through
+graphql-core's path; their *results* are then completed on the fast path when
+the value qualifies. Relation fields declared with
+:class:`schema.relations.Relation` are the exception: when a resolver's result
+is completed, the relations its selection asks for are loaded for the whole
+page at once (one call per loader, :meth:`FastExecutionContext._prefetch`) and
+stored on the objects, and those fields are then read like attributes; where
+nothing was stored (a failed batch, arguments, a directive) the field's own
+resolver runs, asking the same loader for the same value.
 """
 
 from __future__ import annotations
