@@ -372,7 +372,7 @@ async def _forget_trend(tx: "Tx", start: dt.date, end: dt.date) -> None:
     """A plan's liveness changed on the days ``[start, end]``: drop the cached trend days among them.
 
     Only days before today are ever cached (db/trend_cache.py), so a
-    change from today on needs nothing (and takes no partner lock).
+    change from today on needs nothing (and takes no lock).
     """
     if start < tx.today:
         await trend_cache.forget(tx.session, tx.viewer.partner_id, start=start, end=min(end, tx.today))
