@@ -109,6 +109,19 @@ def _env(url: str) -> dict[str, str]:
     return env
 
 
+async def _sql(url: str, sql: str, *args: Any) -> list[Any]:
+    """Rows of one statement on its own connection (committed on SQLite, which does not autocommit writes)."""
+    db = floor.Db(url)
+    await db.open()
+    try:
+        rows = await db.fetch(sql, *args)
+        if not db.pg:
+            await db.conn.commit()
+        return rows
+    finally:
+        await db.close()
+
+
 async def analyze(url: str) -> None:
     """Planner statistics, as a maintained database has them.
 
@@ -117,12 +130,7 @@ async def analyze(url: str) -> None:
     PostgreSQL sorts all 100,000 customers for a page instead of walking the
     (partner_id, name_key) index (60 ms instead of 0.2 ms).
     """
-    db = floor.Db(url)
-    await db.open()
-    try:
-        await db.fetch("ANALYZE")
-    finally:
-        await db.close()
+    await _sql(url, "ANALYZE")
 
 
 async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool) -> str:
@@ -154,26 +162,16 @@ async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool) -> s
 
 async def clear_trend_cache(url: str) -> None:
     """Forget every cached trend day (db/trend_cache.py), as an import does."""
-    db = floor.Db(url)
-    await db.open()
-    try:
-        await db.fetch("DELETE FROM trend_cache")
-        if not db.pg:
-            await db.conn.commit()
-    finally:
-        await db.close()
+    await _sql(url, "DELETE FROM trend_cache")
 
 
 async def make_token(url: str) -> str:
-    db = floor.Db(url)
-    await db.open()
-    try:
-        rows = await db.fetch(
-            "SELECT a.email FROM partner_admin a JOIN partner p ON p.id = a.partner_id "
-            "WHERE p.key = :1 AND a.role = 'PARTNER_FULL_ADMIN' ORDER BY a.email LIMIT 1", PARTNER
-        )
-    finally:
-        await db.close()
+    rows = await _sql(
+        url,
+        "SELECT a.email FROM partner_admin a JOIN partner p ON p.id = a.partner_id "
+        "WHERE p.key = :1 AND a.role = 'PARTNER_FULL_ADMIN' ORDER BY a.email LIMIT 1",
+        PARTNER,
+    )
     out = subprocess.run(
         [sys.executable, str(ROOT / "server.py"), "token", "create", rows[0][0]],
         env=_env(url), cwd=ROOT, check=True, capture_output=True, text=True,

@@ -152,12 +152,17 @@ def _relation(field_def: Any) -> tuple[str, Any] | None:
     return (PREFETCHED_PREFIX + sfield.python_name, relation)
 
 
-def _field_plan(field_def: Any) -> Any:
-    entry = _FIELD_PLANS.get(id(field_def))
-    if entry is None or entry[0] is not field_def:
-        entry = (field_def, _basic_getter(field_def))
-        _FIELD_PLANS[id(field_def)] = entry
+def _per_object(cache: dict[int, tuple[Any, Any]], obj: Any, build: Callable[[Any], Any]) -> Any:
+    """``build(obj)``, once per schema object: keyed by ``id(obj)``, the entry keeps ``obj`` alive."""
+    entry = cache.get(id(obj))
+    if entry is None or entry[0] is not obj:
+        entry = (obj, build(obj))
+        cache[id(obj)] = entry
     return entry[1]
+
+
+def _field_plan(field_def: Any) -> Any:
+    return _per_object(_FIELD_PLANS, field_def, _basic_getter)
 
 
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -661,19 +666,11 @@ _ENUM_NAMES: dict[int, tuple[Any, dict]] = {}
 
 
 def _enum_names(enum_type: Any) -> dict:
-    entry = _ENUM_NAMES.get(id(enum_type))
-    if entry is None or entry[0] is not enum_type:
-        entry = (enum_type, {})
-        _ENUM_NAMES[id(enum_type)] = entry
-    return entry[1]
+    return _per_object(_ENUM_NAMES, enum_type, lambda _type: {})
 
 
 def _completer(return_type: Any) -> Callable:
-    entry = _COMPLETERS.get(id(return_type))
-    if entry is None or entry[0] is not return_type:
-        entry = (return_type, _build_completer(return_type))
-        _COMPLETERS[id(return_type)] = entry
-    return entry[1]
+    return _per_object(_COMPLETERS, return_type, _build_completer)
 
 
 def _leaf_completer(leaf_type: Any, outer_type: Any) -> Callable:
