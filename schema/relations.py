@@ -49,8 +49,7 @@ class Relation:
         key = getattr(source, self.key)
         if key is None:
             return None
-        value = await getattr(context.loaders, self.loader).load(key)
-        return value if self.pick is None else value[self.pick]
+        return self._part(await getattr(context.loaders, self.loader).load(key))
 
     def loader_of(self, context: Any) -> Any:
         """The request's loader that answers this relation (groups prefetches by loader)."""
@@ -65,5 +64,7 @@ class Relation:
         """The field's value for ``key`` once :meth:`loader.load_now` has loaded it."""
         if key is None:
             return None
-        value = loader.peek(key)
-        return value if self.pick is None else value[self.pick]
+        return self._part(loader.peek(key))
+
+    def _part(self, loaded: Any) -> Any:
+        return loaded if self.pick is None else loaded[self.pick]
