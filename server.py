@@ -10,8 +10,8 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import json
 import importlib.util
+import json
 import logging
 import sys
 import time
@@ -22,10 +22,9 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLError
-
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -38,8 +37,8 @@ from strawberry.types.graphql import OperationType
 from db.engine import make_engine, make_sessionmaker
 from db.settings import Settings, get_settings, today
 from loaders import Loaders
-from resolvers.auth import bearer_token, is_introspection_only, viewer_for_token
 from resolvers import metrics
+from resolvers.auth import bearer_token, is_introspection_only, viewer_for_token
 from resolvers.context import Context
 from schema.errors import classify
 from schema.schema import schema
@@ -69,7 +68,9 @@ JSON = "application/json"
 class RequestError(Exception):
     """A request that is not a well-formed GraphQL-over-HTTP request."""
 
-    def __init__(self, status: int, message: str, code: str = "BAD_REQUEST", headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str = "BAD_REQUEST", headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -113,7 +114,9 @@ def negotiate(accept: str | None) -> str | None:
     return best[2] if best else None
 
 
-def graphql_response(body: dict[str, Any], *, status: int, media_type: str, headers: dict[str, str] | None = None) -> Response:
+def graphql_response(
+    body: dict[str, Any], *, status: int, media_type: str, headers: dict[str, str] | None = None
+) -> Response:
     """Encode a GraphQL response body with orjson."""
     return Response(
         orjson.dumps(body),
@@ -145,7 +148,7 @@ def _parse_params(raw: dict[str, Any], *, from_get: bool) -> GraphQLRequest:
         try:
             variables = orjson.loads(variables) if variables else None
         except orjson.JSONDecodeError:
-            raise RequestError(400, "`variables` is not valid JSON.")
+            raise RequestError(400, "`variables` is not valid JSON.") from None
     if variables is not None and not isinstance(variables, dict):
         raise RequestError(400, "`variables` must be a JSON object.")
     operation_name = raw.get("operationName")
@@ -174,7 +177,7 @@ async def read_graphql_request(request: Request, max_body_bytes: int) -> GraphQL
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise RequestError(400, "The request body is not valid JSON.")
+        raise RequestError(400, "The request body is not valid JSON.") from None
     if isinstance(payload, list):
         raise RequestError(400, "Batched requests are not supported; send one operation per request.")
     if not isinstance(payload, dict):
@@ -182,7 +185,9 @@ async def read_graphql_request(request: Request, max_body_bytes: int) -> GraphQL
     return _parse_params(payload, from_get=False)
 
 
-REQUEST_ERROR_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX", "BAD_USER_INPUT"})
+REQUEST_ERROR_CODES = frozenset(
+    {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX", "BAD_USER_INPUT"}
+)
 
 
 async def _close_quietly(session: AsyncSession) -> None:
@@ -195,7 +200,7 @@ async def _close_quietly(session: AsyncSession) -> None:
     """
     try:
         await session.close()
-    except Exception:  # noqa: BLE001 - any failure here must not reach the client
+    except Exception:
         log.warning("closing a busy session; invalidating its connection", exc_info=True)
         with contextlib.suppress(Exception):
             await session.invalidate()
@@ -230,7 +235,9 @@ class GraphQLEndpoint:
             )
         if request.method not in ("GET", "POST"):
             return graphql_response(
-                error_body("Use GET or POST.", "METHOD_NOT_ALLOWED"), status=405, media_type=media_type,
+                error_body("Use GET or POST.", "METHOD_NOT_ALLOWED"),
+                status=405,
+                media_type=media_type,
                 headers={"Allow": "GET, POST"},
             )
         started = time.perf_counter()
@@ -244,7 +251,9 @@ class GraphQLEndpoint:
             except RequestError as exc:
                 log_fields["errors"] = [exc.code]
                 status = exc.status
-                return graphql_response(error_body(exc.message, exc.code), status=exc.status, media_type=media_type, headers=exc.headers)
+                return graphql_response(
+                    error_body(exc.message, exc.code), status=exc.status, media_type=media_type, headers=exc.headers
+                )
             log_fields["operation"] = gql.operation_name
             response = await self.execute(request, gql, media_type, log_fields)
             # Statements run for this request (token lookup included): bench/ reads it.
@@ -259,11 +268,16 @@ class GraphQLEndpoint:
             log_fields["sql"] = counter[0]
             request_log.info(orjson.dumps(log_fields).decode())
             metrics.observe(
-                operation=log_fields.get("operation"), status=status, seconds=elapsed,
-                statements=counter[0], codes=log_fields.get("errors") or [],
+                operation=log_fields.get("operation"),
+                status=status,
+                seconds=elapsed,
+                statements=counter[0],
+                codes=log_fields.get("errors") or [],
             )
 
-    async def execute(self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any]) -> Response:
+    async def execute(
+        self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any]
+    ) -> Response:
         state = request.app.state
         settings: Settings = state.settings
         session: AsyncSession = state.sessionmaker()
@@ -285,10 +299,16 @@ class GraphQLEndpoint:
                         session = state.sessionmaker()
                         viewer = await viewer_for_token(session, token)
                 if viewer is None and not is_introspection_only(gql.query):
-                    message = "A valid bearer token is required." if token is None else "The bearer token is invalid or revoked."
+                    message = (
+                        "A valid bearer token is required."
+                        if token is None
+                        else "The bearer token is invalid or revoked."
+                    )
                     log_fields["errors"] = ["UNAUTHENTICATED"]
                     return graphql_response(
-                        error_body(message, "UNAUTHENTICATED"), status=401, media_type=media_type,
+                        error_body(message, "UNAUTHENTICATED"),
+                        status=401,
+                        media_type=media_type,
                         headers={"WWW-Authenticate": "Bearer"},
                     )
                 log_fields["caller"] = viewer.email if viewer else None
@@ -307,7 +327,9 @@ class GraphQLEndpoint:
                 settings=settings,
                 stats={"statements": STATEMENTS.get()},
             )
-            allowed = {OperationType.QUERY} if request.method == "GET" else {OperationType.QUERY, OperationType.MUTATION}
+            allowed = (
+                {OperationType.QUERY} if request.method == "GET" else {OperationType.QUERY, OperationType.MUTATION}
+            )
             try:
                 result = await schema.execute(
                     gql.query,
@@ -320,11 +342,15 @@ class GraphQLEndpoint:
                 log_fields["errors"] = ["METHOD_NOT_ALLOWED"]
                 return graphql_response(
                     error_body(f"{exc.as_http_error_reason(request.method)}; use POST.", "METHOD_NOT_ALLOWED"),
-                    status=405, media_type=media_type, headers={"Allow": "POST"},
+                    status=405,
+                    media_type=media_type,
+                    headers={"Allow": "POST"},
                 )
             except CannotGetOperationTypeError as exc:
                 log_fields["errors"] = ["BAD_REQUEST"]
-                return graphql_response(error_body(exc.as_http_error_reason(), "BAD_REQUEST"), status=400, media_type=media_type)
+                return graphql_response(
+                    error_body(exc.as_http_error_reason(), "BAD_REQUEST"), status=400, media_type=media_type
+                )
             errors = [classify(e) for e in result.errors] if result.errors else []
             codes = [e.extensions.get("code") for e in errors]
             if codes:
@@ -472,10 +498,15 @@ async def _prepare_for_serve(settings: Settings) -> str | None:
         if partners:
             return None
         print(f"Empty database: seeding a demo partner with {DEMO_CUSTOMERS} customers…", file=sys.stderr)
-        await seed(session, customers=DEMO_CUSTOMERS, seed=1, partner="demo", today=today(), progress=sys.stderr.isatty())
+        await seed(
+            session, customers=DEMO_CUSTOMERS, seed=1, partner="demo", today=today(), progress=sys.stderr.isatty()
+        )
         email = (
             await session.execute(
-                select(PartnerAdmin.email).where(PartnerAdmin.role == "PARTNER_FULL_ADMIN").order_by(PartnerAdmin.email).limit(1)
+                select(PartnerAdmin.email)
+                .where(PartnerAdmin.role == "PARTNER_FULL_ADMIN")
+                .order_by(PartnerAdmin.email)
+                .limit(1)
             )
         ).scalar_one()
         token = await create_token(session, email=email)
@@ -498,7 +529,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         token, email = created.split("\t")
         print(f"Demo token for {email} (PARTNER_FULL_ADMIN); add this header in GraphiQL:", file=sys.stderr)
         print(f'  {{"Authorization": "Bearer {token}"}}', file=sys.stderr)
-        print("Then run:  { viewer { email role } customers(first: 5) { totalCount nodes { name statuses } } }", file=sys.stderr)
+        print(
+            "Then run:  { viewer { email role } customers(first: 5) { totalCount nodes { name statuses } } }",
+            file=sys.stderr,
+        )
     else:
         print("Make a token with:  partnerhub token create EMAIL", file=sys.stderr)
     if args.workers == 1:
@@ -534,7 +568,11 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 def cmd_load(args: argparse.Namespace) -> int:
     from db.io import ImportValidationError, load_document
 
-    raw = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
+    if args.file == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        with open(args.file, "rb") as fh:
+            raw = fh.read()
     try:
         doc = json.loads(raw)
     except ValueError as exc:
@@ -573,7 +611,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     async def _seed(session: AsyncSession):
         return await seed(
-            session, customers=args.customers, seed=args.seed, partner=args.partner, today=today(), progress=sys.stderr.isatty()
+            session,
+            customers=args.customers,
+            seed=args.seed,
+            partner=args.partner,
+            today=today(),
+            progress=sys.stderr.isatty(),
         )
 
     asyncio.run(_migrate())

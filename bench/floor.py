@@ -123,10 +123,15 @@ async def compare_page(db: Db, token: str, first: int) -> bytes:
     subs = await db.fetch(SUBSCRIPTIONS_SQL, ids=[c[0] for c in customers])
     by_customer: dict[int, list] = defaultdict(list)
     for s in subs:
-        by_customer[s[1]].append({
-            "subscriptionId": s[2], "status": s[3], "startsOn": _date(s[4]).isoformat(),
-            "endsOn": _date(s[5]).isoformat(), "autoRenew": bool(s[6]),
-        })
+        by_customer[s[1]].append(
+            {
+                "subscriptionId": s[2],
+                "status": s[3],
+                "startsOn": _date(s[4]).isoformat(),
+                "endsOn": _date(s[5]).isoformat(),
+                "autoRenew": bool(s[6]),
+            }
+        )
     nodes = [{"id": gid("Customer", c[0]), "name": c[1], "subscriptions": by_customer.get(c[0], [])} for c in customers]
     return orjson.dumps({"data": {"customers": {"nodes": nodes}}})
 
@@ -134,14 +139,21 @@ async def compare_page(db: Db, token: str, first: int) -> bytes:
 def _line(row: Any) -> dict[str, Any]:
     _id, _plan, product, total, assigned, used, used90 = row
     return {
-        "product": product, "total": total, "assigned": assigned, "used": used, "usedLast90Days": used90,
-        "available": max(total - assigned, 0), "overage": max(assigned - total, 0),
-        "assignmentRate": assigned / total if total else None, "usageRate": used / total if total else None,
+        "product": product,
+        "total": total,
+        "assigned": assigned,
+        "used": used,
+        "usedLast90Days": used90,
+        "available": max(total - assigned, 0),
+        "overage": max(assigned - total, 0),
+        "assignmentRate": assigned / total if total else None,
+        "usageRate": used / total if total else None,
     }
 
 
-async def list_page(db: Db, token: str, first: int, today: dt.date, launch_base: str,
-                    expiring_days: int = 30, inactive_days: int = 30) -> bytes:
+async def list_page(
+    db: Db, token: str, first: int, today: dt.date, launch_base: str, expiring_days: int = 30, inactive_days: int = 30
+) -> bytes:
     """(1): every Customer field with subscriptions, trials, licences, invoices and admins."""
     viewer = await _viewer(db, token)
     rows = await db.fetch(PAGE_SQL, viewer[1], first + 1)
@@ -150,7 +162,7 @@ async def list_page(db: Db, token: str, first: int, today: dt.date, launch_base:
     ids = [c[0] for c in customers]
     plans = await db.fetch(PLANS_SQL, ids=ids)
     plan_ids = [p[0] for p in plans]
-    day = today if not db.pg else today
+    day = today
     lines = await db.fetch(LINES_SQL, day if db.pg else day.isoformat(), ids=plan_ids)
     sub_ids = [p[0] for p in plans if p[2] == "SUBSCRIPTION"]
     invoices = await db.fetch(INVOICES_SQL, ids=sub_ids)
@@ -161,14 +173,22 @@ async def list_page(db: Db, token: str, first: int, today: dt.date, launch_base:
         lines_by_plan[line[1]].append(line)
     invoices_by_plan: dict[int, list] = defaultdict(list)
     for inv in invoices:
-        amount = inv[4] if db.pg else "%.2f" % inv[4]
-        invoices_by_plan[inv[0]].append({
-            "number": inv[1], "issuedOn": _date(inv[2]).isoformat(), "dueOn": _date(inv[3]).isoformat(),
-            "amount": str(amount), "currency": inv[5], "status": inv[6],
-        })
+        amount = inv[4] if db.pg else f"{inv[4]:.2f}"
+        invoices_by_plan[inv[0]].append(
+            {
+                "number": inv[1],
+                "issuedOn": _date(inv[2]).isoformat(),
+                "dueOn": _date(inv[3]).isoformat(),
+                "amount": str(amount),
+                "currency": inv[5],
+                "status": inv[6],
+            }
+        )
     admins_by_customer: dict[int, list] = defaultdict(list)
     for a in admins:
-        admins_by_customer[a[0]].append({"id": gid("PartnerAdmin", a[1]), "email": a[2], "displayName": a[3], "role": a[4]})
+        admins_by_customer[a[0]].append(
+            {"id": gid("PartnerAdmin", a[1]), "email": a[2], "displayName": a[3], "role": a[4]}
+        )
     plans_by_customer: dict[int, list] = defaultdict(list)
     for p in plans:
         plans_by_customer[p[1]].append(p)
@@ -196,33 +216,58 @@ async def list_page(db: Db, token: str, first: int, today: dt.date, launch_base:
             if kind == "SUBSCRIPTION":
                 suspended = suspended or status == "SUSPENDED"
                 pending = pending or status == "PENDING_SETUP"
-                subscriptions.append({
-                    "id": gid("Subscription", p_id), "subscriptionId": ext_id, "status": status,
-                    "startsOn": starts.isoformat(), "endsOn": ends.isoformat(), "autoRenew": bool(auto),
-                    "renewalDate": ends.isoformat() if auto else None, "daysRemaining": (ends - today).days,
-                    "licenses": [_line(line) for line in plan_lines],
-                    "invoices": invoices_by_plan.get(p_id, []),
-                })
+                subscriptions.append(
+                    {
+                        "id": gid("Subscription", p_id),
+                        "subscriptionId": ext_id,
+                        "status": status,
+                        "startsOn": starts.isoformat(),
+                        "endsOn": ends.isoformat(),
+                        "autoRenew": bool(auto),
+                        "renewalDate": ends.isoformat() if auto else None,
+                        "daysRemaining": (ends - today).days,
+                        "licenses": [_line(line) for line in plan_lines],
+                        "invoices": invoices_by_plan.get(p_id, []),
+                    }
+                )
             else:
-                trials.append({
-                    "id": gid("Trial", p_id), "trialId": ext_id, "status": status, "startsOn": starts.isoformat(),
-                    "endsOn": ends.isoformat(), "daysRemaining": (ends - today).days,
-                    "licenses": [_line(line) for line in plan_lines],
-                })
+                trials.append(
+                    {
+                        "id": gid("Trial", p_id),
+                        "trialId": ext_id,
+                        "status": status,
+                        "startsOn": starts.isoformat(),
+                        "endsOn": ends.isoformat(),
+                        "daysRemaining": (ends - today).days,
+                        "licenses": [_line(line) for line in plan_lines],
+                    }
+                )
         last = _date(last_activity) if last_activity is not None else None
         flags = (
-            ("SUSPENDED", suspended), ("LICENSE_OVERAGE", overage), ("EXPIRING_SOON", expiring),
-            ("READY_FOR_SETUP", pending), ("NO_RECENT_ACTIVITY", last is None or last < inactive_before),
-            ("TRIAL", live_trial), ("SUBSCRIPTION", live_sub), ("EXPIRED", not live and not pending and not suspended),
+            ("SUSPENDED", suspended),
+            ("LICENSE_OVERAGE", overage),
+            ("EXPIRING_SOON", expiring),
+            ("READY_FOR_SETUP", pending),
+            ("NO_RECENT_ACTIVITY", last is None or last < inactive_before),
+            ("TRIAL", live_trial),
+            ("SUBSCRIPTION", live_sub),
+            ("EXPIRED", not live and not pending and not suspended),
         )
         customer_gid = gid("Customer", c_id)
-        nodes.append({
-            "id": customer_gid, "name": name, "managedBy": managed_by, "createdOn": _date(created_on).isoformat(),
-            "lastAdminActivityOn": last.isoformat() if last else None,
-            "statuses": [s for s, on in flags if on],
-            "products": sorted(products, key=PRODUCT_RANK.__getitem__),
-            "launchUrl": f"{launch_base}/launch/{customer_gid}",
-            "subscriptions": subscriptions, "trials": trials, "partnerAdmins": admins_by_customer.get(c_id, []),
-        })
+        nodes.append(
+            {
+                "id": customer_gid,
+                "name": name,
+                "managedBy": managed_by,
+                "createdOn": _date(created_on).isoformat(),
+                "lastAdminActivityOn": last.isoformat() if last else None,
+                "statuses": [s for s, on in flags if on],
+                "products": sorted(products, key=PRODUCT_RANK.__getitem__),
+                "launchUrl": f"{launch_base}/launch/{customer_gid}",
+                "subscriptions": subscriptions,
+                "trials": trials,
+                "partnerAdmins": admins_by_customer.get(c_id, []),
+            }
+        )
     end = cursor(customers[-1][2], customers[-1][0]) if customers else None
     return orjson.dumps({"data": {"customers": {"pageInfo": {"hasNextPage": more, "endCursor": end}, "nodes": nodes}}})

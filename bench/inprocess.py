@@ -28,9 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("PARTNERHUB_TODAY", "2026-11-25")
 
-from sqlalchemy import event, select  # noqa: E402
+from sqlalchemy import event, select
 
-from bench import queries  # noqa: E402
+from bench import queries
 
 
 def _case(name: str) -> tuple[str, dict]:
@@ -51,7 +51,7 @@ def _by_package(stats: pstats.Stats, repeat: int) -> None:
         if "site-packages/" in filename:
             key = filename.split("site-packages/")[1].split("/")[0]
         elif filename.startswith(root):
-            key = "partnerhub:" + filename[len(root) + 1:].split("/")[0]
+            key = "partnerhub:" + filename[len(root) + 1 :].split("/")[0]
         elif filename == "~":
             key = "builtins:" + func.split(" of ")[0].strip("<>{}").split(".")[0][:40]
         else:
@@ -74,8 +74,12 @@ async def main() -> None:
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--by-package", action="store_true", help="sum the profile's own time per package")
-    parser.add_argument("--gc", choices=["default", "freeze"], default="default",
-                        help="freeze: gc.collect(); gc.freeze() after warm-up, as `partnerhub serve` does")
+    parser.add_argument(
+        "--gc",
+        choices=["default", "freeze"],
+        default="default",
+        help="freeze: gc.collect(); gc.freeze() after warm-up, as `partnerhub serve` does",
+    )
     args = parser.parse_args()
 
     import strawberry.schema.schema as sschema
@@ -111,10 +115,14 @@ async def main() -> None:
     event.listen(engine.sync_engine, "after_cursor_execute", after)
     maker = make_sessionmaker(engine)
     async with maker() as session:
-        admin = (await session.execute(
-            select(PartnerAdmin.__table__).where(PartnerAdmin.__table__.c.role == "PARTNER_FULL_ADMIN").limit(1)
-        )).first()
-    viewer = Viewer(id=admin.id, partner_id=admin.partner_id, email=admin.email, display_name=admin.display_name, role=admin.role)
+        admin = (
+            await session.execute(
+                select(PartnerAdmin.__table__).where(PartnerAdmin.__table__.c.role == "PARTNER_FULL_ADMIN").limit(1)
+            )
+        ).first()
+    viewer = Viewer(
+        id=admin.id, partner_id=admin.partner_id, email=admin.email, display_name=admin.display_name, role=admin.role
+    )
     query, variables = _case(args.case)
 
     async def once() -> tuple[float, float, float]:
@@ -123,9 +131,13 @@ async def main() -> None:
         t0 = time.perf_counter()
         async with maker() as session:
             await session.connection()
-            ctx = Context(session=session, viewer=viewer,
-                          loaders=Loaders(session=session, viewer=viewer, today=today(), settings=settings),
-                          today=today(), settings=settings)
+            ctx = Context(
+                session=session,
+                viewer=viewer,
+                loaders=Loaders(session=session, viewer=viewer, today=today(), settings=settings),
+                today=today(),
+                settings=settings,
+            )
             result = await schema.execute(query, variable_values=variables, context_value=ctx)
         assert not result.errors, result.errors
         return time.perf_counter() - t0, sql_time[0], time.process_time() - c0
@@ -149,9 +161,11 @@ async def main() -> None:
     if profiler:
         profiler.disable()
     await engine.dispose()
-    print(f"{args.case}: CPU {statistics.mean(cpus) * 1000:.2f} ms (median {statistics.median(cpus) * 1000:.2f}); "
-          f"wall mean {statistics.mean(totals) * 1000:.2f} ms, median {statistics.median(totals) * 1000:.2f} ms, "
-          f"of which waiting on SQL {statistics.mean(sqls) * 1000:.2f} ms")
+    print(
+        f"{args.case}: CPU {statistics.mean(cpus) * 1000:.2f} ms (median {statistics.median(cpus) * 1000:.2f}); "
+        f"wall mean {statistics.mean(totals) * 1000:.2f} ms, median {statistics.median(totals) * 1000:.2f} ms, "
+        f"of which waiting on SQL {statistics.mean(sqls) * 1000:.2f} ms"
+    )
     if profiler:
         stats = pstats.Stats(profiler)
         calls = sum(v[1] for v in stats.stats.values())

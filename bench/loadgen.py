@@ -10,10 +10,11 @@ the machine's two cores with the server and the database).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import orjson
 
@@ -72,7 +73,7 @@ class Stats:
         def pct(p: float) -> float | None:
             if not n:
                 return None
-            return round(lat[min(n - 1, max(0, int(round(p / 100 * n + 0.5)) - 1))] * 1000, 2)
+            return round(lat[min(n - 1, max(0, round(p / 100 * n + 0.5) - 1))] * 1000, 2)
 
         statements = sorted(set(self.statements))
         return {
@@ -103,10 +104,8 @@ class Connection:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await self.writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
             self.writer = None
 
     async def send(self, request: bytes) -> Response:
@@ -137,8 +136,16 @@ async def request_once(host: str, port: int, request: bytes) -> Response:
         await connection.close()
 
 
-async def sequential(host: str, port: int, requests: Iterable[bytes], *, count: int, max_seconds: float,
-                     warmup: int = 5, min_count: int = 20) -> Stats:
+async def sequential(
+    host: str,
+    port: int,
+    requests: Iterable[bytes],
+    *,
+    count: int,
+    max_seconds: float,
+    warmup: int = 5,
+    min_count: int = 20,
+) -> Stats:
     """``count`` requests one after another on one connection (after ``max_seconds``, at least ``min_count``)."""
     cycle = itertools.cycle(list(requests))
     connection = Connection(host, port)
@@ -161,8 +168,9 @@ async def sequential(host: str, port: int, requests: Iterable[bytes], *, count: 
     return stats
 
 
-async def concurrent(host: str, port: int, requests: Iterable[bytes], *, connections: int, seconds: float,
-                     warmup_seconds: float = 2.0) -> Stats:
+async def concurrent(
+    host: str, port: int, requests: Iterable[bytes], *, connections: int, seconds: float, warmup_seconds: float = 2.0
+) -> Stats:
     """``connections`` clients sending back to back for ``seconds`` (after a warm-up)."""
     pool = list(requests)
     stats = Stats()
@@ -170,7 +178,7 @@ async def concurrent(host: str, port: int, requests: Iterable[bytes], *, connect
 
     async def client(index: int) -> None:
         connection = Connection(host, port)
-        cycle = itertools.cycle(pool[index % len(pool):] + pool[: index % len(pool)])
+        cycle = itertools.cycle(pool[index % len(pool) :] + pool[: index % len(pool)])
         try:
             while True:
                 t0 = time.perf_counter()

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from bench import loadgen, run
 
-
 OUR_TOP_LEVEL = ("schema", "resolvers", "loaders", "db", "bench", "server.py")
 
 
@@ -34,7 +33,7 @@ def classify(frame: str) -> str:
     if "site-packages/" in path:
         path = path.split("site-packages/")[1]
     if path.startswith(str(run.ROOT)):
-        path = path[len(str(run.ROOT)) + 1:]
+        path = path[len(str(run.ROOT)) + 1 :]
     first = path.split("/")[0]
     if first in OUR_TOP_LEVEL:
         return "partnerhub:" + first.replace(".py", "")
@@ -88,20 +87,42 @@ async def main() -> int:
 
     token = await run.make_token(args.db)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    server = run.Server(args.db, Path(args.server_dir), args.variant.split(),
-                        run.RESULTS_DIR / "logs" / f"{stamp}-profile.log")
+    server = run.Server(
+        args.db, Path(args.server_dir), args.variant.split(), run.RESULTS_DIR / "logs" / f"{stamp}-profile.log"
+    )
     await server.start()
     raw = run.RESULTS_DIR / f"{stamp}-profile-case{args.case}.txt"
     try:
         client = run.Client(server.port, token)
         cases, _notes = await run.build_cases(client)
         case = next(v for k, v in cases.items() if k.split()[0] == args.case)
-        spy = subprocess.Popen([args.py_spy, "record", "--pid", str(server.process.pid), "--format", "raw",
-                                "--rate", "250", "--duration", str(int(args.seconds)), "--output", str(raw)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        spy = subprocess.Popen(
+            [
+                args.py_spy,
+                "record",
+                "--pid",
+                str(server.process.pid),
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "--duration",
+                str(int(args.seconds)),
+                "--output",
+                str(raw),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         await asyncio.sleep(1.0)
-        stats = await loadgen.concurrent(run.HOST, server.port, case["requests"], connections=args.connections,
-                                         seconds=args.seconds, warmup_seconds=0.5)
+        stats = await loadgen.concurrent(
+            run.HOST,
+            server.port,
+            case["requests"],
+            connections=args.connections,
+            seconds=args.seconds,
+            warmup_seconds=0.5,
+        )
         spy.wait(timeout=60)
         print(f"load: {stats.summary()['rps']} req/s, p50 {stats.summary()['p50_ms']} ms, errors {stats.errors}")
     finally:

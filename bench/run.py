@@ -70,14 +70,14 @@ async def _customer_count(url: str) -> int | None:
     try:
         db = floor.Db(url)
         await db.open()
-    except Exception:  # noqa: BLE001 - missing database or file
+    except Exception:
         return None
     try:
         rows = await db.fetch(
             "SELECT count(*) FROM customer c JOIN partner p ON p.id = c.partner_id WHERE p.key = :1", PARTNER
         )
         return int(rows[0][0])
-    except Exception:  # noqa: BLE001 - not migrated
+    except Exception:
         return None
     finally:
         await db.close()
@@ -153,7 +153,11 @@ async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool) -> s
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, str(ROOT / "server.py"), "seed", "--customers", str(size), "--partner", PARTNER],
-        env=_env(url), cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=_env(url),
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     log(f"{kind} {size:,}: seeded in {time.perf_counter() - started:.0f} s")
     await analyze(url)
@@ -174,7 +178,11 @@ async def make_token(url: str) -> str:
     )
     out = subprocess.run(
         [sys.executable, str(ROOT / "server.py"), "token", "create", rows[0][0]],
-        env=_env(url), cwd=ROOT, check=True, capture_output=True, text=True,
+        env=_env(url),
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip().splitlines()[-1]
 
@@ -197,12 +205,24 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     async def start(self) -> None:
-        command = [sys.executable, str(ROOT / "bench" / "serve.py"), "--server-dir", str(self.server_dir),
-                   *self.variant, "--", "serve", "--host", HOST, "--port", str(self.port)]
+        command = [
+            sys.executable,
+            str(ROOT / "bench" / "serve.py"),
+            "--server-dir",
+            str(self.server_dir),
+            *self.variant,
+            "--",
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+        ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_file = open(self.log_path, "wb")
-        self.process = subprocess.Popen(command, env=_env(self.url), cwd=self.server_dir,
-                                        stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, env=_env(self.url), cwd=self.server_dir, stdout=self.log_file, stderr=subprocess.STDOUT
+        )
         ready = f"GET /readyz HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -317,9 +337,13 @@ async def dashboard_query(client: Client) -> str | None:
         sub = _named(field["type"])
         sub_fields = {f["name"]: f for f in (await of(sub))["fields"]}
         if "rows" in sub_fields:
-            row_type = _named({f["name"]: f for f in (await of(_named(sub_fields["rows"]["type"])))["fields"]}["nodes"]["type"])
+            row_type = _named(
+                {f["name"]: f for f in (await of(_named(sub_fields["rows"]["type"])))["fields"]}["nodes"]["type"]
+            )
             row_fields = " ".join(await scalars(row_type))
-            customer = " customer { id name }" if any(f["name"] == "customer" for f in (await of(row_type))["fields"]) else ""
+            customer = (
+                " customer { id name }" if any(f["name"] == "customer" for f in (await of(row_type))["fields"]) else ""
+            )
             section = " ".join(await scalars(sub))
             parts.append(f"{field['name']} {{ {section} rows(first: 25) {{ nodes {{ {row_fields}{customer} }} }} }}")
         elif _callable(field):
@@ -338,11 +362,18 @@ async def build_cases(client: Client) -> tuple[dict[str, dict], list[str]]:
     cases: dict[str, dict] = {
         "0 compare": {"requests": [client.request(queries.COMPARE, page)]},
         "1 list": {"requests": [client.request(queries.LIST_PAGE, page)]},
-        "2a deep": {"requests": [client.request(queries.LIST_PAGE, {**page, "after": deep_after})],
-                    "note": f"page {deep_pages + 1}"},
-        "2b deep+filtered": {"requests": [client.request(queries.LIST_PAGE, {**page, "after": filtered_after, "filter": flt})],
-                             "note": f"EXPIRING_SOON, page {filtered_pages + 1}"},
-        "3 detail": {"requests": [client.request(queries.DETAIL, {"id": i}) for i in ids], "note": f"{len(ids)} customers in turn"},
+        "2a deep": {
+            "requests": [client.request(queries.LIST_PAGE, {**page, "after": deep_after})],
+            "note": f"page {deep_pages + 1}",
+        },
+        "2b deep+filtered": {
+            "requests": [client.request(queries.LIST_PAGE, {**page, "after": filtered_after, "filter": flt})],
+            "note": f"EXPIRING_SOON, page {filtered_pages + 1}",
+        },
+        "3 detail": {
+            "requests": [client.request(queries.DETAIL, {"id": i}) for i in ids],
+            "note": f"{len(ids)} customers in turn",
+        },
     }
     dashboard = await dashboard_query(client)
     if dashboard is None:
@@ -376,18 +407,26 @@ async def floor_and_inprocess(url: str, token: str, http_bodies: dict[str, bytes
         async with maker() as session:
             viewer = await viewer_for_token(session, token)
             await session.connection()
-            context = Context(session=session, viewer=viewer,
-                              loaders=Loaders(session=session, viewer=viewer, today=today(), settings=settings),
-                              today=today(), settings=settings)
+            context = Context(
+                session=session,
+                viewer=viewer,
+                loaders=Loaders(session=session, viewer=viewer, today=today(), settings=settings),
+                today=today(),
+                settings=settings,
+            )
             result = await schema.execute(query, variable_values=variables, context_value=context)
         assert not result.errors, result.errors
         return orjson.dumps({"data": result.data})
 
     pages = {
-        "0 compare": (lambda: floor.compare_page(db, token, queries.PAGE_SIZE),
-                      lambda: graphql(queries.COMPARE, {"first": queries.PAGE_SIZE})),
-        "1 list": (lambda: floor.list_page(db, token, queries.PAGE_SIZE, day, settings.launch_base_url),
-                   lambda: graphql(queries.LIST_PAGE, {"first": queries.PAGE_SIZE})),
+        "0 compare": (
+            lambda: floor.compare_page(db, token, queries.PAGE_SIZE),
+            lambda: graphql(queries.COMPARE, {"first": queries.PAGE_SIZE}),
+        ),
+        "1 list": (
+            lambda: floor.list_page(db, token, queries.PAGE_SIZE, day, settings.launch_base_url),
+            lambda: graphql(queries.LIST_PAGE, {"first": queries.PAGE_SIZE}),
+        ),
     }
     out: dict[str, Any] = {}
     try:
@@ -442,14 +481,17 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
                 # repeated requests, which read the cached days.
                 await clear_trend_cache(url)
                 cpu0 = server.cpu_seconds()
-                stats = await loadgen.sequential(HOST, server.port, case["requests"], count=1, max_seconds=0,
-                                                 warmup=0, min_count=1)
+                stats = await loadgen.sequential(
+                    HOST, server.port, case["requests"], count=1, max_seconds=0, warmup=0, min_count=1
+                )
                 summary = stats.summary()
                 summary["server_cpu_ms_per_request"] = round((server.cpu_seconds() - cpu0) * 1000, 2)
                 summary["note"] = "first request, trend cache empty"
                 result["cases"]["4c dashboard, cold"] = summary
-                log(f"{kind} {size:,} 4c dashboard, cold: {summary['p50_ms']} ms, {summary['sql_per_request']} SQL, "
-                    f"errors {summary['errors']}")
+                log(
+                    f"{kind} {size:,} 4c dashboard, cold: {summary['p50_ms']} ms, {summary['sql_per_request']} SQL, "
+                    f"errors {summary['errors']}"
+                )
             t0 = time.perf_counter()
             first = await loadgen.request_once(HOST, server.port, case["requests"][0])
             first_seconds = time.perf_counter() - t0
@@ -458,36 +500,52 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
             if "query" in case:
                 result["dashboard_query"] = case["query"]
             cpu0 = server.cpu_seconds()
-            stats = await loadgen.sequential(HOST, server.port, case["requests"], count=args.requests,
-                                             max_seconds=args.seconds_per_case, warmup=1 if slow else 5,
-                                             min_count=(2 if first_seconds > 5 else 5) if slow else 20)
+            stats = await loadgen.sequential(
+                HOST,
+                server.port,
+                case["requests"],
+                count=args.requests,
+                max_seconds=args.seconds_per_case,
+                warmup=1 if slow else 5,
+                min_count=(2 if first_seconds > 5 else 5) if slow else 20,
+            )
             summary = stats.summary()
-            summary["server_cpu_ms_per_request"] = round((server.cpu_seconds() - cpu0) / max(1, summary["requests"]) * 1000, 2)
+            summary["server_cpu_ms_per_request"] = round(
+                (server.cpu_seconds() - cpu0) / max(1, summary["requests"]) * 1000, 2
+            )
             summary["note"] = case.get("note")
             result["cases"][name] = summary
-            log(f"{kind} {size:,} {name}: p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, "
-                f"{summary['sql_per_request']} SQL, errors {summary['errors']}")
+            log(
+                f"{kind} {size:,} {name}: p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, "
+                f"{summary['sql_per_request']} SQL, errors {summary['errors']}"
+            )
         if not args.no_throughput:
             for name in ("0 compare", "1 list"):
                 if args.cases and name.split()[0] not in args.cases:
                     continue
                 cpu0 = server.cpu_seconds()
-                stats = await loadgen.concurrent(HOST, server.port, cases[name]["requests"],
-                                                 connections=args.connections, seconds=args.duration)
+                stats = await loadgen.concurrent(
+                    HOST, server.port, cases[name]["requests"], connections=args.connections, seconds=args.duration
+                )
                 summary = stats.summary()
                 summary["server_cpu_ms_per_request"] = round(
-                    (server.cpu_seconds() - cpu0) / max(1, summary["requests"]) * 1000, 2)
+                    (server.cpu_seconds() - cpu0) / max(1, summary["requests"]) * 1000, 2
+                )
                 result["throughput"][name] = summary
-                log(f"{kind} {size:,} {name} x{args.connections}: {summary['rps']} req/s, p50 {summary['p50_ms']} ms, "
-                    f"p95 {summary['p95_ms']} ms, errors {summary['errors']}")
+                log(
+                    f"{kind} {size:,} {name} x{args.connections}: {summary['rps']} req/s, p50 {summary['p50_ms']} ms, "
+                    f"p95 {summary['p95_ms']} ms, errors {summary['errors']}"
+                )
         result["peak_rss_mb"] = server.peak_rss_mb()
     finally:
         server.stop()
     if not args.no_floor and (not args.cases or {"0", "1"} & set(args.cases)):
         result["floor"] = await floor_and_inprocess(url, token, bodies, args.floor_repeat)
         for name, f in result["floor"].items():
-            log(f"{kind} {size:,} {name}: floor {f['floor_ms']} ms vs strawberry in-process {f['graphql_inprocess_ms']} ms "
-                f"(identical bytes: {f['identical_to_http_response']})")
+            log(
+                f"{kind} {size:,} {name}: floor {f['floor_ms']} ms vs strawberry in-process {f['graphql_inprocess_ms']} ms "
+                f"(identical bytes: {f['identical_to_http_response']})"
+            )
     return result
 
 
@@ -495,12 +553,29 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0)
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem / 2**20, 1),
-            "python": platform.python_version(), "os": platform.platform(terse=True)}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem / 2**20, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(terse=True),
+    }
 
 
 def calibrate() -> float:
@@ -523,27 +598,50 @@ def check_targets(runs: list[dict]) -> list[tuple[str, str, str]]:
     for case, need in (("0 compare", 500), ("1 list", 200)):
         value = rps("postgresql", 10000, case)
         if value is not None:
-            out.append((f"({case[0]}) ≥ {need} req/s, PostgreSQL 10k", "met" if value >= need else "NOT met", f"{value} req/s"))
+            out.append(
+                (f"({case[0]}) ≥ {need} req/s, PostgreSQL 10k", "met" if value >= need else "NOT met", f"{value} req/s")
+            )
     for db in ("postgresql", "sqlite"):
         big, small = by.get((db, 100000)), by.get((db, 1000))
         if big:
             for case in ("1 list", "2a deep", "2b deep+filtered", "3 detail"):
                 p50 = (big["cases"].get(case) or {}).get("p50_ms")
                 if p50 is not None:
-                    out.append((f"({case.split()[0]}) p50 < 40 ms at 100k, {db}", "met" if p50 < 40 else "NOT met", f"{p50} ms"))
+                    out.append(
+                        (
+                            f"({case.split()[0]}) p50 < 40 ms at 100k, {db}",
+                            "met" if p50 < 40 else "NOT met",
+                            f"{p50} ms",
+                        )
+                    )
                 if small and p50 is not None and (small["cases"].get(case) or {}).get("p50_ms"):
                     base = small["cases"][case]["p50_ms"]
                     ratio = p50 / base
-                    out.append((f"({case.split()[0]}) 100k ≤ 1.5 × 1k, {db}", "met" if ratio <= 1.5 else "NOT met",
-                                f"{base} → {p50} ms (×{ratio:.2f})"))
+                    out.append(
+                        (
+                            f"({case.split()[0]}) 100k ≤ 1.5 × 1k, {db}",
+                            "met" if ratio <= 1.5 else "NOT met",
+                            f"{base} → {p50} ms (×{ratio:.2f})",
+                        )
+                    )
             dash = (big["cases"].get("4 dashboard") or {}).get("p50_ms")
             if dash is not None:
-                out.append((f"(4) p50 < 250 ms at 100k, {db} (trend's past days cached)",
-                            "met" if dash < 250 else "NOT met", f"{dash} ms"))
+                out.append(
+                    (
+                        f"(4) p50 < 250 ms at 100k, {db} (trend's past days cached)",
+                        "met" if dash < 250 else "NOT met",
+                        f"{dash} ms",
+                    )
+                )
             cold = (big["cases"].get("4c dashboard, cold") or {}).get("p50_ms")
             if cold is not None:
-                out.append((f"(4) < 250 ms at 100k, {db}, first request with the trend cache empty",
-                            "met" if cold < 250 else "NOT met", f"{cold} ms"))
+                out.append(
+                    (
+                        f"(4) < 250 ms at 100k, {db}, first request with the trend cache empty",
+                        "met" if cold < 250 else "NOT met",
+                        f"{cold} ms",
+                    )
+                )
     peak = max((r.get("peak_rss_mb") or 0) for r in runs) if runs else None
     if peak:
         out.append(("peak RSS < 300 MB", "met" if peak < 300 else "NOT met", f"max {peak} MB"))
@@ -558,8 +656,13 @@ def check_targets(runs: list[dict]) -> list[tuple[str, str, str]]:
             counts = {k: v for k, v in counts.items() if v is not None}
             if len(set(counts.values())) > 1:
                 varying.append(f"{db} {case}: {counts}")
-    out.append(("SQL statements per request independent of size", "met" if not varying else "NOT met",
-                "same (most) count at every size" if not varying else "; ".join(varying)))
+    out.append(
+        (
+            "SQL statements per request independent of size",
+            "met" if not varying else "NOT met",
+            "same (most) count at every size" if not varying else "; ".join(varying),
+        )
+    )
     return out
 
 
@@ -577,7 +680,8 @@ def table(results: dict) -> str:
         f"{meta['machine']['memory_gib']} GiB, Python {meta['machine']['python']}; {meta['postgresql']}; "
         f"SQLite {meta['sqlite']}. Load average before/after: {meta['load_before']} / {meta['load_after']}; "
         f"calibration loop {meta['calibration_ms']} ms (≈ 90 ms on an idle core). Commit {meta['commit']}"
-        + (f"; variant {meta['variant']}" if meta.get("variant") else "") + ".",
+        + (f"; variant {meta['variant']}" if meta.get("variant") else "")
+        + ".",
         "",
         "Latency: one request at a time. Throughput: 16 connections for "
         f"{meta['duration']} s. *SQL* = statements per request (`X-SQL-Statements`, token lookup included); "
@@ -595,17 +699,27 @@ def table(results: dict) -> str:
                 f"{s['errors']} | {s['sql_per_request']} | {s.get('server_cpu_ms_per_request')} | "
                 f"{(s['response_bytes'] or 0) // 1024} | {s.get('note') or ''} |"
             )
-    lines += ["", "Peak server RSS: " + ", ".join(
-        f"{r['db']} {r['customers']:,}: {r.get('peak_rss_mb')} MB" for r in results["runs"]) + "."]
+    lines += [
+        "",
+        "Peak server RSS: "
+        + ", ".join(f"{r['db']} {r['customers']:,}: {r.get('peak_rss_mb')} MB" for r in results["runs"])
+        + ".",
+    ]
     floors = [(r, n, f) for r in results["runs"] for n, f in (r.get("floor") or {}).items()]
     if floors:
-        lines += ["", "Floor: the same page by hand-written SQL on the raw driver, encoded to the same JSON bytes, "
-                  "vs the same page through strawberry, both in one process (median ms per page, no HTTP).", "",
-                  "| db | customers | page | floor ms | strawberry ms | × | same bytes as the server |",
-                  "|---|---:|---|---:|---:|---:|---|"]
+        lines += [
+            "",
+            "Floor: the same page by hand-written SQL on the raw driver, encoded to the same JSON bytes, "
+            "vs the same page through strawberry, both in one process (median ms per page, no HTTP).",
+            "",
+            "| db | customers | page | floor ms | strawberry ms | × | same bytes as the server |",
+            "|---|---:|---|---:|---:|---:|---|",
+        ]
         for r, n, f in floors:
-            lines.append(f"| {r['db']} | {r['customers']:,} | {n} | {f['floor_ms']} | {f['graphql_inprocess_ms']} | "
-                         f"{f['ratio']} | {'yes' if f['identical_to_http_response'] else 'NO'} |")
+            lines.append(
+                f"| {r['db']} | {r['customers']:,} | {n} | {f['floor_ms']} | {f['graphql_inprocess_ms']} | "
+                f"{f['ratio']} | {'yes' if f['identical_to_http_response'] else 'NO'} |"
+            )
     lines += ["", "| target | status | measured |", "|---|---|---|"]
     lines += [f"| {t} | {s} | {e} |" for t, s, e in results["targets"]]
     notes = sorted({n for r in results["runs"] for n in r.get("notes", [])})
@@ -631,7 +745,7 @@ async def pg_version(pg_base: str) -> str:
 
     try:
         conn = await asyncpg.connect(f"{pg_base.rstrip('/')}/postgres")
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "PostgreSQL unreachable"
     try:
         return "PostgreSQL " + (await conn.fetchval("SHOW server_version")).split()[0]
@@ -643,11 +757,13 @@ async def main(args: argparse.Namespace) -> int:
     import sqlite3
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     results: dict[str, Any] = {
         "meta": {
-            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(),
             "postgresql": await pg_version(args.pg) if "postgresql" in args.dbs else "PostgreSQL not run",
             "sqlite": sqlite3.sqlite_version,
@@ -681,10 +797,15 @@ async def main(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="customer counts (default 1000,10000,100000)")
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="customer counts (default 1000,10000,100000)"
+    )
     parser.add_argument("--dbs", default="sqlite,postgresql", help="sqlite and/or postgresql")
-    parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql://127.0.0.1"),
-                        help="PostgreSQL server URL without a database; bench_<size> databases are created there")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("BENCH_PG", "postgresql://127.0.0.1"),
+        help="PostgreSQL server URL without a database; bench_<size> databases are created there",
+    )
     parser.add_argument("--reseed", action="store_true", help="drop and seed the databases again")
     parser.add_argument("--requests", type=int, default=300, help="requests per latency case (default 300)")
     parser.add_argument("--seconds-per-case", type=float, default=6.0, help="time limit per latency case")

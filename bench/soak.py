@@ -62,7 +62,9 @@ class Client:
         self.errors: list[str] = []
         self.requests = 0
         self.trials: dict[str, str] = {}  # trial global id -> status this client last set
-        self.active: dict[str, str] = {c["id"]: t["id"] for c in customers for t in c["trials"] if t["status"] == "ACTIVE"}
+        self.active: dict[str, str] = {
+            c["id"]: t["id"] for c in customers for t in c["trials"] if t["status"] == "ACTIVE"
+        }
         self.admins: list[str] = []
 
     async def gql(self, query: str, variables: dict | None = None) -> dict:
@@ -113,7 +115,9 @@ async def soak(url: str, token: str, *, seconds: float, clients: int, pid: int) 
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as http:
         customers, after = [], None
         while True:
-            page = (await http.post("/graphql", json={"query": ALL_IDS, "variables": {"after": after}})).json()["data"]["customers"]
+            page = (await http.post("/graphql", json={"query": ALL_IDS, "variables": {"after": after}})).json()["data"][
+                "customers"
+            ]
             customers += page["nodes"]
             if not page["pageInfo"]["hasNextPage"]:
                 break
@@ -139,7 +143,9 @@ async def soak(url: str, token: str, *, seconds: float, clients: int, pid: int) 
         final: dict[str, str] = {}
         after = None
         while True:
-            page = (await http.post("/graphql", json={"query": ALL_IDS, "variables": {"after": after}})).json()["data"]["customers"]
+            page = (await http.post("/graphql", json={"query": ALL_IDS, "variables": {"after": after}})).json()["data"][
+                "customers"
+            ]
             for node in page["nodes"]:
                 for trial in node["trials"]:
                     if trial["id"] in final:
@@ -148,7 +154,12 @@ async def soak(url: str, token: str, *, seconds: float, clients: int, pid: int) 
             if not page["pageInfo"]["hasNextPage"]:
                 break
             after = page["pageInfo"]["endCursor"]
-        admins = (await http.post("/graphql", json={"query": '{ partnerAdmins(first: 100, filter: {search: "@soak.example"}) { totalCount } }'})).json()
+        admins = (
+            await http.post(
+                "/graphql",
+                json={"query": '{ partnerAdmins(first: 100, filter: {search: "@soak.example"}) { totalCount } }'},
+            )
+        ).json()
 
     expected = {tid: status for c in workers for tid, status in c.trials.items()}
     lost = [tid for tid in expected if tid not in final]
@@ -175,7 +186,10 @@ async def soak(url: str, token: str, *, seconds: float, clients: int, pid: int) 
         "rss_mb_peak": round(max(kb for _, kb in rss) / 1024, 1) if rss else None,
     }
     summary["ok"] = (
-        summary["errors"] == 0 and not lost and not wrong and not duplicates
+        summary["errors"] == 0
+        and not lost
+        and not wrong
+        and not duplicates
         and created_admins == summary["admins_found"]
         and (not warm or not last or summary["rss_mb_end"] <= 1.25 * summary["rss_mb_warm"])
     )
@@ -190,15 +204,30 @@ def main() -> int:
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="partnerhub-soak-")
-    env = {**os.environ, "PARTNERHUB_TODAY": os.environ.get("PARTNERHUB_TODAY", "2026-11-25"), "PARTNERHUB_LOG_LEVEL": "warning",
-           "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/soak.db"}
+    env = {
+        **os.environ,
+        "PARTNERHUB_TODAY": os.environ.get("PARTNERHUB_TODAY", "2026-11-25"),
+        "PARTNERHUB_LOG_LEVEL": "warning",
+        "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/soak.db",
+    }
     cli = [sys.executable, str(ROOT / "server.py")]
     subprocess.run([*cli, "seed", "--customers", str(args.customers)], env=env, check=True, cwd=ROOT)
-    token = subprocess.run([*cli, "token", "create", "ana.full@demo.example"], env=env, check=True, cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
+    token = subprocess.run(
+        [*cli, "token", "create", "ana.full@demo.example"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     port = _free_port()
-    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/server.log", "w"))
+    server = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(f"{tmp}/server.log", "w"),
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -210,7 +239,9 @@ def main() -> int:
                     print(Path(f"{tmp}/server.log").read_text(), file=sys.stderr)
                     return 1
                 time.sleep(0.3)
-        summary = asyncio.run(soak(f"http://127.0.0.1:{port}", token, seconds=args.seconds, clients=args.clients, pid=server.pid))
+        summary = asyncio.run(
+            soak(f"http://127.0.0.1:{port}", token, seconds=args.seconds, clients=args.clients, pid=server.pid)
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         try:

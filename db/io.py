@@ -949,7 +949,7 @@ class _Loader:
         await self.update_many(ADMIN, ["email", "display_name", "role"], changed)
         for row in await self.execute_many(insert(ADMIN).returning(ADMIN.c.id, ADMIN.c.key), new):
             ids[row.key] = row.id
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         tokens = []
         for admin in partner.admins:
             if admin.token:

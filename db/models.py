@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Optional
 
 from sqlalchemy import (
     BigInteger,
@@ -70,7 +69,7 @@ class Partner(SQLModel, table=True):
     """A tenant: a reseller with its admins and customers."""
 
     __tablename__ = "partner"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
     name: str = Field(sa_column=Column(String(200), nullable=False))
 
@@ -85,7 +84,7 @@ class PartnerAdmin(SQLModel, table=True):
         Index("ix_partner_admin_partner_email", "partner_id", "email", "id"),
         CheckConstraint(_in("role", ROLES), name="ck_partner_admin_role"),
     )
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
     key: str = Field(sa_column=Column(String(100), nullable=False))
     # Stored lower-cased: an email identifies one person whatever its case.
@@ -98,7 +97,7 @@ class ApiToken(SQLModel, table=True):
     """A bearer token; only the SHA-256 of the random token is kept."""
 
     __tablename__ = "api_token"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     admin_id: int = Field(sa_column=_fk("partner_admin.id", index=True))
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     created_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -114,7 +113,7 @@ class Customer(SQLModel, table=True):
         Index("ix_customer_partner_created", "partner_id", "created_on", "id"),
         CheckConstraint(_in("managed_by", MANAGED_BY), name="ck_customer_managed_by"),
     )
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
     key: str = Field(sa_column=Column(String(100), nullable=False))
     name: str = Field(sa_column=Column(String(200), nullable=False))
@@ -123,7 +122,7 @@ class Customer(SQLModel, table=True):
     name_key: str = Field(sa_column=Column(NAME_KEY_TYPE, nullable=False))
     managed_by: str = Field(sa_column=Column(String(16), nullable=False))
     created_on: dt.date = Field(sa_column=Column(Date, nullable=False))
-    last_admin_activity_on: Optional[dt.date] = Field(default=None, sa_column=Column(Date, nullable=True))
+    last_admin_activity_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
 
 
 class CustomerAdmin(SQLModel, table=True):
@@ -162,7 +161,7 @@ class Plan(SQLModel, table=True):
         ),
         CheckConstraint("starts_on <= ends_on", name="ck_plan_dates"),
     )
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
     customer_id: int = Field(sa_column=_fk("customer.id"))
     kind: str = Field(sa_column=Column(String(12), nullable=False))
@@ -171,7 +170,7 @@ class Plan(SQLModel, table=True):
     starts_on: dt.date = Field(sa_column=Column(Date, nullable=False))
     ends_on: dt.date = Field(sa_column=Column(Date, nullable=False))
     auto_renew: bool = Field(default=False, nullable=False)
-    started_by_id: Optional[int] = Field(
+    started_by_id: int | None = Field(
         default=None, sa_column=_fk("partner_admin.id", ondelete="SET NULL", nullable=True)
     )
 
@@ -186,11 +185,11 @@ class LicenseLine(SQLModel, table=True):
         CheckConstraint(_in("product", PRODUCTS), name="ck_license_line_product"),
         CheckConstraint("total >= 0", name="ck_license_line_total"),
     )
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(sa_column=_fk("plan.id"))
     product: str = Field(sa_column=Column(String(24), nullable=False))
     total: int = Field(nullable=False)
-    cur_date: Optional[dt.date] = Field(default=None, sa_column=Column(Date, nullable=True))
+    cur_date: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     cur_assigned: int = Field(default=0, nullable=False)
     cur_used: int = Field(default=0, nullable=False)
     cur_used90: int = Field(default=0, nullable=False)
@@ -221,7 +220,7 @@ class Invoice(SQLModel, table=True):
         CheckConstraint(_in("status", INVOICE_STATUSES), name="ck_invoice_status"),
         CheckConstraint("amount >= 0", name="ck_invoice_amount"),
     )
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
     plan_id: int = Field(sa_column=_fk("plan.id"))
     number: str = Field(sa_column=Column(String(100), nullable=False))
@@ -243,7 +242,7 @@ class PurchaseOrder(SQLModel, table=True):
         CheckConstraint(_in("product", PRODUCTS), name="ck_purchase_order_product"),
         CheckConstraint("quantity >= 0", name="ck_purchase_order_quantity"),
     )
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
     plan_id: int = Field(sa_column=_fk("plan.id"))
     number: str = Field(sa_column=Column(String(100), nullable=False))
@@ -258,17 +257,16 @@ class AuditEvent(SQLModel, table=True):
 
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_partner", "partner_id", "id"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
     # No foreign key: the trail outlives a removed admin.
-    actor_id: Optional[int] = Field(default=None, sa_column=Column(Integer, nullable=True))
+    actor_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     actor_email: str = Field(sa_column=Column(String(320), nullable=False))
     action: str = Field(sa_column=Column(String(40), nullable=False))
     target_type: str = Field(sa_column=Column(String(40), nullable=False))
     target_id: str = Field(sa_column=Column(String(200), nullable=False))
     at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     details: str = Field(sa_column=Column(Text, nullable=False))
-
 
 
 class TrendCache(SQLModel, table=True):
@@ -289,7 +287,6 @@ class TrendCache(SQLModel, table=True):
     total: int = Field(sa_column=Column(BigInteger, nullable=False))
     assigned: int = Field(sa_column=Column(BigInteger, nullable=False))
     used: int = Field(sa_column=Column(BigInteger, nullable=False))
-
 
 
 class TrendCacheVersion(SQLModel, table=True):

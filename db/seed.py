@@ -327,7 +327,7 @@ class _Generator:
     def _total(self, low: int, high: int) -> int:
         # Log-uniform: many small customers, a long tail of big ones.
         value = math.exp(self.rng.uniform(math.log(low), math.log(high)))
-        return max(low, min(high, int(round(value / 5.0)) * 5 if value > 50 else int(round(value))))
+        return max(low, min(high, round(value / 5.0) * 5 if value > 50 else round(value)))
 
     def _line(
         self, product: str, total: int, start: dt.date, end: dt.date, status: str, *, ramp: tuple[int, int]
@@ -355,7 +355,7 @@ class _Generator:
                 growth = 0.25 + 0.75 * (ordinal - first) / (7.0 * ramp_weeks)
                 if growth > 1.0:
                     growth = 1.0
-                assigned = int(round(scale * growth * (0.97 + 0.06 * rand())))
+                assigned = round(scale * growth * (0.97 + 0.06 * rand()))
                 used = int(assigned * use_rate * (0.9 + 0.15 * rand()))
                 if used > assigned:
                     used = assigned
@@ -374,7 +374,7 @@ class _Generator:
         issued = start
         year = 0
         while issued <= today and issued <= end:
-            cents = int(round(yearly * discount))
+            cents = round(yearly * discount)
             due = issued + 30 * DAY
             if due < today:
                 state = "OVERDUE" if rng.random() < 0.08 else "PAID"

@@ -71,7 +71,9 @@ def get_settings() -> Settings:
         max_aliases=_int("PARTNERHUB_MAX_ALIASES", 30),
         max_tokens=_int("PARTNERHUB_MAX_TOKENS", 5000),
         max_body_bytes=_int("PARTNERHUB_MAX_BODY_BYTES", 1_000_000),
-        launch_base_url=(os.environ.get("PARTNERHUB_LAUNCH_BASE_URL") or "https://admin.partnerhub.example").rstrip("/"),
+        launch_base_url=(os.environ.get("PARTNERHUB_LAUNCH_BASE_URL") or "https://admin.partnerhub.example").rstrip(
+            "/"
+        ),
     )
 
 
@@ -83,4 +85,4 @@ def today() -> dt.date:
             return dt.date.fromisoformat(raw)
         except ValueError as exc:
             raise SystemExit(f"PARTNERHUB_TODAY: not a date: {raw!r}") from exc
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()

@@ -25,7 +25,4 @@ def _days_between_default(element, compiler, **kw):
 def _days_between_sqlite(element, compiler, **kw):
     later, earlier = list(element.clauses)
     # julianday() of an ISO date is an integer-valued real; CAST keeps Int semantics.
-    return (
-        f"CAST(julianday({compiler.process(later, **kw)})"
-        f" - julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
-    )
+    return f"CAST(julianday({compiler.process(later, **kw)}) - julianday({compiler.process(earlier, **kw)}) AS INTEGER)"

@@ -81,7 +81,7 @@ async def create_token(session: AsyncSession, *, email: str, commit: bool = True
     admin = await _admin_by_email(session, email)
     assert admin.id is not None  # a loaded row always has its key
     token = new_token()
-    session.add(ApiToken(admin_id=admin.id, token_hash=hash_token(token), created_at=dt.datetime.now(dt.timezone.utc)))
+    session.add(ApiToken(admin_id=admin.id, token_hash=hash_token(token), created_at=dt.datetime.now(dt.UTC)))
     if commit:
         await session.commit()
     else:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -52,7 +52,13 @@ log = logging.getLogger(__name__)
 Sums = tuple[int, int, int]  # total, assigned, used
 
 
-async def forget(session: AsyncSession | AsyncConnection, partner_id: int, *, start: dt.date | None = None, end: dt.date | None = None) -> None:
+async def forget(
+    session: AsyncSession | AsyncConnection,
+    partner_id: int,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> None:
     """Drop the partner's cached trend days in ``[start, end]`` (all of them by default).
 
     Call inside the writing transaction: the version bump holds the version
@@ -111,9 +117,9 @@ async def partner_trend(
     to_store = [d for d in missing if d < today]
     version = 0
     if to_store:
-        version = (await session.execute(
-            select(VERSION.c.version).where(VERSION.c.partner_id == partner_id)
-        )).scalar_one_or_none() or 0
+        version = (
+            await session.execute(select(VERSION.c.version).where(VERSION.c.partner_id == partner_id))
+        ).scalar_one_or_none() or 0
     computed = await compute(missing)
     if to_store:
         await _store(session, partner_id, product, version, {d: computed[d] for d in to_store})
@@ -144,9 +150,13 @@ async def _store(session: AsyncSession, partner_id: int, product: str, version: 
                     await conn.execute(
                         insert(VERSION).values(partner_id=partner_id, version=0).on_conflict_do_nothing()
                     )
-                    current = (await conn.execute(
-                        select(VERSION.c.version).where(VERSION.c.partner_id == partner_id).with_for_update(read=True)
-                    )).scalar_one()
+                    current = (
+                        await conn.execute(
+                            select(VERSION.c.version)
+                            .where(VERSION.c.partner_id == partner_id)
+                            .with_for_update(read=True)
+                        )
+                    ).scalar_one()
                     if current != version:
                         return
                     await conn.execute(insert(CACHE).values(rows).on_conflict_do_nothing())
@@ -154,5 +164,5 @@ async def _store(session: AsyncSession, partner_id: int, product: str, version: 
                 if sqlite:
                     await conn.exec_driver_sql("PRAGMA busy_timeout = 30000")
                     await conn.commit()
-    except Exception:  # noqa: BLE001 - a cache write must not fail a read
+    except Exception:
         log.warning("could not store licence trend days for partner %s", partner_id, exc_info=True)

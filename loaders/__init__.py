@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict, defaultdict
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
 from sqlalchemy import ColumnElement, Date, Integer, any_, bindparam, literal, select, union_all
@@ -29,7 +30,16 @@ from loaders.objects import (
     records,
 )
 from resolvers.permissions import Viewer, visible_customers
-from resolvers.rules import CUSTOMER, LINE, PLAN, STATUS_ORDER, StatusWindows, is_live, line_values_on, status_predicates
+from resolvers.rules import (
+    CUSTOMER,
+    LINE,
+    PLAN,
+    STATUS_ORDER,
+    StatusWindows,
+    is_live,
+    line_values_on,
+    status_predicates,
+)
 from schema.types import LicensePoint
 
 ASSIGNMENT = CustomerAdmin.__table__
@@ -57,14 +67,14 @@ class _Loader(DataLoader):
     QUIET_TICKS = 2
     MAX_TICKS = 64
 
-    def __init__(self, loaders: "Loaders") -> None:
+    def __init__(self, loaders: Loaders) -> None:
         super().__init__()
         self.loaders = loaders
         self._seen = 0
         self._quiet = 0
         self._ticks = 0
 
-    def do_resolve_reject(self, key: Any, future: Any) -> None:  # noqa: D102 - aiodataloader hook
+    def do_resolve_reject(self, key: Any, future: Any) -> None:
         self._queue.append(Loader(key=key, future=future))
         if len(self._queue) == 1:
             self._seen, self._quiet, self._ticks = 1, 0, 0
@@ -97,19 +107,19 @@ class _Loader(DataLoader):
         missing = [key for key in dict.fromkeys(keys) if key not in cache]
         if missing:
             futures = [self.loop.create_future() for _ in missing]
-            cache.update(zip(missing, futures))
+            cache.update(zip(missing, futures, strict=False))
             try:
                 values = await self.batch_load_fn(missing)
                 if len(values) != len(missing):  # pragma: no cover - our batch functions answer every key
                     raise ValueError(f"{type(self).__name__} answered {len(values)} values for {len(missing)} keys")
             except BaseException as error:
-                for key, future in zip(missing, futures):
+                for key, future in zip(missing, futures, strict=False):
                     cache.pop(key, None)
                     if not future.done():
                         future.set_exception(error)
                         future.exception()  # retrieved: whoever shares it gets the error, nobody else is warned
                 raise
-            for future, value in zip(futures, values):
+            for future, value in zip(futures, values, strict=False):
                 if not future.done():
                     future.set_result(value)
         for key in keys:
@@ -165,7 +175,7 @@ class _Loader(DataLoader):
 # (bench/README.md).
 KEYS = bindparam("keys", expanding=True)
 ARRAY_KEYS = bindparam("keys", type_=postgresql.ARRAY(Integer))
-_STATEMENTS: "OrderedDict[tuple, Any]" = OrderedDict()
+_STATEMENTS: OrderedDict[tuple, Any] = OrderedDict()
 _STATEMENT_CACHE_SIZE = 256
 
 
@@ -191,11 +201,16 @@ class CustomerByIdLoader(_Loader):
 
     async def batch_load_fn(self, keys: list[int]):
         viewer = self.viewer
-        statement = self.cached(("customer_by_id", viewer), lambda: (
-            select(CUSTOMER.c.id, CUSTOMER.c.name, CUSTOMER.c.managed_by, CUSTOMER.c.created_on,
-                   CUSTOMER.c.last_admin_activity_on)
-            .where(self.keys_in(CUSTOMER.c.id), visible_customers(CUSTOMER, viewer))
-        ))
+        statement = self.cached(
+            ("customer_by_id", viewer),
+            lambda: select(
+                CUSTOMER.c.id,
+                CUSTOMER.c.name,
+                CUSTOMER.c.managed_by,
+                CUSTOMER.c.created_on,
+                CUSTOMER.c.last_admin_activity_on,
+            ).where(self.keys_in(CUSTOMER.c.id), visible_customers(CUSTOMER, viewer)),
+        )
         rows = await self.rows(statement, keys)
         base = self.loaders.settings.launch_base_url
         by_id = {row.id: customer_from_row(row, launch_base_url=base) for row in rows}
@@ -210,9 +225,8 @@ class StatusesByCustomerLoader(_Loader):
 
         def build():
             predicates = status_predicates(CUSTOMER, today, windows)
-            return (
-                select(CUSTOMER.c.id, *[predicates[name].label(name) for name in STATUS_ORDER])
-                .where(self.keys_in(CUSTOMER.c.id))
+            return select(CUSTOMER.c.id, *[predicates[name].label(name) for name in STATUS_ORDER]).where(
+                self.keys_in(CUSTOMER.c.id)
             )
 
         rows = await self.rows(self.cached(("statuses", today, windows), build), keys)
@@ -225,12 +239,15 @@ class ProductsByCustomerLoader(_Loader):
 
     async def batch_load_fn(self, keys: list[int]):
         today = self.loaders.today
-        statement = self.cached(("products", today), lambda: (
-            select(PLAN.c.customer_id, LINE.c.product)
-            .select_from(PLAN.join(LINE, LINE.c.plan_id == PLAN.c.id))
-            .where(self.keys_in(PLAN.c.customer_id), is_live(PLAN, today))
-            .distinct()
-        ))
+        statement = self.cached(
+            ("products", today),
+            lambda: (
+                select(PLAN.c.customer_id, LINE.c.product)
+                .select_from(PLAN.join(LINE, LINE.c.plan_id == PLAN.c.id))
+                .where(self.keys_in(PLAN.c.customer_id), is_live(PLAN, today))
+                .distinct()
+            ),
+        )
         rows = await self.rows(statement, keys)
         grouped = _grouped(rows, "customer_id")
         return [sorted({r.product for r in grouped.get(k, [])}, key=PRODUCT_RANK.__getitem__) for k in keys]
@@ -240,12 +257,24 @@ class PlansByCustomerLoader(_Loader):
     """``(subscriptions, trials)`` of each customer, newest first (startsOn, then id)."""
 
     async def batch_load_fn(self, keys: list[int]):
-        statement = self.cached(("plans",), lambda: (
-            select(PLAN.c.id, PLAN.c.customer_id, PLAN.c.kind, PLAN.c.ext_id, PLAN.c.status, PLAN.c.starts_on,
-                   PLAN.c.ends_on, PLAN.c.auto_renew, PLAN.c.started_by_id)
-            .where(self.keys_in(PLAN.c.customer_id))
-            .order_by(PLAN.c.starts_on.desc(), PLAN.c.id.desc())
-        ))
+        statement = self.cached(
+            ("plans",),
+            lambda: (
+                select(
+                    PLAN.c.id,
+                    PLAN.c.customer_id,
+                    PLAN.c.kind,
+                    PLAN.c.ext_id,
+                    PLAN.c.status,
+                    PLAN.c.starts_on,
+                    PLAN.c.ends_on,
+                    PLAN.c.auto_renew,
+                    PLAN.c.started_by_id,
+                )
+                .where(self.keys_in(PLAN.c.customer_id))
+                .order_by(PLAN.c.starts_on.desc(), PLAN.c.id.desc())
+            ),
+        )
         rows = await self.rows(statement, keys)
         today = self.loaders.today
         result: dict[int, tuple[list, list]] = {k: ([], []) for k in keys}
@@ -259,12 +288,24 @@ class PlanByIdLoader(_Loader):
 
     async def batch_load_fn(self, keys: list[int]):
         viewer = self.viewer
-        statement = self.cached(("plan_by_id", viewer), lambda: (
-            select(PLAN.c.id, PLAN.c.customer_id, PLAN.c.kind, PLAN.c.ext_id, PLAN.c.status, PLAN.c.starts_on,
-                   PLAN.c.ends_on, PLAN.c.auto_renew, PLAN.c.started_by_id)
-            .select_from(PLAN.join(CUSTOMER, CUSTOMER.c.id == PLAN.c.customer_id))
-            .where(self.keys_in(PLAN.c.id), visible_customers(CUSTOMER, viewer))
-        ))
+        statement = self.cached(
+            ("plan_by_id", viewer),
+            lambda: (
+                select(
+                    PLAN.c.id,
+                    PLAN.c.customer_id,
+                    PLAN.c.kind,
+                    PLAN.c.ext_id,
+                    PLAN.c.status,
+                    PLAN.c.starts_on,
+                    PLAN.c.ends_on,
+                    PLAN.c.auto_renew,
+                    PLAN.c.started_by_id,
+                )
+                .select_from(PLAN.join(CUSTOMER, CUSTOMER.c.id == PLAN.c.customer_id))
+                .where(self.keys_in(PLAN.c.id), visible_customers(CUSTOMER, viewer))
+            ),
+        )
         rows = await self.rows(statement, keys)
         today = self.loaders.today
         by_id = {row.id: plan_from_row(row, today=today) for row in rows}
@@ -279,17 +320,20 @@ class LinesByPlanLoader(_Loader):
 
         def build():
             assigned, used, used90 = line_values_on(LINE, today)
-            return (
-                select(LINE.c.id, LINE.c.plan_id, LINE.c.product, LINE.c.total,
-                       assigned.label("assigned"), used.label("used"), used90.label("used90"))
-                .where(self.keys_in(LINE.c.plan_id))
-            )
+            return select(
+                LINE.c.id,
+                LINE.c.plan_id,
+                LINE.c.product,
+                LINE.c.total,
+                assigned.label("assigned"),
+                used.label("used"),
+                used90.label("used90"),
+            ).where(self.keys_in(LINE.c.plan_id))
 
         rows = await self.rows(self.cached(("lines", today), build), keys)
         grouped = _grouped(rows, "plan_id")
         return [
-            [line_from_row(r) for r in sorted(grouped.get(k, []), key=lambda r: PRODUCT_RANK[r.product])]
-            for k in keys
+            [line_from_row(r) for r in sorted(grouped.get(k, []), key=lambda r: PRODUCT_RANK[r.product])] for k in keys
         ]
 
 
@@ -297,10 +341,14 @@ class InvoicesByPlanLoader(_Loader):
     """Invoices of each subscription, newest first."""
 
     async def batch_load_fn(self, keys: list[int]):
-        statement = self.cached(("invoices",), lambda: (
-            select(INVOICE).where(self.keys_in(INVOICE.c.plan_id))
-            .order_by(INVOICE.c.issued_on.desc(), INVOICE.c.number.desc())
-        ))
+        statement = self.cached(
+            ("invoices",),
+            lambda: (
+                select(INVOICE)
+                .where(self.keys_in(INVOICE.c.plan_id))
+                .order_by(INVOICE.c.issued_on.desc(), INVOICE.c.number.desc())
+            ),
+        )
         rows = await self.rows(statement, keys)
         grouped = _grouped(rows, "plan_id")
         return [[invoice_from_row(r) for r in grouped.get(k, [])] for k in keys]
@@ -310,10 +358,14 @@ class OrdersByPlanLoader(_Loader):
     """Orders of each subscription, newest first."""
 
     async def batch_load_fn(self, keys: list[int]):
-        statement = self.cached(("orders",), lambda: (
-            select(ORDER).where(self.keys_in(ORDER.c.plan_id))
-            .order_by(ORDER.c.placed_on.desc(), ORDER.c.number.desc())
-        ))
+        statement = self.cached(
+            ("orders",),
+            lambda: (
+                select(ORDER)
+                .where(self.keys_in(ORDER.c.plan_id))
+                .order_by(ORDER.c.placed_on.desc(), ORDER.c.number.desc())
+            ),
+        )
         rows = await self.rows(statement, keys)
         grouped = _grouped(rows, "plan_id")
         return [[order_from_row(r) for r in grouped.get(k, [])] for k in keys]
@@ -323,12 +375,15 @@ class AdminsByCustomerLoader(_Loader):
     """Partner admins assigned to each customer, by email."""
 
     async def batch_load_fn(self, keys: list[int]):
-        statement = self.cached(("admins_by_customer",), lambda: (
-            select(ASSIGNMENT.c.customer_id, ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
-            .select_from(ASSIGNMENT.join(ADMIN, ADMIN.c.id == ASSIGNMENT.c.admin_id))
-            .where(self.keys_in(ASSIGNMENT.c.customer_id))
-            .order_by(ADMIN.c.email)
-        ))
+        statement = self.cached(
+            ("admins_by_customer",),
+            lambda: (
+                select(ASSIGNMENT.c.customer_id, ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
+                .select_from(ASSIGNMENT.join(ADMIN, ADMIN.c.id == ASSIGNMENT.c.admin_id))
+                .where(self.keys_in(ASSIGNMENT.c.customer_id))
+                .order_by(ADMIN.c.email)
+            ),
+        )
         rows = await self.rows(statement, keys)
         grouped = _grouped(rows, "customer_id")
         return [[admin_from_row(r) for r in grouped.get(k, [])] for k in keys]
@@ -339,10 +394,12 @@ class AdminByIdLoader(_Loader):
 
     async def batch_load_fn(self, keys: list[int]):
         partner_id = self.viewer.partner_id
-        statement = self.cached(("admin_by_id", partner_id), lambda: (
-            select(ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
-            .where(self.keys_in(ADMIN.c.id), ADMIN.c.partner_id == partner_id)
-        ))
+        statement = self.cached(
+            ("admin_by_id", partner_id),
+            lambda: select(ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role).where(
+                self.keys_in(ADMIN.c.id), ADMIN.c.partner_id == partner_id
+            ),
+        )
         rows = await self.rows(statement, keys)
         by_id = {row.id: admin_from_row(row) for row in rows}
         return [by_id.get(k) for k in keys]
@@ -365,8 +422,14 @@ class HistoryByLineLoader(_Loader):
             assigned, used, _ = line_values_on(LINE, points.c.day)
             live = is_live(PLAN, points.c.day)
             return (
-                select(LINE.c.id, points.c.day, live.label("live"), LINE.c.total,
-                       assigned.label("assigned"), used.label("used"))
+                select(
+                    LINE.c.id,
+                    points.c.day,
+                    live.label("live"),
+                    LINE.c.total,
+                    assigned.label("assigned"),
+                    used.label("used"),
+                )
                 .select_from(LINE.join(PLAN, PLAN.c.id == LINE.c.plan_id).join(points, literal(True)))
                 .where(self.keys_in(LINE.c.id))
             )
@@ -381,8 +444,10 @@ class HistoryByLineLoader(_Loader):
                 if r.live
                 else LicensePoint(date=day, total=0, assigned=0, used=0)
             )
-        return [[values[(line_id, d)] for d in days[len(days) - w:]] if (line_id, days[-1]) in values else []
-                for line_id, w in keys]
+        return [
+            [values[(line_id, d)] for d in days[len(days) - w :]] if (line_id, days[-1]) in values else []
+            for line_id, w in keys
+        ]
 
 
 class Loaders:

@@ -7,9 +7,10 @@ import functools
 from collections import namedtuple
 from typing import Any
 
+from resolvers.permissions import ALL_CUSTOMER_ROLES
 from schema.ids import to_global_id
 from schema.types import Customer, Invoice, LicenseLine, Order, PartnerAdmin, Subscription, Trial
-from resolvers.permissions import ALL_CUSTOMER_ROLES
+
 
 @functools.lru_cache(maxsize=128)
 def _record_type(keys: tuple[str, ...]) -> Any:

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, Generic, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -399,9 +400,11 @@ def _over_condition(base):
 
 def _as_tables(base) -> tuple[Any, Any]:
     """``(plan, line)`` stand-ins whose columns are ``base``'s, for the section ``where`` functions."""
-    plan = SimpleNamespace(c=SimpleNamespace(
-        kind=base.c.plan_type, auto_renew=base.c.auto_renew, starts_on=base.c.starts_on, ends_on=base.c.ends_on
-    ))
+    plan = SimpleNamespace(
+        c=SimpleNamespace(
+            kind=base.c.plan_type, auto_renew=base.c.auto_renew, starts_on=base.c.starts_on, ends_on=base.c.ends_on
+        )
+    )
     line = SimpleNamespace(c=SimpleNamespace(total=base.c.total))
     return plan, line
 
@@ -503,9 +506,7 @@ def _low_settings(settings: Settings | None) -> tuple[int, float]:
     return settings.low_assignment_min_days, settings.low_assignment_factor
 
 
-def low_assignment_query(
-    *, viewer: Viewer, product: str, as_of: dt.date, settings: Settings | None = None
-) -> Select:
+def low_assignment_query(*, viewer: Viewer, product: str, as_of: dt.date, settings: Settings | None = None) -> Select:
     """Rows of ``lowAssignment``: visible eligible lines with ``assigned/total < factor * median``."""
     min_days, factor = _low_settings(settings)
     return _low_assignment_query(viewer, _product(product), as_of, min_days, factor)
@@ -621,7 +622,7 @@ def _ordered_rows(section: _Section, query: Select) -> tuple[Select, list[Any], 
     rows = query.subquery("section_rows")
     keys = [rows.c[section.sort_column], rows.c.name_key, rows.c.subscription_id, rows.c.plan_id]
     descending = [section.descending, False, False, False]
-    stmt = select(rows).order_by(*[k.desc() if desc else k.asc() for k, desc in zip(keys, descending)])
+    stmt = select(rows).order_by(*[k.desc() if desc else k.asc() for k, desc in zip(keys, descending, strict=False)])
     return stmt, keys, descending
 
 
@@ -816,8 +817,12 @@ async def license_trend(
 
     if viewer.sees_all_customers:
         sums = await trend_cache.partner_trend(
-            session, partner_id=viewer.partner_id, product=product, days=days,
-            today=today or get_today(), compute=compute,
+            session,
+            partner_id=viewer.partner_id,
+            product=product,
+            days=days,
+            today=today or get_today(),
+            compute=compute,
         )
     else:
         sums = await compute(tuple(days))
@@ -875,8 +880,12 @@ def _kpis_statement(viewer: Viewer, as_of: dt.date, settings: Settings) -> Selec
     plan, line = _as_tables(base)
     median = case(
         *[
-            (base.c.product == product,
-             median_assignment_rate_query(partner_id=viewer.partner_id, product=product, as_of=as_of, min_days=min_days))
+            (
+                base.c.product == product,
+                median_assignment_rate_query(
+                    partner_id=viewer.partner_id, product=product, as_of=as_of, min_days=min_days
+                ),
+            )
             for product in KPI_PRODUCTS
         ]
     )
@@ -889,8 +898,9 @@ def _kpis_statement(viewer: Viewer, as_of: dt.date, settings: Settings) -> Selec
     }
     return select(
         *[
-            func.count(distinct(base.c.customer_id if flag is None else case((flag, base.c.customer_id), else_=None)))
-            .label(tag)
+            func.count(
+                distinct(base.c.customer_id if flag is None else case((flag, base.c.customer_id), else_=None))
+            ).label(tag)
             for tag, flag in flags.items()
         ]
     )

@@ -29,8 +29,8 @@ def _utc(value: dt.datetime | str) -> dt.datetime:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def audit_event_from_row(row: Any) -> AuditEvent:
@@ -94,7 +94,7 @@ async def audit_log(ctx: Context, *, first: int | None, after: str | None) -> Au
         return (await ctx.session.execute(select(func.count()).select_from(AUDIT).where(*where))).scalar_one()
 
     return AuditEventConnection(
-        edges=[AuditEventEdge(cursor=c, node=n) for c, n in zip(cursors, nodes)],
+        edges=[AuditEventEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=False)],
         nodes=nodes,
         page_info=page_info(page, more, cursors),
         count=count,

@@ -51,7 +51,9 @@ async def viewer_for_token(session: AsyncSession, token: str) -> Viewer | None:
     return Viewer(id=row.id, partner_id=row.partner_id, email=row.email, display_name=row.display_name, role=row.role)
 
 
-def _only_introspection(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]) -> bool:
+def _only_introspection(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
+) -> bool:
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             if selection.name.value not in INTROSPECTION_FIELDS:

@@ -32,7 +32,7 @@ class Context:
 
     session: AsyncSession
     viewer: Viewer | None
-    loaders: "Loaders"
+    loaders: Loaders
     today: dt.date
     settings: Settings
     stats: dict[str, Any] = field(default_factory=dict)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, or_, select
 
@@ -112,7 +113,11 @@ async def customer_connection(
     page = page_request(first=first, after=after, last=last, before=before, key_kind=kind, parsers=(parse_first, int))
     where = [visible_customers(CUSTOMER, viewer), *customer_filter_clauses(ctx, flt), *extra]
     statement = select(
-        CUSTOMER.c.id, CUSTOMER.c.name, CUSTOMER.c.name_key, CUSTOMER.c.managed_by, CUSTOMER.c.created_on,
+        CUSTOMER.c.id,
+        CUSTOMER.c.name,
+        CUSTOMER.c.name_key,
+        CUSTOMER.c.managed_by,
+        CUSTOMER.c.created_on,
         CUSTOMER.c.last_admin_activity_on,
     ).where(*where)
     rows, more = await _keyset_page(ctx, statement=statement, columns=columns, descending=desc, page=page)
@@ -122,21 +127,25 @@ async def customer_connection(
         customer = customer_from_row(row, launch_base_url=base)
         ctx.loaders.customer_by_id.prime(row.id, customer)
         nodes.append(customer)
-    key_of = (lambda r: (r.created_on, r.id)) if kind.startswith("customer:CREATED_ON") else (lambda r: (r.name_key, r.id))
+    key_of = (
+        (lambda r: (r.created_on, r.id)) if kind.startswith("customer:CREATED_ON") else (lambda r: (r.name_key, r.id))
+    )
     cursors = [encode_cursor(kind, key_of(r)) for r in rows]
 
     async def count() -> int:
         return (await ctx.session.execute(select(func.count()).select_from(CUSTOMER).where(*where))).scalar_one()
 
     return CustomerConnection(
-        edges=[CustomerEdge(cursor=c, node=n) for c, n in zip(cursors, nodes)],
+        edges=[CustomerEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=False)],
         nodes=nodes,
         page_info=page_info(page, more, cursors),
         count=count,
     )
 
 
-async def assigned_customers(ctx: Context, *, admin_db_id: int, first: int | None, after: str | None) -> CustomerConnection:
+async def assigned_customers(
+    ctx: Context, *, admin_db_id: int, first: int | None, after: str | None
+) -> CustomerConnection:
     """Customers assigned to one admin, within what the viewer may see."""
     assigned = (
         select(ASSIGNMENT.c.customer_id)
@@ -160,10 +169,16 @@ async def partner_admin_connection(
             if len(flt.search) > MAX_SEARCH:
                 raise bad_input(f"`filter.search` may be at most {MAX_SEARCH} characters.")
             pattern = _like_pattern(flt.search)
-            where.append(or_(func.lower(ADMIN.c.email).like(pattern, escape="\\"),
-                             func.lower(ADMIN.c.display_name).like(pattern, escape="\\")))
+            where.append(
+                or_(
+                    func.lower(ADMIN.c.email).like(pattern, escape="\\"),
+                    func.lower(ADMIN.c.display_name).like(pattern, escape="\\"),
+                )
+            )
     statement = select(ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role).where(*where)
-    rows, more = await _keyset_page(ctx, statement=statement, columns=[ADMIN.c.email, ADMIN.c.id], descending=False, page=page)
+    rows, more = await _keyset_page(
+        ctx, statement=statement, columns=[ADMIN.c.email, ADMIN.c.id], descending=False, page=page
+    )
     nodes = [admin_from_row(r) for r in rows]
     cursors = [encode_cursor("admin:EMAIL", (r.email, r.id)) for r in rows]
 
@@ -171,7 +186,7 @@ async def partner_admin_connection(
         return (await ctx.session.execute(select(func.count()).select_from(ADMIN).where(*where))).scalar_one()
 
     return PartnerAdminConnection(
-        edges=[PartnerAdminEdge(cursor=c, node=n) for c, n in zip(cursors, nodes)],
+        edges=[PartnerAdminEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=False)],
         nodes=nodes,
         page_info=page_info(page, more, cursors),
         count=count,

@@ -14,7 +14,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 REQUESTS = Counter(
-    "partnerhub_requests_total", "GraphQL requests by operation and HTTP status.", ["operation", "status"], registry=REGISTRY
+    "partnerhub_requests_total",
+    "GraphQL requests by operation and HTTP status.",
+    ["operation", "status"],
+    registry=REGISTRY,
 )
 LATENCY = Histogram(
     "partnerhub_request_seconds",
@@ -25,7 +28,10 @@ LATENCY = Histogram(
 )
 ERRORS = Counter("partnerhub_errors_total", "GraphQL errors by code.", ["code"], registry=REGISTRY)
 SQL_STATEMENTS = Histogram(
-    "partnerhub_sql_statements", "SQL statements per GraphQL request.", buckets=(1, 2, 5, 10, 20, 50, 100), registry=REGISTRY
+    "partnerhub_sql_statements",
+    "SQL statements per GraphQL request.",
+    buckets=(1, 2, 5, 10, 20, 50, 100),
+    registry=REGISTRY,
 )
 POOL_IN_USE = Gauge("partnerhub_db_pool_checked_out", "Database connections in use.", registry=REGISTRY)
 POOL_SIZE = Gauge("partnerhub_db_pool_size", "Database connections held by the pool.", registry=REGISTRY)

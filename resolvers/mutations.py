@@ -38,8 +38,9 @@ import functools
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Literal, Mapping, ParamSpec, Sequence, Unpack
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec
 
 from sqlalchemy import Index, PrimaryKeyConstraint, UniqueConstraint, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,6 +48,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import trend_cache
 from db.models import (
     PRODUCTS,
     ApiToken,
@@ -60,7 +62,6 @@ from db.models import (
     fold,
     metadata,
 )
-from db import trend_cache
 from db.tokens import normalize_email
 from resolvers.context import Context
 from resolvers.permissions import ASSIGNABLE_ROLES, Permission, Viewer, require, visible_customers
@@ -104,7 +105,7 @@ Code = Literal[
 ]
 FieldPath = tuple[str, ...]
 if TYPE_CHECKING:
-    AnyRow = Row[Unpack[tuple[Any, ...]]]
+    AnyRow = Row[*tuple[Any, ...]]
 
 
 # ------------------------------------------------------------------ results
@@ -344,9 +345,7 @@ async def _lock_partner(session: AsyncSession, partner_id: int) -> None:
         session: The session, inside the mutation's transaction.
         partner_id: The caller's partner.
     """
-    await session.execute(
-        select(PARTNER.c.id).where(PARTNER.c.id == partner_id).with_for_update(key_share=True)
-    )
+    await session.execute(select(PARTNER.c.id).where(PARTNER.c.id == partner_id).with_for_update(key_share=True))
 
 
 async def _take_write_lock(session: AsyncSession, viewer: Viewer, *, lock_partner: bool) -> None:
@@ -361,14 +360,12 @@ async def _take_write_lock(session: AsyncSession, viewer: Viewer, *, lock_partne
         # A write as the first statement: SQLite takes its single write lock
         # now and a concurrent writer waits (busy_timeout) until we commit;
         # reading first would let a later write fail on a stale snapshot.
-        await session.execute(
-            update(PARTNER).where(PARTNER.c.id == viewer.partner_id).values(name=PARTNER.c.name)
-        )
+        await session.execute(update(PARTNER).where(PARTNER.c.id == viewer.partner_id).values(name=PARTNER.c.name))
     elif lock_partner:
         await _lock_partner(session, viewer.partner_id)
 
 
-async def _forget_trend(tx: "Tx", start: dt.date, end: dt.date) -> None:
+async def _forget_trend(tx: Tx, start: dt.date, end: dt.date) -> None:
     """A plan's liveness changed on the days ``[start, end]``: drop the cached trend days among them.
 
     Only days before today are ever cached (db/trend_cache.py), so a
@@ -395,7 +392,7 @@ async def _write_audit(session: AsyncSession, viewer: Viewer, action: str, done:
             action=action,
             target_type=done.target_type,
             target_id=to_global_id(done.target_type, done.target_id),
-            at=dt.datetime.now(dt.timezone.utc),
+            at=dt.datetime.now(dt.UTC),
             details=json.dumps(done.details, ensure_ascii=False, sort_keys=True, default=str),
         )
     )
@@ -962,7 +959,9 @@ async def convert_trial(tx: Tx, *, trial_id: str, subscription_id: str, term_mon
     external = _check_text(errors, subscription_id, ("input", "subscriptionId"), "The subscription id", MAX_EXTERNAL_ID)
     if not 1 <= term_months <= MAX_TERM_MONTHS:
         errors.add(
-            "INVALID_INPUT", ("input", "termMonths"), f"The term must be 1 to {MAX_TERM_MONTHS} months; got {term_months}."
+            "INVALID_INPUT",
+            ("input", "termMonths"),
+            f"The term must be 1 to {MAX_TERM_MONTHS} months; got {term_months}.",
         )
     errors.raise_if_any()
     assert db_id is not None
@@ -1038,7 +1037,9 @@ async def _assignable_admins(tx: Tx, customer_id: str, admin_ids: Sequence[str])
     if not admin_ids:
         errors.add("INVALID_INPUT", ("input", "adminIds"), "Name at least one partner admin.")
     elif len(admin_ids) > MAX_ADMIN_IDS:
-        errors.add("INVALID_INPUT", ("input", "adminIds"), f"At most {MAX_ADMIN_IDS} admins at a time; got {len(admin_ids)}.")
+        errors.add(
+            "INVALID_INPUT", ("input", "adminIds"), f"At most {MAX_ADMIN_IDS} admins at a time; got {len(admin_ids)}."
+        )
     else:
         for index, global_id in enumerate(admin_ids):
             db_id = _decode(errors, global_id, "PartnerAdmin", ("input", "adminIds", str(index)))
@@ -1147,7 +1148,9 @@ async def unassign_customer_admins(tx: Tx, *, customer_id: str, admin_ids: Seque
     "createPartnerAdmin",
     Permission.MANAGE_PARTNER_ADMINS,
     conflicts={
-        "uq_partner_admin_email": Conflict("EMAIL_TAKEN", ("input", "email"), "A partner admin with this email exists."),
+        "uq_partner_admin_email": Conflict(
+            "EMAIL_TAKEN", ("input", "email"), "A partner admin with this email exists."
+        ),
     },
 )
 async def create_partner_admin(tx: Tx, *, email: str, display_name: str, role: str) -> Done:
@@ -1313,7 +1316,9 @@ async def complete_order_setup(tx: Tx, *, customer_id: str, accept_terms: bool) 
         )
     ).all()
     if not activated:
-        raise fail("NOTHING_TO_SET_UP", ("input", "customerId"), f"{customer.name} has no subscription waiting for setup.")
+        raise fail(
+            "NOTHING_TO_SET_UP", ("input", "customerId"), f"{customer.name} has no subscription waiting for setup."
+        )
     # Live from now on for all their days, past ones included.
     await _forget_trend(tx, min(r.starts_on for r in activated), max(r.ends_on for r in activated))
     details = {

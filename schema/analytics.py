@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated, Any, Awaitable, Callable, Generic, Optional, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -111,11 +112,13 @@ WEEKLY = "{} on the day minus {} 7 days earlier; null when the line has no snaps
 @strawberry.type(description="A row of recentlyAdded: a plan that started within the window.")
 class RecentlyAddedRow(AnalyticsRow):
     days_since_added: int = strawberry.field(description="Days from the plan's startsOn to the day.")
-    weekly_assignment_change: Optional[int] = strawberry.field(description=WEEKLY.format("assigned", "assigned"))
-    weekly_usage_change: Optional[int] = strawberry.field(description=WEEKLY.format("used", "used"))
+    weekly_assignment_change: int | None = strawberry.field(description=WEEKLY.format("assigned", "assigned"))
+    weekly_usage_change: int | None = strawberry.field(description=WEEKLY.format("used", "used"))
 
 
-@strawberry.type(description="A row of expiring: a trial, or a subscription without auto-renewal, ending within the window.")
+@strawberry.type(
+    description="A row of expiring: a trial, or a subscription without auto-renewal, ending within the window."
+)
 class ExpiringRow(AnalyticsRow):
     days_to_expiry: int = strawberry.field(description="Days from the day to the plan's endsOn (0 = ends on the day).")
     usage_last_3_months: int = strawberry.field(
@@ -140,7 +143,7 @@ class LowAssignmentRow(AnalyticsRow):
         )
     )
     assignment_rate: float = strawberry.field(description="assigned / totalLicenses as a fraction (0.5 = 50 %).")
-    weekly_assignment_change: Optional[int] = strawberry.field(description=WEEKLY.format("assigned", "assigned"))
+    weekly_assignment_change: int | None = strawberry.field(description=WEEKLY.format("assigned", "assigned"))
 
 
 @strawberry.type(description="A row of overLimit: a line with more licences assigned than bought.")
@@ -152,10 +155,10 @@ class OverLimitRow(AnalyticsRow):
         )
     )
     auto_renew: bool = strawberry.field(description="Whether the subscription renews automatically; false for trials.")
-    assignment_rate: Optional[float] = strawberry.field(
+    assignment_rate: float | None = strawberry.field(
         description="assigned / totalLicenses as a fraction; null when totalLicenses is 0."
     )
-    usage_rate: Optional[float] = strawberry.field(
+    usage_rate: float | None = strawberry.field(
         description="used / totalLicenses as a fraction; null when totalLicenses is 0."
     )
     overage: int = strawberry.field(description="assigned − totalLicenses (always > 0 here).")
@@ -191,7 +194,7 @@ def _row(cls: type, row: A.SectionRow) -> Any:
 def _connection(cls: type, page: A.RowPage, count: Callable[[], Awaitable[int]]) -> Connection:
     nodes = [_row(cls, r) for r in page.rows]
     return Connection(
-        edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes)],
+        edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=False)],
         nodes=nodes,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
@@ -212,8 +215,12 @@ class _SectionBase:
     """Private state shared by the section types (not part of the schema)."""
 
     def _args(self, info: InfoT) -> dict[str, Any]:
-        return dict(session=info.context.session, viewer=info.context.require_viewer(), product=self.product,
-                    as_of=self.as_of)
+        return {
+            "session": info.context.session,
+            "viewer": info.context.require_viewer(),
+            "product": self.product,
+            "as_of": self.as_of,
+        }
 
     def _kpis(self, info: InfoT, fn, **kw) -> Awaitable[Any]:
         if self.once is None:
@@ -234,7 +241,7 @@ class RecentlyAddedSection(_SectionBase):
     days: int = strawberry.field(description="The window in days.")
     product: strawberry.Private[str]
     as_of: strawberry.Private[dt.date]
-    once: strawberry.Private[Optional[_Once]] = None
+    once: strawberry.Private[_Once | None] = None
 
     @strawberry.field(description="Distinct customers among the rows.")
     async def new_customers(self, info: InfoT) -> int:
@@ -248,8 +255,8 @@ class RecentlyAddedSection(_SectionBase):
     async def rows(
         self,
         info: InfoT,
-        first: Annotated[Optional[int], strawberry.argument(description=FIRST)] = None,
-        after: Annotated[Optional[str], strawberry.argument(description=AFTER)] = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> Connection[RecentlyAddedRow]:
         page = await A.recently_added_rows(**self._args(info), days=self.days, first=first, after=after)
         return _connection(RecentlyAddedRow, page, lambda: self._count(info, A.recently_added_kpis, days=self.days))
@@ -269,26 +276,26 @@ class ExpiringSection(_SectionBase):
     days: int = strawberry.field(description="The window in days.")
     product: strawberry.Private[str]
     as_of: strawberry.Private[dt.date]
-    once: strawberry.Private[Optional[_Once]] = None
+    once: strawberry.Private[_Once | None] = None
 
     @strawberry.field(description="Distinct customers among the rows.")
     async def expiring_customers(self, info: InfoT) -> int:
         return (await self._kpis(info, A.expiring_kpis, days=self.days)).expiring_customers
 
     @strawberry.field(description=RATE_A)
-    async def license_assignment_rate(self, info: InfoT) -> Optional[float]:
+    async def license_assignment_rate(self, info: InfoT) -> float | None:
         return (await self._kpis(info, A.expiring_kpis, days=self.days)).license_assignment_rate
 
     @strawberry.field(description=RATE_U)
-    async def license_usage_rate(self, info: InfoT) -> Optional[float]:
+    async def license_usage_rate(self, info: InfoT) -> float | None:
         return (await self._kpis(info, A.expiring_kpis, days=self.days)).license_usage_rate
 
     @strawberry.field(description=ROWS_DESCRIPTION + " Default order: daysToExpiry ascending.")
     async def rows(
         self,
         info: InfoT,
-        first: Annotated[Optional[int], strawberry.argument(description=FIRST)] = None,
-        after: Annotated[Optional[str], strawberry.argument(description=AFTER)] = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> Connection[ExpiringRow]:
         page = await A.expiring_rows(**self._args(info), days=self.days, first=first, after=after)
         return _connection(ExpiringRow, page, lambda: self._count(info, A.expiring_kpis, days=self.days))
@@ -304,26 +311,26 @@ class RenewingSection(_SectionBase):
     days: int = strawberry.field(description="The window in days.")
     product: strawberry.Private[str]
     as_of: strawberry.Private[dt.date]
-    once: strawberry.Private[Optional[_Once]] = None
+    once: strawberry.Private[_Once | None] = None
 
     @strawberry.field(description="Distinct customers among the rows.")
     async def renewing_customers(self, info: InfoT) -> int:
         return (await self._kpis(info, A.renewing_kpis, days=self.days)).renewing_customers
 
     @strawberry.field(description=RATE_A)
-    async def license_assignment_rate(self, info: InfoT) -> Optional[float]:
+    async def license_assignment_rate(self, info: InfoT) -> float | None:
         return (await self._kpis(info, A.renewing_kpis, days=self.days)).license_assignment_rate
 
     @strawberry.field(description=RATE_U)
-    async def license_usage_rate(self, info: InfoT) -> Optional[float]:
+    async def license_usage_rate(self, info: InfoT) -> float | None:
         return (await self._kpis(info, A.renewing_kpis, days=self.days)).license_usage_rate
 
     @strawberry.field(description=ROWS_DESCRIPTION + " Default order: daysToRenewal ascending.")
     async def rows(
         self,
         info: InfoT,
-        first: Annotated[Optional[int], strawberry.argument(description=FIRST)] = None,
-        after: Annotated[Optional[str], strawberry.argument(description=AFTER)] = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> Connection[RenewingRow]:
         page = await A.renewing_rows(**self._args(info), days=self.days, first=first, after=after)
         return _connection(RenewingRow, page, lambda: self._count(info, A.renewing_kpis, days=self.days))
@@ -341,7 +348,7 @@ class RenewingSection(_SectionBase):
 class LowAssignmentSection(_SectionBase):
     product: strawberry.Private[str]
     as_of: strawberry.Private[dt.date]
-    once: strawberry.Private[Optional[_Once]] = None
+    once: strawberry.Private[_Once | None] = None
 
     def _low_kpis(self, info: InfoT) -> Awaitable[A.LowAssignmentKpis]:
         return self._kpis(info, A.low_assignment_kpis, settings=info.context.settings)
@@ -352,7 +359,7 @@ class LowAssignmentSection(_SectionBase):
             "even count); null when no line is eligible."
         )
     )
-    async def median_assignment_rate(self, info: InfoT) -> Optional[float]:
+    async def median_assignment_rate(self, info: InfoT) -> float | None:
         return (await self._low_kpis(info)).median_assignment_rate
 
     @strawberry.field(description="Distinct customers among the rows.")
@@ -360,11 +367,11 @@ class LowAssignmentSection(_SectionBase):
         return (await self._low_kpis(info)).low_assignment_customers
 
     @strawberry.field(description=RATE_A)
-    async def license_assignment_rate(self, info: InfoT) -> Optional[float]:
+    async def license_assignment_rate(self, info: InfoT) -> float | None:
         return (await self._low_kpis(info)).license_assignment_rate
 
     @strawberry.field(description="Σ used / Σ assigned over the rows; null when Σ assigned is 0.")
-    async def usage_when_assigned_rate(self, info: InfoT) -> Optional[float]:
+    async def usage_when_assigned_rate(self, info: InfoT) -> float | None:
         return (await self._low_kpis(info)).usage_when_assigned_rate
 
     @strawberry.field(description="Σ available (unassigned licences) over the rows.")
@@ -375,22 +382,22 @@ class LowAssignmentSection(_SectionBase):
     async def rows(
         self,
         info: InfoT,
-        first: Annotated[Optional[int], strawberry.argument(description=FIRST)] = None,
-        after: Annotated[Optional[str], strawberry.argument(description=AFTER)] = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> Connection[LowAssignmentRow]:
-        page = await A.low_assignment_rows(
-            **self._args(info), settings=info.context.settings, first=first, after=after
-        )
+        page = await A.low_assignment_rows(**self._args(info), settings=info.context.settings, first=first, after=after)
         return _connection(
             LowAssignmentRow, page, lambda: self._count(info, A.low_assignment_kpis, settings=info.context.settings)
         )
 
 
-@strawberry.type(description="Customers over their licence limit (F17): rows are live lines of the product with assigned > total.")
+@strawberry.type(
+    description="Customers over their licence limit (F17): rows are live lines of the product with assigned > total."
+)
 class OverLimitSection(_SectionBase):
     product: strawberry.Private[str]
     as_of: strawberry.Private[dt.date]
-    once: strawberry.Private[Optional[_Once]] = None
+    once: strawberry.Private[_Once | None] = None
 
     @strawberry.field(description="Distinct customers among the rows.")
     async def customers_with_overage(self, info: InfoT) -> int:
@@ -401,15 +408,15 @@ class OverLimitSection(_SectionBase):
         return (await self._kpis(info, A.over_limit_kpis)).total_overage_licenses
 
     @strawberry.field(description="totalOverageLicenses / customersWithOverage; null when there is no such customer.")
-    async def average_overage(self, info: InfoT) -> Optional[float]:
+    async def average_overage(self, info: InfoT) -> float | None:
         return (await self._kpis(info, A.over_limit_kpis)).average_overage
 
     @strawberry.field(description=ROWS_DESCRIPTION + " Default order: overage descending.")
     async def rows(
         self,
         info: InfoT,
-        first: Annotated[Optional[int], strawberry.argument(description=FIRST)] = None,
-        after: Annotated[Optional[str], strawberry.argument(description=AFTER)] = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> Connection[OverLimitRow]:
         page = await A.over_limit_rows(**self._args(info), first=first, after=after)
         return _connection(OverLimitRow, page, lambda: self._count(info, A.over_limit_kpis))
@@ -445,15 +452,17 @@ class Analytics:
         weeks: Annotated[int, strawberry.argument(description="Number of weekly points, 1–52 (default 12).")] = 12,
     ) -> list[LicensePoint]:
         points = await A.license_trend(
-            session=info.context.session, viewer=info.context.require_viewer(), product=self.product.value,
-            as_of=self.as_of, weeks=weeks, today=info.context.today,
+            session=info.context.session,
+            viewer=info.context.require_viewer(),
+            product=self.product.value,
+            as_of=self.as_of,
+            weeks=weeks,
+            today=info.context.today,
         )
         return [LicensePoint(date=p.date, total=p.total, assigned=p.assigned, used=p.used) for p in points]
 
     @strawberry.field(description="Customers added within the last `days` days (F13).")
-    def recently_added(
-        self, days: Annotated[int, strawberry.argument(description=DAYS)] = 90
-    ) -> RecentlyAddedSection:
+    def recently_added(self, days: Annotated[int, strawberry.argument(description=DAYS)] = 90) -> RecentlyAddedSection:
         return RecentlyAddedSection(days=A.check_days(days), product=self.product.value, as_of=self.as_of)
 
     @strawberry.field(description="Trials and non-renewing subscriptions ending within the next `days` days (F14).")
@@ -478,7 +487,7 @@ class Analytics:
 # --------------------------------------------------------------------------
 
 
-async def resolve_kpis(info: InfoT, as_of: Optional[dt.date]) -> KpiSummary:
+async def resolve_kpis(info: InfoT, as_of: dt.date | None) -> KpiSummary:
     """``Query.kpis(asOf)``: one SQL statement."""
     summary = await A.kpis(
         session=info.context.session,
@@ -496,7 +505,7 @@ async def resolve_kpis(info: InfoT, as_of: Optional[dt.date]) -> KpiSummary:
     )
 
 
-def resolve_analytics(info: InfoT, product: KpiProduct, as_of: Optional[dt.date]) -> Analytics:
+def resolve_analytics(info: InfoT, product: KpiProduct, as_of: dt.date | None) -> Analytics:
     """``Query.analytics(product, asOf)``: no SQL until a section or the trend is selected."""
     info.context.require_viewer()
     return Analytics(product=KpiProduct(product), as_of=as_of or info.context.today)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable
 
 import strawberry
 from strawberry.scalars import JSON
@@ -38,13 +38,13 @@ class AuditEvent(Node):
             "for `extendTrial`); ids in it are global IDs."
         )
     )
-    actor_db_id: strawberry.Private[Optional[int]]
+    actor_db_id: strawberry.Private[int | None]
 
     @strawberry.field(
         description="The admin who made the change; null once that admin has been removed.",
         metadata=EVENT_ACTOR.metadata,
     )
-    async def actor(self, info: InfoT) -> Optional[PartnerAdmin]:
+    async def actor(self, info: InfoT) -> PartnerAdmin | None:
         return await EVENT_ACTOR.resolve(info.context, self)
 
 

@@ -9,7 +9,8 @@ resolver runs. Resolvers check again (cheaply) for direct schema execution.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from graphql import ArgumentNode, GraphQLError, IntValueNode, VariableNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
@@ -37,7 +38,7 @@ class _ArgumentCollector(Visitor):
 # object for the same query text, so walking it once per document (not once
 # per request: ~0.5 ms for the list page) is enough. Keyed by id(); the entry
 # keeps the document alive so the id cannot be reused while cached.
-_FOUND: "OrderedDict[int, tuple[Any, list[ArgumentNode]]]" = OrderedDict()
+_FOUND: OrderedDict[int, tuple[Any, list[ArgumentNode]]] = OrderedDict()
 _FOUND_SIZE = 512
 
 

@@ -109,7 +109,9 @@ class OrderAction(str, Enum):
     CANCELLATION = "CANCELLATION"
 
 
-@strawberry.enum(description="Field the customer list is ordered by: NAME (case-insensitive) or CREATED_ON; ties are broken by id.")
+@strawberry.enum(
+    description="Field the customer list is ordered by: NAME (case-insensitive) or CREATED_ON; ties are broken by id."
+)
 class CustomerOrderField(str, Enum):
     NAME = "NAME"
     CREATED_ON = "CREATED_ON"

@@ -12,6 +12,7 @@ logged with its traceback and replaced by ``INTERNAL_SERVER_ERROR`` — or
 from __future__ import annotations
 
 import logging
+
 from graphql import GraphQLError
 from graphql.error import GraphQLSyntaxError
 
@@ -26,7 +27,8 @@ BOUND_MARKERS = (
 
 def _is_database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (or anything it wraps) says the database cannot be reached."""
-    from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -46,16 +48,18 @@ def _is_database_unavailable(exc: BaseException) -> bool:
 
 
 # asyncpg's names for "the server went away or is not accepting connections".
-UNAVAILABLE_DRIVER_ERRORS = frozenset({
-    "ConnectionDoesNotExistError",
-    "CannotConnectNowError",
-    "AdminShutdownError",
-    "ConnectionFailureError",
-    "PostgresConnectionError",
-    "InterfaceError",
-    "ConnectionRefusedError",
-    "InternalClientError",
-})
+UNAVAILABLE_DRIVER_ERRORS = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+        "AdminShutdownError",
+        "ConnectionFailureError",
+        "PostgresConnectionError",
+        "InterfaceError",
+        "ConnectionRefusedError",
+        "InternalClientError",
+    }
+)
 
 
 def classify(error: GraphQLError) -> GraphQLError:

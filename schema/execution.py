@@ -51,18 +51,20 @@ resolver runs, asking the same loader for the same value.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from graphql import (
     GraphQLEnumType,
-    get_named_type,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    get_named_type,
 )
 from graphql.execution.executor import collect_iterator_awaitables, to_nodes
 from graphql.pyutils import Path, Undefined, gather_with_cancel
@@ -72,7 +74,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from schema.relations import RELATION
 
-__all__ = ["FastExecutionContext", "PREFETCHED_PREFIX"]
+__all__ = ["PREFETCHED_PREFIX", "FastExecutionContext"]
 
 # A relation prefetched for a page is stored on its object under this prefix
 # plus the field's Python name (e.g. ``_prefetched_subscriptions``).
@@ -97,10 +99,9 @@ _COMPLETERS: dict[int, tuple[Any, Callable]] = {}
 
 def _is_strawberry_is_type_of(fn: Any) -> bool:
     """Whether ``fn`` is the ``is_type_of`` strawberry generates (it ignores ``info``)."""
-    return (
-        getattr(fn, "__module__", None) == "strawberry.schema.schema_converter"
-        and getattr(fn, "__qualname__", "").endswith("_get_is_type_of.<locals>.is_type_of")
-    )
+    return getattr(fn, "__module__", None) == "strawberry.schema.schema_converter" and getattr(
+        fn, "__qualname__", ""
+    ).endswith("_get_is_type_of.<locals>.is_type_of")
 
 
 def _basic_getter(field_def: Any) -> Any:
@@ -174,10 +175,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager
-        self._fast_enabled = (
-            (manager is None or not manager.middlewares)
-            and self.abort_signal is None
-        )
+        self._fast_enabled = (manager is None or not manager.middlewares) and self.abort_signal is None
         # id(field_details_list) -> (field_details_list, parent_type, plan)
         self._node_plans: dict[int, tuple[Any, Any, Any]] = {}
         # id(grouped_field_set) -> (grouped_field_set, parent_type, [(name, fdl, shortcut)])
@@ -247,7 +245,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     except Exception:
                         # Let graphql-core resolve (and fail) the field itself.
                         result = super().execute_field(
-                            parent_type, source_value, field_details_list, Path(path, response_name, type_name),
+                            parent_type,
+                            source_value,
+                            field_details_list,
+                            Path(path, response_name, type_name),
                             position_context,
                         )
                     else:
@@ -265,8 +266,12 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                 results[response_name] = serialized
                                 continue
                         result = self._execute_fast_field(
-                            self._node_plan(parent_type, field_details_list), parent_type, source_value,
-                            field_details_list, Path(path, response_name, type_name), value,
+                            self._node_plan(parent_type, field_details_list),
+                            parent_type,
+                            source_value,
+                            field_details_list,
+                            Path(path, response_name, type_name),
+                            value,
                         )
                 elif kind is _K_FAST:
                     result = self._execute_fast_field(
@@ -277,7 +282,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     continue
                 else:
                     result = super().execute_field(
-                        parent_type, source_value, field_details_list, Path(path, response_name, type_name),
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, type_name),
                         position_context,
                     )
                 if result is not Undefined:
@@ -424,7 +432,9 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if steps:
                     sources = _objects(result)
                     if sources:
-                        return self._prefetch_then_complete(steps, sources, complete, field_details_list, path, result, info)
+                        return self._prefetch_then_complete(
+                            steps, sources, complete, field_details_list, path, result, info
+                        )
         return complete(self, field_details_list, path, result, info)
 
     # -- relations prefetched for a whole page -----------------------------
@@ -469,12 +479,17 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return plan
 
     async def _prefetch_then_complete(
-        self, steps: tuple, sources: list, complete: Callable, field_details_list: Any, path: Path, result: Any, info: Any
+        self,
+        steps: tuple,
+        sources: list,
+        complete: Callable,
+        field_details_list: Any,
+        path: Path,
+        result: Any,
+        info: Any,
     ) -> Any:
-        try:
+        with contextlib.suppress(Exception):
             await self._prefetch(steps, sources)
-        except Exception:  # noqa: S110 - the resolvers will run, and report, the same loads
-            pass
         completed = complete(self, field_details_list, path, result, info)
         if self.is_awaitable(completed):
             return await completed
@@ -502,7 +517,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if keys:
                     await loader.load_now(keys)
             for attribute, relation, loader, todo, keys in fills:
-                for obj, key in zip(todo, keys):
+                for obj, key in zip(todo, keys, strict=False):
                     obj.__dict__[attribute] = relation.value_of(loader, key)
             # Objects of the next level.
             next_level = []
@@ -532,9 +547,16 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             for item in iterator:
                 item_path = Path(path, index, None)
                 if is_awaitable(item):
-                    append(self.complete_awaitable_list_item_value(
-                        item, item_type, field_details_list, self._resolve_info(finfo, field_details_list), item_path, None
-                    ))
+                    append(
+                        self.complete_awaitable_list_item_value(
+                            item,
+                            item_type,
+                            field_details_list,
+                            self._resolve_info(finfo, field_details_list),
+                            item_path,
+                            None,
+                        )
+                    )
                     awaitable_indices.append(index)
                 else:
                     # Mirrors Executor.complete_list_item_value.
@@ -716,10 +738,8 @@ def _leaf_completer(leaf_type: Any, outer_type: Any) -> Callable:
             pass
         completed = executor._stock_complete(outer_type, fdl, path, result, finfo)
         if type(completed) is str and result is not None:
-            try:
+            with contextlib.suppress(TypeError):
                 names[(result.__class__, result)] = completed
-            except TypeError:
-                pass
         return completed
 
     return complete_enum

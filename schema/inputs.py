@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import strawberry
 
-from schema.enums import CustomerOrderField, CustomerStatus, ManagedBy, OrderDirection, PartnerAdminRole, PlanType, Product
+from schema.enums import (
+    CustomerOrderField,
+    CustomerStatus,
+    ManagedBy,
+    OrderDirection,
+    PartnerAdminRole,
+    PlanType,
+    Product,
+)
 
 
 @strawberry.input(description="Filters of the customer list. Fields AND together; list values OR together.")
 class CustomerFilter:
-    search: Optional[str] = strawberry.field(
+    search: str | None = strawberry.field(
         default=None,
         description='Substring of the name, Unicode case-insensitive ("čač" finds "Čačak"); at most 200 characters.',
     )
-    managed_by: Optional[ManagedBy] = strawberry.field(default=None, description="Who manages the customer.")
-    products: Optional[list[Product]] = strawberry.field(
+    managed_by: ManagedBy | None = strawberry.field(default=None, description="Who manages the customer.")
+    products: list[Product] | None = strawberry.field(
         default=None, description="Has a live plan with a line for any of these products."
     )
-    statuses: Optional[list[CustomerStatus]] = strawberry.field(
+    statuses: list[CustomerStatus] | None = strawberry.field(
         default=None, description="Has any of these statuses (same rules as `Customer.statuses`)."
     )
-    subscription_type: Optional[PlanType] = strawberry.field(
-        default=None, description="Has a live plan of this type."
-    )
-    assigned_to: Optional[strawberry.ID] = strawberry.field(
+    subscription_type: PlanType | None = strawberry.field(default=None, description="Has a live plan of this type.")
+    assigned_to: strawberry.ID | None = strawberry.field(
         default=None, description="Global ID of a partner admin assigned to the customer."
     )
 
@@ -38,9 +42,7 @@ class CustomerOrder:
 
 @strawberry.input(description="Filters of the partner admin list; fields AND together.")
 class PartnerAdminFilter:
-    roles: Optional[list[PartnerAdminRole]] = strawberry.field(
-        default=None, description="Has any of these roles."
-    )
-    search: Optional[str] = strawberry.field(
+    roles: list[PartnerAdminRole] | None = strawberry.field(default=None, description="Has any of these roles.")
+    search: str | None = strawberry.field(
         default=None, description="Substring of the email or display name, case-insensitive."
     )

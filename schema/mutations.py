@@ -9,7 +9,7 @@ mutation cleared, so follow-up fields show the new state.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import strawberry
 
@@ -31,7 +31,9 @@ ATOMIC = (
 # ------------------------------------------------------------------ errors
 
 
-@strawberry.enum(description="Why a mutation was refused; the payload's other fields are then null and nothing changed.")
+@strawberry.enum(
+    description="Why a mutation was refused; the payload's other fields are then null and nothing changed."
+)
 class UserErrorCode(Enum):
     TRIAL_ALREADY_ACTIVE = strawberry.enum_value(
         "TRIAL_ALREADY_ACTIVE", description="The customer already has a trial with status ACTIVE (at most one)."
@@ -42,9 +44,7 @@ class UserErrorCode(Enum):
     INVALID_INPUT = strawberry.enum_value(
         "INVALID_INPUT", description="An input value is out of its documented range or malformed; `field` names it."
     )
-    NOT_FOUND = strawberry.enum_value(
-        "NOT_FOUND", description="No object with this ID exists that the caller may see."
-    )
+    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="No object with this ID exists that the caller may see.")
     TRIAL_NOT_ACTIVE = strawberry.enum_value(
         "TRIAL_NOT_ACTIVE", description="The trial's status is CONVERTED or CANCELLED; only ACTIVE trials change."
     )
@@ -72,7 +72,7 @@ class UserErrorCode(Enum):
 
 @strawberry.type(description="An input or business-rule failure of a mutation.")
 class UserError:
-    field: Optional[list[str]] = strawberry.field(
+    field: list[str] | None = strawberry.field(
         description=(
             'Path of the offending input value, e.g. ["input", "licenses"] or ["input", "adminIds", "2"] '
             "(list positions as strings); null when no single value is at fault."
@@ -89,7 +89,7 @@ def _user_errors(outcome: logic.Outcome) -> list[UserError]:
     ]
 
 
-async def _customer(ctx: Context, db_id: int | None) -> Optional[Customer]:
+async def _customer(ctx: Context, db_id: int | None) -> Customer | None:
     return None if db_id is None else await ctx.loaders.customer_by_id.load(db_id)
 
 
@@ -97,7 +97,7 @@ async def _plan(ctx: Context, db_id: int | None):
     return None if db_id is None else await ctx.loaders.plan_by_id.load(db_id)
 
 
-async def _admin(ctx: Context, db_id: int | None) -> Optional[PartnerAdmin]:
+async def _admin(ctx: Context, db_id: int | None) -> PartnerAdmin | None:
     return None if db_id is None else await ctx.loaders.admin_by_id.load(db_id)
 
 
@@ -116,15 +116,17 @@ class NewCustomerInput:
 
 @strawberry.input(description="Start a trial; give exactly one of `customerId` and `newCustomer`.")
 class StartTrialInput:
-    customer_id: Optional[strawberry.ID] = strawberry.field(
+    customer_id: strawberry.ID | None = strawberry.field(
         default=None, description="Global ID of an existing customer without an ACTIVE trial."
     )
-    new_customer: Optional[NewCustomerInput] = strawberry.field(
+    new_customer: NewCustomerInput | None = strawberry.field(
         default=None, description="Or a customer to create (created on today's date)."
     )
     products: list[Product] = strawberry.field(description="Products to try: at least one, each once.")
     licenses: int = strawberry.field(description="Licences per product, 1–1000.")
-    days: int = strawberry.field(default=30, description="Trial length in days, 1–90 (default 30); it ends on today + days.")
+    days: int = strawberry.field(
+        default=30, description="Trial length in days, 1–90 (default 30); it ends on today + days."
+    )
 
 
 @strawberry.input(description="Extend an ACTIVE trial.")
@@ -195,21 +197,21 @@ USER_ERRORS = "Why the mutation was refused; empty on success."
 
 @strawberry.type(description="Result of `startTrial`.")
 class StartTrialPayload:
-    trial: Optional[Trial] = strawberry.field(description="The new trial; null on error.")
-    customer: Optional[Customer] = strawberry.field(description="The trial's customer (new or existing); null on error.")
+    trial: Trial | None = strawberry.field(description="The new trial; null on error.")
+    customer: Customer | None = strawberry.field(description="The trial's customer (new or existing); null on error.")
     user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 @strawberry.type(description="Result of a mutation changing a trial.")
 class TrialPayload:
-    trial: Optional[Trial] = strawberry.field(description="The trial as changed; null on error.")
+    trial: Trial | None = strawberry.field(description="The trial as changed; null on error.")
     user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 @strawberry.type(description="Result of `convertTrial`.")
 class ConvertTrialPayload:
-    trial: Optional[Trial] = strawberry.field(description="The trial, now CONVERTED; null on error.")
-    subscription: Optional[Subscription] = strawberry.field(
+    trial: Trial | None = strawberry.field(description="The trial, now CONVERTED; null on error.")
+    subscription: Subscription | None = strawberry.field(
         description="The new PENDING_SETUP subscription; null on error."
     )
     user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
@@ -217,7 +219,7 @@ class ConvertTrialPayload:
 
 @strawberry.type(description="Result of a mutation changing a customer.")
 class CustomerPayload:
-    customer: Optional[Customer] = strawberry.field(
+    customer: Customer | None = strawberry.field(
         description="The customer as changed; null on error, or when the caller no longer sees it (it unassigned itself)."
     )
     user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
@@ -225,13 +227,13 @@ class CustomerPayload:
 
 @strawberry.type(description="Result of a mutation creating or changing a partner admin.")
 class PartnerAdminPayload:
-    partner_admin: Optional[PartnerAdmin] = strawberry.field(description="The admin as changed; null on error.")
+    partner_admin: PartnerAdmin | None = strawberry.field(description="The admin as changed; null on error.")
     user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 @strawberry.type(description="Result of `removePartnerAdmin`.")
 class RemovePartnerAdminPayload:
-    removed_admin_id: Optional[strawberry.ID] = strawberry.field(
+    removed_admin_id: strawberry.ID | None = strawberry.field(
         description="Global ID of the removed admin; null on error."
     )
     user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
@@ -333,8 +335,12 @@ class Mutation:
     async def assign_customer_admins(
         self, info: InfoT, input: Annotated[CustomerAdminsInput, _input("The customer and the admins to assign.")]
     ) -> CustomerPayload:
-        outcome = await logic.assign_customer_admins(info.context, customer_id=input.customer_id, admin_ids=input.admin_ids)
-        return CustomerPayload(customer=await _customer(info.context, outcome.customer_id), user_errors=_user_errors(outcome))
+        outcome = await logic.assign_customer_admins(
+            info.context, customer_id=input.customer_id, admin_ids=input.admin_ids
+        )
+        return CustomerPayload(
+            customer=await _customer(info.context, outcome.customer_id), user_errors=_user_errors(outcome)
+        )
 
     @strawberry.mutation(
         description=(
@@ -345,13 +351,16 @@ class Mutation:
     async def unassign_customer_admins(
         self, info: InfoT, input: Annotated[CustomerAdminsInput, _input("The customer and the admins to unassign.")]
     ) -> CustomerPayload:
-        outcome = await logic.unassign_customer_admins(info.context, customer_id=input.customer_id, admin_ids=input.admin_ids)
-        return CustomerPayload(customer=await _customer(info.context, outcome.customer_id), user_errors=_user_errors(outcome))
+        outcome = await logic.unassign_customer_admins(
+            info.context, customer_id=input.customer_id, admin_ids=input.admin_ids
+        )
+        return CustomerPayload(
+            customer=await _customer(info.context, outcome.customer_id), user_errors=_user_errors(outcome)
+        )
 
     @strawberry.mutation(
         description=(
-            "Create a partner admin of the caller's partner. Errors: EMAIL_TAKEN, INVALID_INPUT. "
-            f"{ATOMIC} {WHO_ADMINS}"
+            f"Create a partner admin of the caller's partner. Errors: EMAIL_TAKEN, INVALID_INPUT. {ATOMIC} {WHO_ADMINS}"
         )
     )
     async def create_partner_admin(
@@ -360,7 +369,9 @@ class Mutation:
         outcome = await logic.create_partner_admin(
             info.context, email=input.email, display_name=input.display_name, role=input.role.value
         )
-        return PartnerAdminPayload(partner_admin=await _admin(info.context, outcome.admin_id), user_errors=_user_errors(outcome))
+        return PartnerAdminPayload(
+            partner_admin=await _admin(info.context, outcome.admin_id), user_errors=_user_errors(outcome)
+        )
 
     @strawberry.mutation(
         description=(
@@ -373,7 +384,9 @@ class Mutation:
         self, info: InfoT, input: Annotated[SetPartnerAdminRoleInput, _input("The admin and its new role.")]
     ) -> PartnerAdminPayload:
         outcome = await logic.set_partner_admin_role(info.context, admin_id=input.admin_id, role=input.role.value)
-        return PartnerAdminPayload(partner_admin=await _admin(info.context, outcome.admin_id), user_errors=_user_errors(outcome))
+        return PartnerAdminPayload(
+            partner_admin=await _admin(info.context, outcome.admin_id), user_errors=_user_errors(outcome)
+        )
 
     @strawberry.mutation(
         description=(
@@ -402,4 +415,6 @@ class Mutation:
         outcome = await logic.complete_order_setup(
             info.context, customer_id=input.customer_id, accept_terms=input.accept_terms
         )
-        return CustomerPayload(customer=await _customer(info.context, outcome.customer_id), user_errors=_user_errors(outcome))
+        return CustomerPayload(
+            customer=await _customer(info.context, outcome.customer_id), user_errors=_user_errors(outcome)
+        )

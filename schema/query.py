@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import datetime as dt
+from typing import Annotated
 
 import strawberry
 
 from resolvers import audit as audit_resolvers
 from resolvers import customers as customer_resolvers
 from resolvers import nodes as node_resolvers
-import datetime as dt
-
 from schema.analytics import Analytics, KpiSummary, resolve_analytics, resolve_kpis
 from schema.audit import AuditEventConnection
 from schema.enums import KpiProduct
@@ -22,8 +21,12 @@ PAGE = "Page size, 1–100 (default 25)."
 
 @strawberry.type(description="Read the partner's customers, admins, KPIs and analytics.")
 class Query:
-    @strawberry.field(description="Any object by its global ID; null when it does not exist or the caller may not see it.")
-    async def node(self, info: InfoT, id: Annotated[strawberry.ID, strawberry.argument(description="Global ID.")]) -> Optional[Node]:
+    @strawberry.field(
+        description="Any object by its global ID; null when it does not exist or the caller may not see it."
+    )
+    async def node(
+        self, info: InfoT, id: Annotated[strawberry.ID, strawberry.argument(description="Global ID.")]
+    ) -> Node | None:
         return await node_resolvers.node(info.context, id)
 
     @strawberry.field(description="The partner admin making the request.")
@@ -40,28 +43,34 @@ class Query:
     async def customers(
         self,
         info: InfoT,
-        first: Annotated[Optional[int], strawberry.argument(description=PAGE)] = None,
-        after: Annotated[Optional[str], strawberry.argument(description="Cursor to continue after (forward paging).")] = None,
-        last: Annotated[Optional[int], strawberry.argument(description="Page size when paging backwards, 1–100.")] = None,
-        before: Annotated[Optional[str], strawberry.argument(description="Cursor to continue before (backward paging).")] = None,
-        filter: Annotated[Optional[CustomerFilter], strawberry.argument(description="Filters; all must hold.")] = None,
-        order_by: Annotated[Optional[CustomerOrder], strawberry.argument(description="Order; default NAME ASC.")] = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE)] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to continue after (forward paging).")
+        ] = None,
+        last: Annotated[int | None, strawberry.argument(description="Page size when paging backwards, 1–100.")] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="Cursor to continue before (backward paging).")
+        ] = None,
+        filter: Annotated[CustomerFilter | None, strawberry.argument(description="Filters; all must hold.")] = None,
+        order_by: Annotated[CustomerOrder | None, strawberry.argument(description="Order; default NAME ASC.")] = None,
     ) -> CustomerConnection:
         return await customer_resolvers.customer_connection(
             info.context, first=first, after=after, last=last, before=before, flt=filter, order=order_by
         )
 
     @strawberry.field(description="A customer by global ID; null when it does not exist or the caller may not see it.")
-    async def customer(self, info: InfoT, id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the customer.")]) -> Optional[Customer]:
+    async def customer(
+        self, info: InfoT, id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the customer.")]
+    ) -> Customer | None:
         return await node_resolvers.customer(info.context, id)
 
     @strawberry.field(description="The partner's admins, by email. Page size 1–100, default 25.")
     async def partner_admins(
         self,
         info: InfoT,
-        first: Annotated[Optional[int], strawberry.argument(description=PAGE)] = None,
-        after: Annotated[Optional[str], strawberry.argument(description="Cursor to continue after.")] = None,
-        filter: Annotated[Optional[PartnerAdminFilter], strawberry.argument(description="Filters; all must hold.")] = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE)] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
+        filter: Annotated[PartnerAdminFilter | None, strawberry.argument(description="Filters; all must hold.")] = None,
     ) -> PartnerAdminConnection:
         return await customer_resolvers.partner_admin_connection(info.context, first=first, after=after, flt=filter)
 
@@ -75,8 +84,8 @@ class Query:
     async def audit_log(
         self,
         info: InfoT,
-        first: Annotated[Optional[int], strawberry.argument(description=PAGE)] = None,
-        after: Annotated[Optional[str], strawberry.argument(description="Cursor to continue after.")] = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE)] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
     ) -> AuditEventConnection:
         return await audit_resolvers.audit_log(info.context, first=first, after=after)
 
@@ -89,7 +98,7 @@ class Query:
     async def kpis(
         self,
         info: InfoT,
-        as_of: Annotated[Optional[dt.date], strawberry.argument(description="Day to compute for; default today.")] = None,
+        as_of: Annotated[dt.date | None, strawberry.argument(description="Day to compute for; default today.")] = None,
     ) -> KpiSummary:
         return await resolve_kpis(info, as_of)
 
@@ -104,6 +113,6 @@ class Query:
         self,
         info: InfoT,
         product: Annotated[KpiProduct, strawberry.argument(description="MEETINGS or CALLING.")],
-        as_of: Annotated[Optional[dt.date], strawberry.argument(description="Day to compute for; default today.")] = None,
+        as_of: Annotated[dt.date | None, strawberry.argument(description="Day to compute for; default today.")] = None,
     ) -> Analytics:
         return resolve_analytics(info, product, as_of)

@@ -15,8 +15,9 @@ same object the loader returned, so the response is the same.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = ["RELATION", "Relation"]
 

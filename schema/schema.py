@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 
 from db.settings import get_settings
+from schema.audit import AuditEvent
 from schema.bounds import PageBounds
 from schema.execution import FastExecutionContext
-from schema.audit import AuditEvent
 from schema.mutations import Mutation
 from schema.query import Query
 from schema.types import Customer, PartnerAdmin, Subscription, Trial
@@ -21,7 +28,7 @@ class PartnerhubSchema(strawberry.Schema):
     typo; unexpected exceptions are logged by the error policy instead.
     """
 
-    def process_errors(self, errors, execution_context=None) -> None:  # noqa: D102
+    def process_errors(self, errors, execution_context=None) -> None:
         return None
 
 

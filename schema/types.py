@@ -9,8 +9,9 @@ Types hold no SQL.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -58,8 +59,8 @@ class Node:
 class PageInfo:
     has_next_page: bool = strawberry.field(description="Whether more items follow the last edge.")
     has_previous_page: bool = strawberry.field(description="Whether items precede the first edge.")
-    start_cursor: Optional[str] = strawberry.field(description="Cursor of the first edge; null when empty.")
-    end_cursor: Optional[str] = strawberry.field(description="Cursor of the last edge; null when empty.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge; null when empty.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge; null when empty.")
 
 
 @strawberry.type(description="Licence numbers on one day.")
@@ -86,12 +87,10 @@ class LicenseLine:
     )
     available: int = strawberry.field(description="max(total − assigned, 0).")
     overage: int = strawberry.field(description="max(assigned − total, 0).")
-    assignment_rate: Optional[float] = strawberry.field(
+    assignment_rate: float | None = strawberry.field(
         description="assigned / total as a fraction (0.5 = 50 %); null when total is 0."
     )
-    usage_rate: Optional[float] = strawberry.field(
-        description="used / total as a fraction; null when total is 0."
-    )
+    usage_rate: float | None = strawberry.field(description="used / total as a fraction; null when total is 0.")
     line_id: strawberry.Private[int]
 
     @strawberry.field(
@@ -133,18 +132,20 @@ class Order:
 
 @strawberry.type(description="A paid subscription of a customer.")
 class Subscription(Node):
-    subscription_id: str = strawberry.field(description="External subscription id (e.g. Sub-100234), unique per partner.")
+    subscription_id: str = strawberry.field(
+        description="External subscription id (e.g. Sub-100234), unique per partner."
+    )
     status: SubscriptionStatus = strawberry.field(description="Status of the subscription.")
     starts_on: dt.date = strawberry.field(description="First day of the subscription.")
     ends_on: dt.date = strawberry.field(description="Last day of the current term.")
     auto_renew: bool = strawberry.field(description="Whether the term renews automatically.")
-    renewal_date: Optional[dt.date] = strawberry.field(description="endsOn when autoRenew, else null.")
+    renewal_date: dt.date | None = strawberry.field(description="endsOn when autoRenew, else null.")
     days_remaining: int = strawberry.field(description="endsOn − today in days; negative once ended.")
     db_id: strawberry.Private[int]
     customer_db_id: strawberry.Private[int]
 
     @strawberry.field(description="The customer the subscription belongs to.", metadata=PLAN_CUSTOMER.metadata)
-    async def customer(self, info: InfoT) -> "Customer":
+    async def customer(self, info: InfoT) -> Customer:
         return await PLAN_CUSTOMER.resolve(info.context, self)
 
     @strawberry.field(description="Licence lines, in Product order.", metadata=PLAN_LICENSES.metadata)
@@ -155,7 +156,9 @@ class Subscription(Node):
     async def invoices(self, info: InfoT) -> list[Invoice]:
         return await INVOICES.resolve(info.context, self)
 
-    @strawberry.field(description="Order history, newest first (by placedOn, ties by number).", metadata=ORDERS.metadata)
+    @strawberry.field(
+        description="Order history, newest first (by placedOn, ties by number).", metadata=ORDERS.metadata
+    )
     async def orders(self, info: InfoT) -> list[Order]:
         return await ORDERS.resolve(info.context, self)
 
@@ -169,10 +172,10 @@ class Trial(Node):
     days_remaining: int = strawberry.field(description="endsOn − today in days; negative once ended.")
     db_id: strawberry.Private[int]
     customer_db_id: strawberry.Private[int]
-    started_by_db_id: strawberry.Private[Optional[int]]
+    started_by_db_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The customer the trial belongs to.", metadata=PLAN_CUSTOMER.metadata)
-    async def customer(self, info: InfoT) -> "Customer":
+    async def customer(self, info: InfoT) -> Customer:
         return await PLAN_CUSTOMER.resolve(info.context, self)
 
     @strawberry.field(description="Licence lines, in Product order.", metadata=PLAN_LICENSES.metadata)
@@ -183,7 +186,7 @@ class Trial(Node):
         description="The partner admin who started the trial; null if unknown or since removed.",
         metadata=TRIAL_STARTED_BY.metadata,
     )
-    async def started_by(self, info: InfoT) -> Optional["PartnerAdmin"]:
+    async def started_by(self, info: InfoT) -> PartnerAdmin | None:
         return await TRIAL_STARTED_BY.resolve(info.context, self)
 
 
@@ -192,7 +195,7 @@ class Customer(Node):
     name: str = strawberry.field(description="Name, unique per partner (case-insensitively).")
     managed_by: ManagedBy = strawberry.field(description="Who manages the organisation.")
     created_on: dt.date = strawberry.field(description="Day the customer was added.")
-    last_admin_activity_on: Optional[dt.date] = strawberry.field(
+    last_admin_activity_on: dt.date | None = strawberry.field(
         description="Last day an admin of the customer signed in to its own admin portal; null if never."
     )
     launch_url: str = strawberry.field(description="URL that opens the customer's own admin portal.")
@@ -229,7 +232,7 @@ class Customer(Node):
     @strawberry.field(
         description="The partner admins assigned to this customer, by email.", metadata=CUSTOMER_ADMINS.metadata
     )
-    async def partner_admins(self, info: InfoT) -> list["PartnerAdmin"]:
+    async def partner_admins(self, info: InfoT) -> list[PartnerAdmin]:
         return await CUSTOMER_ADMINS.resolve(info.context, self)
 
 
@@ -262,16 +265,13 @@ class PartnerAdmin(Node):
     db_id: strawberry.Private[int]
 
     @strawberry.field(
-        description=(
-            "Customers assigned to this admin that the caller may see, by name. "
-            "`first` 1–100, default 25."
-        )
+        description=("Customers assigned to this admin that the caller may see, by name. `first` 1–100, default 25.")
     )
     async def assigned_customers(
         self,
         info: InfoT,
-        first: Annotated[Optional[int], strawberry.argument(description="Page size, 1–100 (default 25).")] = None,
-        after: Annotated[Optional[str], strawberry.argument(description="Cursor to continue after.")] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size, 1–100 (default 25).")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
     ) -> CustomerConnection:
         from resolvers.customers import assigned_customers
 

@@ -31,8 +31,16 @@ async def test_introspection_needs_no_token(api, world):
 
 async def test_viewer(api, world):
     result = await api("{ viewer { email role displayName hasAccessToAllCustomers } }", token=TOKENS["sam"])
-    assert result == {"data": {"viewer": {"email": "sam@p1.example", "role": "SALES_FULL_ADMIN",
-                                          "displayName": "Sam", "hasAccessToAllCustomers": False}}}
+    assert result == {
+        "data": {
+            "viewer": {
+                "email": "sam@p1.example",
+                "role": "SALES_FULL_ADMIN",
+                "displayName": "Sam",
+                "hasAccessToAllCustomers": False,
+            }
+        }
+    }
 
 
 @pytest.mark.parametrize(
@@ -57,13 +65,18 @@ async def test_out_of_scope_objects_are_null(api, world):
     query = "query($id: ID!) { customer(id: $id) { name } node(id: $id) { id } }"
     assert (await api(query, {"id": beta}, token=TOKENS["sam"]))["data"] == {"customer": None, "node": None}
     assert (await api(query, {"id": beta}, token=TOKENS["oscar"]))["data"] == {"customer": None, "node": None}
-    assert (await api(query, {"id": beta}, token=TOKENS["sally"]))["data"] == {"customer": {"name": "Beta"}, "node": {"id": beta}}
+    assert (await api(query, {"id": beta}, token=TOKENS["sally"]))["data"] == {
+        "customer": {"name": "Beta"},
+        "node": {"id": beta},
+    }
     plan_query = "query($id: ID!) { node(id: $id) { ... on Subscription { subscriptionId } } }"
     assert (await api(plan_query, {"id": sub_b}, token=TOKENS["sam"]))["data"] == {"node": None}
     assert (await api(plan_query, {"id": sub_b}, token=TOKENS["ana"]))["data"] == {"node": {"subscriptionId": "Sub-B"}}
     # Another partner's admin is not a node for acme.
     oscar = world.gid("PartnerAdmin", "oscar")
-    assert (await api("query($id: ID!) { node(id: $id) { id } }", {"id": oscar}, token=TOKENS["ana"]))["data"] == {"node": None}
+    assert (await api("query($id: ID!) { node(id: $id) { id } }", {"id": oscar}, token=TOKENS["ana"]))["data"] == {
+        "node": None
+    }
 
 
 async def test_filtering_by_an_invisible_customer_admin_reveals_nothing(api, world):
@@ -75,7 +88,12 @@ async def test_filtering_by_an_invisible_customer_admin_reveals_nothing(api, wor
 async def test_assigned_customers_are_scoped_by_the_caller(api, world):
     query = "{ partnerAdmins(filter: {roles: [SALES_FULL_ADMIN]}) { nodes { email assignedCustomers { totalCount nodes { name } } } } }"
     by_ana = (await api(query, token=TOKENS["ana"]))["data"]["partnerAdmins"]["nodes"]
-    assert by_ana == [{"email": "sam@p1.example", "assignedCustomers": {"totalCount": 2, "nodes": [{"name": "Alpha"}, {"name": "gamma"}]}}]
+    assert by_ana == [
+        {
+            "email": "sam@p1.example",
+            "assignedCustomers": {"totalCount": 2, "nodes": [{"name": "Alpha"}, {"name": "gamma"}]},
+        }
+    ]
     by_sally = (await api(query, token=TOKENS["sally"]))["data"]["partnerAdmins"]["nodes"]
     assert by_sally == [{"email": "sam@p1.example", "assignedCustomers": {"totalCount": 0, "nodes": []}}]
 
@@ -93,8 +111,18 @@ async def test_partner_admins_list_is_per_partner_by_email(api, world):
         ],
     }
     other = await api(query, token=TOKENS["oscar"])
-    assert other["data"]["partnerAdmins"] == {"totalCount": 1, "nodes": [{"email": "oscar@p2.example", "role": "PARTNER_FULL_ADMIN"}]}
+    assert other["data"]["partnerAdmins"] == {
+        "totalCount": 1,
+        "nodes": [{"email": "oscar@p2.example", "role": "PARTNER_FULL_ADMIN"}],
+    }
     page = await api("{ partnerAdmins(first: 2) { edges { cursor } pageInfo { endCursor } } }", token=TOKENS["ana"])
     after = page["data"]["partnerAdmins"]["pageInfo"]["endCursor"]
-    rest = await api("query($a: String) { partnerAdmins(first: 2, after: $a) { nodes { email } pageInfo { hasNextPage } } }", {"a": after}, token=TOKENS["ana"])
-    assert rest["data"]["partnerAdmins"] == {"nodes": [{"email": "sally@p1.example"}, {"email": "sam@p1.example"}], "pageInfo": {"hasNextPage": False}}
+    rest = await api(
+        "query($a: String) { partnerAdmins(first: 2, after: $a) { nodes { email } pageInfo { hasNextPage } } }",
+        {"a": after},
+        token=TOKENS["ana"],
+    )
+    assert rest["data"]["partnerAdmins"] == {
+        "nodes": [{"email": "sally@p1.example"}, {"email": "sam@p1.example"}],
+        "pageInfo": {"hasNextPage": False},
+    }

@@ -69,20 +69,68 @@ def day(text: str) -> dt.date:
 
 # (customer, kind, ext_id, status, starts, ends, auto_renew, {product: (total, [(date, a, u, u90), ...])})
 ACME_PLANS = [
-    ("alpha", "SUBSCRIPTION", "Sub-A1", "ACTIVE", "2026-10-26", "2027-02-23", False,
-     {M: (100, [(W, 40, 20, 30), (E, 50, 25, 35), (D, 60, 30, 40)]), C: (0, [(D, 2, 1, 1)])}),
-    ("bravo", "TRIAL", "Trial-B1", "ACTIVE", "2026-11-15", "2026-11-25", False,
-     {M: (20, [(day("2026-11-20"), 5, 2, 3)])}),
-    ("charlie", "SUBSCRIPTION", "Sub-C1", "ACTIVE", "2025-11-25", "2026-12-25", True,
-     {M: (50, [(E, 10, 5, 8), (day("2026-11-28"), 12, 6, 9)]), C: (30, [(D, 40, 20, 25)])}),
-    ("delta", "SUBSCRIPTION", "Sub-D1", "ACTIVE", "2026-08-27", "2027-02-24", True,
-     {M: (40, [(W, 30, 20, 25), (D, 38, 30, 35)]), C: (20, [(D, 4, 2, 3)])}),
-    ("echo", "SUBSCRIPTION", "Sub-E1", "ACTIVE", "2026-08-26", "2027-02-24", False,
-     {M: (10, [(W, 3, 1, 1), (D, 1, 1, 1)])}),
+    (
+        "alpha",
+        "SUBSCRIPTION",
+        "Sub-A1",
+        "ACTIVE",
+        "2026-10-26",
+        "2027-02-23",
+        False,
+        {M: (100, [(W, 40, 20, 30), (E, 50, 25, 35), (D, 60, 30, 40)]), C: (0, [(D, 2, 1, 1)])},
+    ),
+    (
+        "bravo",
+        "TRIAL",
+        "Trial-B1",
+        "ACTIVE",
+        "2026-11-15",
+        "2026-11-25",
+        False,
+        {M: (20, [(day("2026-11-20"), 5, 2, 3)])},
+    ),
+    (
+        "charlie",
+        "SUBSCRIPTION",
+        "Sub-C1",
+        "ACTIVE",
+        "2025-11-25",
+        "2026-12-25",
+        True,
+        {M: (50, [(E, 10, 5, 8), (day("2026-11-28"), 12, 6, 9)]), C: (30, [(D, 40, 20, 25)])},
+    ),
+    (
+        "delta",
+        "SUBSCRIPTION",
+        "Sub-D1",
+        "ACTIVE",
+        "2026-08-27",
+        "2027-02-24",
+        True,
+        {M: (40, [(W, 30, 20, 25), (D, 38, 30, 35)]), C: (20, [(D, 4, 2, 3)])},
+    ),
+    (
+        "echo",
+        "SUBSCRIPTION",
+        "Sub-E1",
+        "ACTIVE",
+        "2026-08-26",
+        "2027-02-24",
+        False,
+        {M: (10, [(W, 3, 1, 1), (D, 1, 1, 1)])},
+    ),
     ("foxtrot", "SUBSCRIPTION", "Sub-F1", "ACTIVE", "2026-10-27", "2026-12-20", False, {M: (10, [])}),
     ("foxtrot", "TRIAL", "Trial-F1", "ACTIVE", "2026-11-20", "2026-12-20", False, {M: (5, [(D, 7, 3, 4)])}),
-    ("golf", "SUBSCRIPTION", "Sub-G1", "ACTIVE", "2024-01-31", "2027-01-24", True,
-     {M: (100, [(W, 5, 2, 3)]), C: (10, [(D, 12, 3, 5)])}),
+    (
+        "golf",
+        "SUBSCRIPTION",
+        "Sub-G1",
+        "ACTIVE",
+        "2024-01-31",
+        "2027-01-24",
+        True,
+        {M: (100, [(W, 5, 2, 3)]), C: (10, [(D, 12, 3, 5)])},
+    ),
     *[
         ("hotel", kind, ext, status, starts, ends, False, {M: (10, [(W, 21, 11, 15)])})
         for kind, ext, status, starts, ends in [
@@ -94,12 +142,28 @@ ACME_PLANS = [
             ("SUBSCRIPTION", "Sub-H5", "ACTIVE", "2026-06-01", "2026-11-17"),
         ]
     ],
-    ("india", "SUBSCRIPTION", "Sub-I1", "ACTIVE", "2026-11-01", "2026-12-01", False,
-     {"MESSAGING": (10, [(D, 20, 5, 5)])}),
+    (
+        "india",
+        "SUBSCRIPTION",
+        "Sub-I1",
+        "ACTIVE",
+        "2026-11-01",
+        "2026-12-01",
+        False,
+        {"MESSAGING": (10, [(D, 20, 5, 5)])},
+    ),
 ]
 GLOBEX_PLANS = [
-    ("alpha", "SUBSCRIPTION", "Sub-A1", "ACTIVE", "2026-01-01", "2026-12-01", False,
-     {M: (1000, [(D, 5, 1, 1)]), C: (1, [(D, 9, 1, 1)])}),
+    (
+        "alpha",
+        "SUBSCRIPTION",
+        "Sub-A1",
+        "ACTIVE",
+        "2026-01-01",
+        "2026-12-01",
+        False,
+        {M: (1000, [(D, 5, 1, 1)]), C: (1, [(D, 9, 1, 1)])},
+    ),
 ]
 SALES_CUSTOMERS = ("alpha", "delta", "echo", "golf")
 
@@ -130,15 +194,27 @@ async def _insert_partner(session, ids: Ids, key: str, plans, admins) -> dict[st
             customers[name] = ids()
             await session.execute(
                 insert(Customer.__table__).values(
-                    id=customers[name], partner_id=partner_id, key=name, name=name.title(), name_key=fold(name),
-                    managed_by="PARTNER_ORG", created_on=day("2024-01-01"),
+                    id=customers[name],
+                    partner_id=partner_id,
+                    key=name,
+                    name=name.title(),
+                    name_key=fold(name),
+                    managed_by="PARTNER_ORG",
+                    created_on=day("2024-01-01"),
                 )
             )
         plan_id = ids()
         await session.execute(
             insert(Plan.__table__).values(
-                id=plan_id, partner_id=partner_id, customer_id=customers[name], kind=kind, ext_id=ext_id,
-                status=status, starts_on=day(starts), ends_on=day(ends), auto_renew=auto_renew,
+                id=plan_id,
+                partner_id=partner_id,
+                customer_id=customers[name],
+                kind=kind,
+                ext_id=ext_id,
+                status=status,
+                starts_on=day(starts),
+                ends_on=day(ends),
+                auto_renew=auto_renew,
             )
         )
         for product, (total, snapshots) in lines.items():
@@ -146,7 +222,10 @@ async def _insert_partner(session, ids: Ids, key: str, plans, admins) -> dict[st
             newest = max(snapshots, default=None)
             await session.execute(
                 insert(LicenseLine.__table__).values(
-                    id=line_id, plan_id=plan_id, product=product, total=total,
+                    id=line_id,
+                    plan_id=plan_id,
+                    product=product,
+                    total=total,
                     cur_date=newest[0] if newest else None,
                     cur_assigned=newest[1] if newest else 0,
                     cur_used=newest[2] if newest else 0,
@@ -162,7 +241,9 @@ async def _insert_partner(session, ids: Ids, key: str, plans, admins) -> dict[st
     sales = viewers.get("SALES_ADMIN")
     if sales is not None:
         for name in SALES_CUSTOMERS:
-            await session.execute(insert(CustomerAdmin.__table__).values(customer_id=customers[name], admin_id=sales.id))
+            await session.execute(
+                insert(CustomerAdmin.__table__).values(customer_id=customers[name], admin_id=sales.id)
+            )
     return viewers
 
 
@@ -170,10 +251,15 @@ async def _insert_partner(session, ids: Ids, key: str, plans, admins) -> dict[st
 async def viewers(session) -> dict[str, Viewer]:
     ids = Ids()
     acme = await _insert_partner(
-        session, ids, "acme", ACME_PLANS,
+        session,
+        ids,
+        "acme",
+        ACME_PLANS,
         [("PARTNER_FULL_ADMIN", "full@acme.example"), ("SALES_ADMIN", "sales@acme.example")],
     )
-    globex = await _insert_partner(session, ids, "globex", GLOBEX_PLANS, [("PARTNER_FULL_ADMIN", "full@globex.example")])
+    globex = await _insert_partner(
+        session, ids, "globex", GLOBEX_PLANS, [("PARTNER_FULL_ADMIN", "full@globex.example")]
+    )
     await session.commit()
     return {"full": acme["PARTNER_FULL_ADMIN"], "sales": acme["SALES_ADMIN"], "globex": globex["PARTNER_FULL_ADMIN"]}
 
@@ -337,50 +423,82 @@ EXPECTED_KPIS = {
     ("recentlyAdded", M, E): A.RecentlyAddedKpis(days=90, new_customers=5, total_licenses=180, row_count=5),
     ("recentlyAdded", C, E): A.RecentlyAddedKpis(days=90, new_customers=2, total_licenses=20, row_count=2),
     # {bravo, foxtrot, alpha}; Σtotal 20+10+5+100 = 135, Σassigned 5+0+7+60 = 72, Σused 2+0+3+30 = 35
-    ("expiring", M, D): A.ExpiringKpis(days=90, expiring_customers=3, license_assignment_rate=72 / 135,
-                                       license_usage_rate=35 / 135, row_count=4),
+    ("expiring", M, D): A.ExpiringKpis(
+        days=90, expiring_customers=3, license_assignment_rate=72 / 135, license_usage_rate=35 / 135, row_count=4
+    ),
     # Σtotal 0 → both rates null
-    ("expiring", C, D): A.ExpiringKpis(days=90, expiring_customers=1, license_assignment_rate=None,
-                                       license_usage_rate=None, row_count=1),
+    ("expiring", C, D): A.ExpiringKpis(
+        days=90, expiring_customers=1, license_assignment_rate=None, license_usage_rate=None, row_count=1
+    ),
     # Σtotal 30, Σassigned 0, Σused 0 → 0.0 (not null)
-    ("expiring", M, E): A.ExpiringKpis(days=90, expiring_customers=2, license_assignment_rate=0.0,
-                                       license_usage_rate=0.0, row_count=2),
-    ("expiring", C, E): A.ExpiringKpis(days=90, expiring_customers=0, license_assignment_rate=None,
-                                       license_usage_rate=None, row_count=0),
+    ("expiring", M, E): A.ExpiringKpis(
+        days=90, expiring_customers=2, license_assignment_rate=0.0, license_usage_rate=0.0, row_count=2
+    ),
+    ("expiring", C, E): A.ExpiringKpis(
+        days=90, expiring_customers=0, license_assignment_rate=None, license_usage_rate=None, row_count=0
+    ),
     # Σtotal 150, Σassigned 10+5 = 15, Σused 5+2 = 7
-    ("renewing", M, D): A.RenewingKpis(days=90, renewing_customers=2, license_assignment_rate=0.1,
-                                       license_usage_rate=7 / 150, row_count=2),
+    ("renewing", M, D): A.RenewingKpis(
+        days=90, renewing_customers=2, license_assignment_rate=0.1, license_usage_rate=7 / 150, row_count=2
+    ),
     # Σtotal 40, Σassigned 40+12 = 52, Σused 20+3 = 23
-    ("renewing", C, D): A.RenewingKpis(days=90, renewing_customers=2, license_assignment_rate=1.3,
-                                       license_usage_rate=0.575, row_count=2),
-    ("renewing", M, E): A.RenewingKpis(days=90, renewing_customers=2, license_assignment_rate=0.1,
-                                       license_usage_rate=7 / 150, row_count=2),
-    ("renewing", C, E): A.RenewingKpis(days=90, renewing_customers=2, license_assignment_rate=0.0,
-                                       license_usage_rate=0.0, row_count=2),
+    ("renewing", C, D): A.RenewingKpis(
+        days=90, renewing_customers=2, license_assignment_rate=1.3, license_usage_rate=0.575, row_count=2
+    ),
+    ("renewing", M, E): A.RenewingKpis(
+        days=90, renewing_customers=2, license_assignment_rate=0.1, license_usage_rate=7 / 150, row_count=2
+    ),
+    ("renewing", C, E): A.RenewingKpis(
+        days=90, renewing_customers=2, license_assignment_rate=0.0, license_usage_rate=0.0, row_count=2
+    ),
     # golf: 5/100, used/assigned 2/5, unassigned 95
-    ("lowAssignment", M, D): A.LowAssignmentKpis(median_assignment_rate=0.2, low_assignment_customers=1,
-                                                 license_assignment_rate=0.05, usage_when_assigned_rate=0.4,
-                                                 total_unassigned_licenses=95, row_count=1),
+    ("lowAssignment", M, D): A.LowAssignmentKpis(
+        median_assignment_rate=0.2,
+        low_assignment_customers=1,
+        license_assignment_rate=0.05,
+        usage_when_assigned_rate=0.4,
+        total_unassigned_licenses=95,
+        row_count=1,
+    ),
     # delta: 4/20, 2/4, 16
-    ("lowAssignment", C, D): A.LowAssignmentKpis(median_assignment_rate=1.2, low_assignment_customers=1,
-                                                 license_assignment_rate=0.2, usage_when_assigned_rate=0.5,
-                                                 total_unassigned_licenses=16, row_count=1),
-    ("lowAssignment", M, E): A.LowAssignmentKpis(median_assignment_rate=0.25, low_assignment_customers=1,
-                                                 license_assignment_rate=0.05, usage_when_assigned_rate=0.4,
-                                                 total_unassigned_licenses=95, row_count=1),
+    ("lowAssignment", C, D): A.LowAssignmentKpis(
+        median_assignment_rate=1.2,
+        low_assignment_customers=1,
+        license_assignment_rate=0.2,
+        usage_when_assigned_rate=0.5,
+        total_unassigned_licenses=16,
+        row_count=1,
+    ),
+    ("lowAssignment", M, E): A.LowAssignmentKpis(
+        median_assignment_rate=0.25,
+        low_assignment_customers=1,
+        license_assignment_rate=0.05,
+        usage_when_assigned_rate=0.4,
+        total_unassigned_licenses=95,
+        row_count=1,
+    ),
     # no rows: rates over nothing are null; the median itself is 0
-    ("lowAssignment", C, E): A.LowAssignmentKpis(median_assignment_rate=0.0, low_assignment_customers=0,
-                                                 license_assignment_rate=None, usage_when_assigned_rate=None,
-                                                 total_unassigned_licenses=0, row_count=0),
-    ("overLimit", M, D): A.OverLimitKpis(customers_with_overage=1, total_overage_licenses=2, average_overage=2.0,
-                                         row_count=1),
+    ("lowAssignment", C, E): A.LowAssignmentKpis(
+        median_assignment_rate=0.0,
+        low_assignment_customers=0,
+        license_assignment_rate=None,
+        usage_when_assigned_rate=None,
+        total_unassigned_licenses=0,
+        row_count=0,
+    ),
+    ("overLimit", M, D): A.OverLimitKpis(
+        customers_with_overage=1, total_overage_licenses=2, average_overage=2.0, row_count=1
+    ),
     # 10 + 2 + 2 = 14 over 3 customers
-    ("overLimit", C, D): A.OverLimitKpis(customers_with_overage=3, total_overage_licenses=14,
-                                         average_overage=14 / 3, row_count=3),
-    ("overLimit", M, E): A.OverLimitKpis(customers_with_overage=0, total_overage_licenses=0, average_overage=None,
-                                         row_count=0),
-    ("overLimit", C, E): A.OverLimitKpis(customers_with_overage=0, total_overage_licenses=0, average_overage=None,
-                                         row_count=0),
+    ("overLimit", C, D): A.OverLimitKpis(
+        customers_with_overage=3, total_overage_licenses=14, average_overage=14 / 3, row_count=3
+    ),
+    ("overLimit", M, E): A.OverLimitKpis(
+        customers_with_overage=0, total_overage_licenses=0, average_overage=None, row_count=0
+    ),
+    ("overLimit", C, E): A.OverLimitKpis(
+        customers_with_overage=0, total_overage_licenses=0, average_overage=None, row_count=0
+    ),
 }
 
 CASES = sorted(EXPECTED_ROWS, key=lambda k: (k[0], k[1], k[2]))
@@ -418,15 +536,24 @@ def _aggregate(section, rows):
         return {"new_customers": customers, "total_licenses": total}
     if section in ("expiring", "renewing"):
         name = "expiring_customers" if section == "expiring" else "renewing_customers"
-        return {name: customers, "license_assignment_rate": ratio(assigned, total),
-                "license_usage_rate": ratio(used, total)}
+        return {
+            name: customers,
+            "license_assignment_rate": ratio(assigned, total),
+            "license_usage_rate": ratio(used, total),
+        }
     if section == "lowAssignment":
-        return {"low_assignment_customers": customers, "license_assignment_rate": ratio(assigned, total),
-                "usage_when_assigned_rate": ratio(used, assigned),
-                "total_unassigned_licenses": sum(r.available for r in rows)}
+        return {
+            "low_assignment_customers": customers,
+            "license_assignment_rate": ratio(assigned, total),
+            "usage_when_assigned_rate": ratio(used, assigned),
+            "total_unassigned_licenses": sum(r.available for r in rows),
+        }
     overage = sum(r.overage for r in rows)
-    return {"customers_with_overage": customers, "total_overage_licenses": overage,
-            "average_overage": ratio(overage, customers)}
+    return {
+        "customers_with_overage": customers,
+        "total_overage_licenses": overage,
+        "average_overage": ratio(overage, customers),
+    }
 
 
 @pytest.mark.parametrize("viewer", ["full", "sales", "globex"])
@@ -439,7 +566,10 @@ async def test_kpis_equal_aggregate_of_rows(session, viewers, viewer, as_of):
         assert got.row_count == len(rows)
         for name, value in _aggregate(section, rows).items():
             assert getattr(got, name) == (pytest.approx(value) if isinstance(value, float) else value), (
-                section, product, name)
+                section,
+                product,
+                name,
+            )
 
 
 # --------------------------------------------------------------------------
@@ -469,8 +599,13 @@ async def test_kpis_equal_aggregate_of_rows(session, viewers, viewer, as_of):
 async def test_summary_kpis(session, viewers, viewer, as_of, expected):
     got = await A.kpis(session=session, viewer=viewers[viewer], as_of=as_of)
     assert got.as_of == as_of
-    assert (got.total_customers, got.expiring, got.renewing, got.low_license_assignment,
-            got.over_license_limit) == expected
+    assert (
+        got.total_customers,
+        got.expiring,
+        got.renewing,
+        got.low_license_assignment,
+        got.over_license_limit,
+    ) == expected
 
 
 @pytest.mark.parametrize("viewer", ["full", "sales"])
@@ -479,8 +614,12 @@ async def test_summary_kpis_are_the_sections_customers(session, viewers, viewer,
     """Each summary count is the distinct customers of that section's rows over both products."""
     v = viewers[viewer]
     got = await A.kpis(session=session, viewer=v, as_of=as_of)
-    for section, value in [("expiring", got.expiring), ("renewing", got.renewing),
-                           ("lowAssignment", got.low_license_assignment), ("overLimit", got.over_license_limit)]:
+    for section, value in [
+        ("expiring", got.expiring),
+        ("renewing", got.renewing),
+        ("lowAssignment", got.low_license_assignment),
+        ("overLimit", got.over_license_limit),
+    ]:
         customers = set()
         for product in (M, C):
             customers |= {r.customer_id for r in await all_rows(session, v, section, product, as_of)}
@@ -508,12 +647,12 @@ async def test_sales_admin_sections_only_count_assigned_customers(session, viewe
     sales = viewers["sales"]
     # expiring M on D: of bravo, foxtrot ×2, alpha only alpha is assigned: Σ 100 / 60 / 30.
     got = await kpi(session, sales, "expiring", M, D)
-    assert got == A.ExpiringKpis(days=90, expiring_customers=1, license_assignment_rate=0.6,
-                                 license_usage_rate=0.3, row_count=1)
+    assert got == A.ExpiringKpis(
+        days=90, expiring_customers=1, license_assignment_rate=0.6, license_usage_rate=0.3, row_count=1
+    )
     # overLimit C on D: alpha (2) and golf (2); charlie is not assigned → 4 over 2 customers.
     got = await kpi(session, sales, "overLimit", C, D)
-    assert got == A.OverLimitKpis(customers_with_overage=2, total_overage_licenses=4, average_overage=2.0,
-                                  row_count=2)
+    assert got == A.OverLimitKpis(customers_with_overage=2, total_overage_licenses=4, average_overage=2.0, row_count=2)
     rows = await all_rows(session, sales, "overLimit", C, D)
     assert [r.customer_name for r in rows] == ["Alpha", "Golf"]
 
@@ -522,8 +661,9 @@ async def test_other_partner_sees_only_its_own(session, viewers):
     globex = viewers["globex"]
     # globex alpha: M 1000 (5, 1, 1), ends 12-01 (6 days), not renewing.
     got = await kpi(session, globex, "expiring", M, D)
-    assert got == A.ExpiringKpis(days=90, expiring_customers=1, license_assignment_rate=5 / 1000,
-                                 license_usage_rate=1 / 1000, row_count=1)
+    assert got == A.ExpiringKpis(
+        days=90, expiring_customers=1, license_assignment_rate=5 / 1000, license_usage_rate=1 / 1000, row_count=1
+    )
     # its only eligible M line (328 days old) is its median: 0.005
     low = await kpi(session, globex, "lowAssignment", M, D)
     assert low.median_assignment_rate == pytest.approx(0.005)
@@ -551,7 +691,9 @@ async def test_low_assignment_settings(session, viewers):
     assert got.median_assignment_rate == pytest.approx(0.15)
     rows = await A.low_assignment_rows(session=session, viewer=viewers["full"], product=M, as_of=D, settings=settings)
     assert [(r.customer_name, r.subscription_id, r.assignment_rate) for r in rows.rows] == [
-        ("Foxtrot", "Sub-F1", 0.0), ("Golf", "Sub-G1", pytest.approx(0.05))]
+        ("Foxtrot", "Sub-F1", 0.0),
+        ("Golf", "Sub-G1", pytest.approx(0.05)),
+    ]
     # factor 0.6 with the default 30 days: median 0.2 → threshold 0.12: echo (0.1) joins golf.
     settings = dataclasses.replace(get_settings(), low_assignment_factor=0.6)
     rows = await A.low_assignment_rows(session=session, viewer=viewers["full"], product=M, as_of=D, settings=settings)
@@ -607,7 +749,7 @@ async def test_product_is_validated(session, viewers):
 
 async def test_rows_are_paged_by_keyset(session, viewers):
     full = viewers["full"]
-    kw = dict(session=session, viewer=full, product=M, as_of=D)
+    kw = {"session": session, "viewer": full, "product": M, "as_of": D}
     first = await A.recently_added_rows(**kw, first=2)
     assert [r.subscription_id for r in first.rows] == ["Trial-F1", "Trial-B1"]
     assert first.has_next_page and not first.has_previous_page and len(first.cursors) == 2
@@ -635,7 +777,7 @@ async def test_bad_paging_arguments(session, viewers, first, after):
 
 
 async def test_cursor_of_another_section_is_refused(session, viewers):
-    kw = dict(session=session, viewer=viewers["full"], product=M, as_of=D)
+    kw = {"session": session, "viewer": viewers["full"], "product": M, "as_of": D}
     page = await A.recently_added_rows(**kw, first=1)
     with pytest.raises(GraphQLError):
         await A.expiring_rows(**kw, after=page.cursors[0])
@@ -698,7 +840,7 @@ async def test_license_trend_52_weeks_is_one_statement(session, viewers, engine)
     def count(*_args, **_kw):
         statements.append(1)
 
-    kw = dict(session=session, product=M, as_of=D, weeks=52)
+    kw = {"session": session, "product": M, "as_of": D, "weeks": 52}
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
         trend = await A.license_trend(viewer=viewers["sales"], **kw)
@@ -752,17 +894,45 @@ async def test_months_columns_on_month_ends(session, viewers):
     rates are [0, 1.2], median 0.6, so with factor 100 Juliet's line is "low" and shows its months.
     """
     full = viewers["globex"]
-    await session.execute(insert(Customer.__table__).values(
-        id=900, partner_id=full.partner_id, key="juliet", name="Juliet", name_key="juliet",
-        managed_by="PARTNER_ORG", created_on=dt.date(2026, 1, 1)))
-    await session.execute(insert(Plan.__table__).values(
-        id=901, partner_id=full.partner_id, customer_id=900, kind="SUBSCRIPTION", ext_id="Sub-J1",
-        status="ACTIVE", starts_on=dt.date(2026, 1, 31), ends_on=dt.date(2026, 3, 31), auto_renew=False))
-    await session.execute(insert(LicenseLine.__table__).values(
-        id=902, plan_id=901, product=C, total=10, cur_date=dt.date(2026, 1, 31), cur_assigned=12, cur_used=1,
-        cur_used90=1))
-    await session.execute(insert(UsageSnapshot.__table__).values(
-        line_id=902, date=dt.date(2026, 1, 31), assigned=12, used=1, used90=1))
+    await session.execute(
+        insert(Customer.__table__).values(
+            id=900,
+            partner_id=full.partner_id,
+            key="juliet",
+            name="Juliet",
+            name_key="juliet",
+            managed_by="PARTNER_ORG",
+            created_on=dt.date(2026, 1, 1),
+        )
+    )
+    await session.execute(
+        insert(Plan.__table__).values(
+            id=901,
+            partner_id=full.partner_id,
+            customer_id=900,
+            kind="SUBSCRIPTION",
+            ext_id="Sub-J1",
+            status="ACTIVE",
+            starts_on=dt.date(2026, 1, 31),
+            ends_on=dt.date(2026, 3, 31),
+            auto_renew=False,
+        )
+    )
+    await session.execute(
+        insert(LicenseLine.__table__).values(
+            id=902,
+            plan_id=901,
+            product=C,
+            total=10,
+            cur_date=dt.date(2026, 1, 31),
+            cur_assigned=12,
+            cur_used=1,
+            cur_used90=1,
+        )
+    )
+    await session.execute(
+        insert(UsageSnapshot.__table__).values(line_id=902, date=dt.date(2026, 1, 31), assigned=12, used=1, used90=1)
+    )
     await session.commit()
     # On 02-28: since 01-31 → 1 - 1 = 0 months; until 03-31 → 1 month (31 ≥ 28).
     # On 03-01: since 01-31 → 2 - 1 = 1 month; until 03-31 → 0 months.
@@ -806,8 +976,6 @@ query ($product: KpiProduct!, $asOf: Date) {
 """
 
 
-from typing import Optional  # noqa: E402
-
 import strawberry  # noqa: E402
 
 from schema.analytics import Analytics, KpiSummary, resolve_analytics, resolve_kpis  # noqa: E402
@@ -818,11 +986,11 @@ from schema.types import InfoT  # noqa: E402
 @strawberry.type(description="Stand-in root for these tests (the server wires the same resolvers into Query).")
 class AnalyticsTestQuery:
     @strawberry.field(description="Summary KPIs.")
-    async def kpis(self, info: InfoT, as_of: Optional[dt.date] = None) -> KpiSummary:
+    async def kpis(self, info: InfoT, as_of: dt.date | None = None) -> KpiSummary:
         return await resolve_kpis(info, as_of)
 
     @strawberry.field(description="Analytics of one product.")
-    def analytics(self, info: InfoT, product: KpiProduct, as_of: Optional[dt.date] = None) -> Analytics:
+    def analytics(self, info: InfoT, product: KpiProduct, as_of: dt.date | None = None) -> Analytics:
         return resolve_analytics(info, product, as_of)
 
 
@@ -837,8 +1005,13 @@ async def _execute(session, engine, viewer, query, variables):
 
     settings = get_settings()
     await session.connection()
-    context = Context(session=session, viewer=viewer, today=D, settings=settings,
-                      loaders=Loaders(session=session, viewer=viewer, today=D, settings=settings))
+    context = Context(
+        session=session,
+        viewer=viewer,
+        today=D,
+        settings=settings,
+        loaders=Loaders(session=session, viewer=viewer, today=D, settings=settings),
+    )
     statements = []
 
     def count(*_args, **_kw):
@@ -861,8 +1034,14 @@ async def test_dashboard_through_graphql(session, engine, viewers):
     assert result.errors is None, result.errors
     assert result.data == first.data
     data = result.data
-    assert data["kpis"] == {"asOf": "2026-11-25", "totalCustomers": 7, "expiring": 3, "renewing": 2,
-                            "lowLicenseAssignment": 2, "overLicenseLimit": 4}
+    assert data["kpis"] == {
+        "asOf": "2026-11-25",
+        "totalCustomers": 7,
+        "expiring": 3,
+        "renewing": 2,
+        "lowLicenseAssignment": 2,
+        "overLicenseLimit": 4,
+    }
     a = data["analytics"]
     assert (a["product"], a["asOf"]) == ("CALLING", "2026-11-25")
     assert a["licenseTrend"] == [
@@ -874,28 +1053,51 @@ async def test_dashboard_through_graphql(session, engine, viewers):
     assert (recent["days"], recent["newCustomers"], recent["totalLicenses"]) == (90, 2, 20)
     assert recent["rows"]["totalCount"] == 2 and recent["rows"]["pageInfo"]["hasNextPage"] is False
     assert recent["rows"]["nodes"][0] == {
-        "customer": {"name": "Alpha"}, "planType": "SUBSCRIPTION", "subscriptionId": "Sub-A1", "totalLicenses": 0,
-        "assigned": 2, "used": 1, "available": 0, "daysSinceAdded": 30, "weeklyAssignmentChange": None,
-        "weeklyUsageChange": None}
+        "customer": {"name": "Alpha"},
+        "planType": "SUBSCRIPTION",
+        "subscriptionId": "Sub-A1",
+        "totalLicenses": 0,
+        "assigned": 2,
+        "used": 1,
+        "available": 0,
+        "daysSinceAdded": 30,
+        "weeklyAssignmentChange": None,
+        "weeklyUsageChange": None,
+    }
     expiring = a["expiring"]
-    assert (expiring["expiringCustomers"], expiring["licenseAssignmentRate"], expiring["licenseUsageRate"]) == (1, None, None)
+    assert (expiring["expiringCustomers"], expiring["licenseAssignmentRate"], expiring["licenseUsageRate"]) == (
+        1,
+        None,
+        None,
+    )
     assert [e["node"] for e in expiring["rows"]["edges"]] == [
-        {"customer": {"name": "Alpha"}, "subscriptionId": "Sub-A1", "daysToExpiry": 90, "usageLast3Months": 1}]
+        {"customer": {"name": "Alpha"}, "subscriptionId": "Sub-A1", "daysToExpiry": 90, "usageLast3Months": 1}
+    ]
     renewing = a["renewing"]
     assert renewing["renewingCustomers"] == 2
     assert renewing["licenseAssignmentRate"] == pytest.approx(1.3)
     assert [(n["customer"]["name"], n["daysToRenewal"], n["usageLast3Months"]) for n in renewing["rows"]["nodes"]] == [
-        ("Charlie", 30, 25), ("Golf", 60, 5)]
+        ("Charlie", 30, 25),
+        ("Golf", 60, 5),
+    ]
     low = a["lowAssignment"]
     assert low["medianAssignmentRate"] == pytest.approx(1.2)
     assert (low["lowAssignmentCustomers"], low["totalUnassignedLicenses"], low["rows"]["totalCount"]) == (1, 16, 1)
-    assert low["rows"]["nodes"] == [{"customer": {"name": "Delta"}, "subscriptionId": "Sub-D1", "monthsSinceAdded": 2,
-                                     "assignmentRate": pytest.approx(0.2), "weeklyAssignmentChange": None}]
+    assert low["rows"]["nodes"] == [
+        {
+            "customer": {"name": "Delta"},
+            "subscriptionId": "Sub-D1",
+            "monthsSinceAdded": 2,
+            "assignmentRate": pytest.approx(0.2),
+            "weeklyAssignmentChange": None,
+        }
+    ]
     over = a["overLimit"]
     assert (over["customersWithOverage"], over["totalOverageLicenses"]) == (3, 14)
     assert over["averageOverage"] == pytest.approx(14 / 3)
-    assert [(n["customer"]["name"], n["overage"], n["monthsRemaining"], n["autoRenew"]) for n in over["rows"]["nodes"]] == [
-        ("Charlie", 10, 1, True), ("Alpha", 2, 2, False), ("Golf", 2, 1, True)]
+    assert [
+        (n["customer"]["name"], n["overage"], n["monthsRemaining"], n["autoRenew"]) for n in over["rows"]["nodes"]
+    ] == [("Charlie", 10, 1, True), ("Alpha", 2, 2, False), ("Golf", 2, 1, True)]
     # kpis 1 + trend 2 (cached past days, today's point) + 5 sections × (KPIs incl. totalCount 1
     # + rows 1) = 13, plus the batched customer loads of the rows' `customer` fields (this test
     # schema runs stock strawberry): the sections' rows arrive in two event-loop rounds, so two
@@ -907,8 +1109,11 @@ async def test_sections_are_lazy_through_graphql(session, engine, viewers):
     query = "query { analytics(product: MEETINGS) { product asOf overLimit { customersWithOverage averageOverage rows { totalCount } } } }"
     result, statements = await _execute(session, engine, viewers["full"], query, {})
     assert result.errors is None, result.errors
-    assert result.data["analytics"]["overLimit"] == {"customersWithOverage": 1, "averageOverage": 2.0,
-                                                     "rows": {"totalCount": 1}}
+    assert result.data["analytics"]["overLimit"] == {
+        "customersWithOverage": 1,
+        "averageOverage": 2.0,
+        "rows": {"totalCount": 1},
+    }
     # one KPI statement serves every KPI field and totalCount, plus the rows statement
     assert statements == 2
 

@@ -75,9 +75,7 @@ def _free_port() -> int:
 
 def _cli(env: dict[str, str], *args: str, **popen: Any) -> subprocess.Popen:
     """Start ``partnerhub ARGS`` (``python server.py ARGS``) in the project root."""
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), *args], cwd=ROOT, env=env, text=True, **popen
-    )
+    return subprocess.Popen([sys.executable, str(ROOT / "server.py"), *args], cwd=ROOT, env=env, text=True, **popen)
 
 
 def _output(process: subprocess.Popen, what: str) -> str:
@@ -357,8 +355,10 @@ def test_overview_kpis_trend_sections_and_product_toggle(page: Page, server: Ser
     shot(page, "overview-calling", full_page=True)
 
     # A section pages on with its rows' cursor; the chart explains a point on hover.
-    longest = max(("recentlyAdded", "expiring", "renewing", "lowAssignment", "overLimit"),
-                  key=lambda key: calling[key]["rows"]["totalCount"])
+    longest = max(
+        ("recentlyAdded", "expiring", "renewing", "lowAssignment", "overLimit"),
+        key=lambda key: calling[key]["rows"]["totalCount"],
+    )
     total = calling[longest]["rows"]["totalCount"]
     if total > 10:
         page.get_by_test_id(f"more-{longest}").click()

@@ -24,8 +24,16 @@ async def _world(session):
 def _trial(partner: int, customer: int, ext_id: str, status: str = "ACTIVE") -> dict:
     import datetime as dt
 
-    return {"partner_id": partner, "customer_id": customer, "kind": "TRIAL", "ext_id": ext_id, "status": status,
-            "starts_on": dt.date(2026, 11, 1), "ends_on": dt.date(2026, 12, 1), "auto_renew": False}
+    return {
+        "partner_id": partner,
+        "customer_id": customer,
+        "kind": "TRIAL",
+        "ext_id": ext_id,
+        "status": status,
+        "starts_on": dt.date(2026, 11, 1),
+        "ends_on": dt.date(2026, 12, 1),
+        "auto_renew": False,
+    }
 
 
 async def test_two_concurrent_sessions_cannot_both_start_an_active_trial(engine, session):

@@ -145,7 +145,9 @@ async def test_bad_paging_arguments_are_named(api, world, variables, message):
 
 async def test_cursor_of_other_ordering_is_refused(api, world):
     page = (await api(LIST, {"first": 1}, token="t-ana"))["data"]["customers"]
-    result = await api(LIST, {"first": 1, "after": page["pageInfo"]["endCursor"], "order": {"field": "CREATED_ON"}}, token="t-ana")
+    result = await api(
+        LIST, {"first": 1, "after": page["pageInfo"]["endCursor"], "order": {"field": "CREATED_ON"}}, token="t-ana"
+    )
     assert result["errors"][0]["message"] == "`after` is not a cursor of this list and ordering."
 
 
@@ -157,7 +159,9 @@ async def test_default_page_size_is_25(api, session):
     for i in range(30):
         await f.customer(session, partner_id=partner, name=f"Customer {i:02d}")
     await session.commit()
-    page = (await api("{ customers { totalCount nodes { name } pageInfo { hasNextPage } } }", token="t-boss"))["data"]["customers"]
+    page = (await api("{ customers { totalCount nodes { name } pageInfo { hasNextPage } } }", token="t-boss"))["data"][
+        "customers"
+    ]
     assert page["totalCount"] == 30
     assert len(page["nodes"]) == 25 and page["nodes"][-1]["name"] == "Customer 24"
     assert page["pageInfo"]["hasNextPage"] is True
@@ -179,7 +183,10 @@ async def test_page_size_from_a_variable_is_refused_before_anything_runs(api, wo
     ("query", "code"),
     [
         # depth 15 > 12: customers > nodes > (subscriptions > customer) × 6 > name
-        ("{ customers { nodes { " + "subscriptions { customer { " * 6 + "name" + " } }" * 6 + " } } }", "QUERY_TOO_COMPLEX"),
+        (
+            "{ customers { nodes { " + "subscriptions { customer { " * 6 + "name" + " } }" * 6 + " } } }",
+            "QUERY_TOO_COMPLEX",
+        ),
         ("{ " + " ".join(f"a{i}: viewer {{ email }}" for i in range(31)) + " }", "QUERY_TOO_COMPLEX"),
         ("{ viewer { " + " ".join(["email"] * 6000) + " } }", "QUERY_TOO_COMPLEX"),
         ("{ viewer { email ", "GRAPHQL_PARSE_FAILED"),

@@ -22,7 +22,7 @@ import json
 import math
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any, Optional, Union
+from typing import Any, ClassVar
 
 import pytest
 import strawberry
@@ -50,22 +50,22 @@ class Named:
 @strawberry.type
 class Tag:
     label: str
-    weight: Optional[float]
+    weight: float | None
 
 
 @strawberry.type
 class Pet(Named):
     name: str
-    age: Optional[int]
+    age: int | None
     weight: float
     color: Color
-    maybe_color: Optional[Color]
+    maybe_color: Color | None
     born: dt.date
     price: Decimal
     tags: list[str]
-    maybe_tags: Optional[list[Optional[str]]]
+    maybe_tags: list[str | None] | None
     tag_objects: list[Tag]
-    owner: Optional["Person"]
+    owner: Person | None
     good: bool
     uid: strawberry.ID
 
@@ -74,9 +74,9 @@ class Pet(Named):
 class Plain:
     """No interfaces: no is_type_of; values may be any object."""
 
-    a: Optional[str]
+    a: str | None
     b: int
-    grid: list[list[Optional[int]]]
+    grid: list[list[int | None]]
 
 
 class Deny(BasePermission):
@@ -89,10 +89,10 @@ class Deny(BasePermission):
 @strawberry.type
 class Person(Named):
     name: str
-    nick: Optional[str]
+    nick: str | None
     pets: list[Pet]
-    maybe_pets: Optional[list[Optional[Pet]]]
-    secret: Optional[str] = strawberry.field(permission_classes=[Deny], default=None)
+    maybe_pets: list[Pet | None] | None
+    secret: str | None = strawberry.field(permission_classes=[Deny], default=None)
 
     @strawberry.field
     def loud(self) -> str:
@@ -103,7 +103,7 @@ class Person(Named):
         return self.pets * times
 
     @strawberry.field
-    async def broken(self) -> Optional[str]:
+    async def broken(self) -> str | None:
         raise GraphQLError("broken on purpose", extensions={"code": "BROKEN"})
 
     @strawberry.field
@@ -112,17 +112,32 @@ class Person(Named):
 
 
 def pet(name: Any = "Rex", **values: Any) -> Pet:
-    defaults = dict(
-        age=3, weight=4.5, color=Color.RED, maybe_color=None, born=dt.date(2020, 1, 2), price=Decimal("12.50"),
-        tags=["a", "b"], maybe_tags=None, tag_objects=[Tag(label="x", weight=1.0)], owner=None, good=True, uid="p1",
-    )
+    defaults = {
+        "age": 3,
+        "weight": 4.5,
+        "color": Color.RED,
+        "maybe_color": None,
+        "born": dt.date(2020, 1, 2),
+        "price": Decimal("12.50"),
+        "tags": ["a", "b"],
+        "maybe_tags": None,
+        "tag_objects": [Tag(label="x", weight=1.0)],
+        "owner": None,
+        "good": True,
+        "uid": "p1",
+    }
     defaults.update(values)
     return Pet(name=name, **defaults)
 
 
 def person(name: Any = "Ann", pets: Any = None, **values: Any) -> Person:
-    return Person(name=name, nick=values.pop("nick", None), pets=[pet()] if pets is None else pets,
-                  maybe_pets=values.pop("maybe_pets", None), **values)
+    return Person(
+        name=name,
+        nick=values.pop("nick", None),
+        pets=[pet()] if pets is None else pets,
+        maybe_pets=values.pop("maybe_pets", None),
+        **values,
+    )
 
 
 class Broken:
@@ -133,7 +148,7 @@ class Broken:
         raise RuntimeError("getter failed")
 
     b = 1
-    grid: list = []
+    grid: ClassVar[list] = []
 
 
 PETS: dict[str, Any] = {
@@ -170,7 +185,7 @@ PETS: dict[str, Any] = {
 @strawberry.type
 class Query:
     @strawberry.field
-    def pet(self, key: str) -> Optional[Pet]:
+    def pet(self, key: str) -> Pet | None:
         value = PETS[key]
         if key == "gen_tags":  # generators are single-use; make a fresh one per call
             value = pet(tags=(t for t in ("g1", "g2")))
@@ -185,7 +200,7 @@ class Query:
         return [PETS[k] for k in keys]
 
     @strawberry.field
-    def maybe_pets(self, keys: list[str]) -> list[Optional[Pet]]:
+    def maybe_pets(self, keys: list[str]) -> list[Pet | None]:
         return [PETS.get(k) for k in keys]
 
     @strawberry.field
@@ -205,11 +220,11 @@ class Query:
         return [pet("N1"), person("P1")]
 
     @strawberry.field
-    def search(self) -> list[Union[Pet, Person]]:
+    def search(self) -> list[Pet | Person]:
         return [person("S1"), pet("S2"), pet(None)]
 
     @strawberry.field
-    def plain(self) -> list[Optional[Plain]]:
+    def plain(self) -> list[Plain | None]:
         return [
             Plain(a="x", b=1, grid=[[1, None], [], [3]]),
             SimpleNamespace(a=None, b=2, grid=[[None]]),
@@ -221,7 +236,7 @@ class Query:
         ]
 
     @strawberry.field
-    def awaitables_in_list(self) -> list[Optional[int]]:
+    def awaitables_in_list(self) -> list[int | None]:
         async def one() -> int:
             return 1
 
@@ -238,7 +253,7 @@ class Mutation:
         return pet(name=name)
 
     @strawberry.mutation
-    def rename_null(self) -> Optional[Pet]:
+    def rename_null(self) -> Pet | None:
         return pet(name=None)
 
 
@@ -259,14 +274,21 @@ FAST_DIRECTIVE = build(FastExecutionContext, directives=[uppercase])
 PET_FIELDS = "name age weight color maybeColor born price tags maybeTags tagObjects { label weight } good uid"
 
 SYNTHETIC = {
-    **{f"pet_{key}": (f"{{ pet(key: \"{key}\") {{ __typename {PET_FIELDS} owner {{ __typename name nick }} }} }}", None)
-       for key in PETS},
-    **{f"strict_{key}": (f"{{ strictPet(key: \"{key}\") {{ {PET_FIELDS} }} other: pet(key: \"ok\") {{ name }} }}", None)
-       for key in ("ok", "null_name", "none_in_tags", "bad_color")},
+    **{
+        f"pet_{key}": (f'{{ pet(key: "{key}") {{ __typename {PET_FIELDS} owner {{ __typename name nick }} }} }}', None)
+        for key in PETS
+    },
+    **{
+        f"strict_{key}": (f'{{ strictPet(key: "{key}") {{ {PET_FIELDS} }} other: pet(key: "ok") {{ name }} }}', None)
+        for key in ("ok", "null_name", "none_in_tags", "bad_color")
+    },
     "list_nonnull_propagation": ('{ pets(keys: ["ok", "null_name", "ok"]) { name age } }', None),
     "list_nullable_items": ('{ maybePets(keys: ["ok", "missing", "null_name"]) { name tags } }', None),
     "async_list": ('{ asyncPets(keys: ["ok", "big_age", "none_in_tags"]) { name age tags } }', None),
-    "people": ("{ people { name nick loud pets { name } maybePets { name } later(times: 2) { name } broken secret } }", None),
+    "people": (
+        "{ people { name nick loud pets { name } maybePets { name } later(times: 2) { name } broken secret } }",
+        None,
+    ),
     "people_sync_broken": ("{ people { name syncBroken } }", None),
     "interface": ("{ named { __typename name ... on Pet { age color } ... on Person { nick pets { name } } } }", None),
     "union": ("{ search { __typename ... on Pet { name age } ... on Person { name loud } } }", None),
@@ -275,7 +297,7 @@ SYNTHETIC = {
     "aliases": ('{ x: pet(key: "ok") { n: name name a1: age a2: age } y: pet(key: "str_age") { name n: name } }', None),
     "fragments": (
         'query { pet(key: "ok") { ...PetBits ... on Pet { color } owner { ...PersonBits } } '
-        'people { ...PersonBits } } fragment PetBits on Pet { name tags } '
+        "people { ...PersonBits } } fragment PetBits on Pet { name tags } "
         "fragment PersonBits on Person { __typename name pets { ...PetBits } }",
         None,
     ),
@@ -286,10 +308,13 @@ SYNTHETIC = {
         {"yes": True, "no": False},
     ),
     "merged_selections": ('{ pet(key: "ok") { tagObjects { label } tagObjects { weight } owner { name } } }', None),
-    "typename_root": ("{ __typename pet(key: \"ok\") { __typename } }", None),
+    "typename_root": ('{ __typename pet(key: "ok") { __typename } }', None),
     "introspection": (get_introspection_query(descriptions=True), None),
     "type_introspection": ('{ __type(name: "Pet") { name fields { name type { name kind ofType { name } } } } }', None),
-    "mutation": ('mutation { a: rename(name: "One") { name age } b: renameNull { name age } c: rename(name: "Two") { name } }', None),
+    "mutation": (
+        'mutation { a: rename(name: "One") { name age } b: renameNull { name age } c: rename(name: "Two") { name } }',
+        None,
+    ),
     "unknown_key_error": ('{ pet(key: "nope") { name } }', None),
 }
 
@@ -334,8 +359,10 @@ def test_sync_execution_is_identical() -> None:
 
 
 async def test_custom_directive_falls_back_and_matches() -> None:
-    for query in ('{ pet(key: "ok") { name @uppercase tags age } named { name @uppercase } }',
-                  "{ people { name @uppercase loud } }"):
+    for query in (
+        '{ pet(key: "ok") { name @uppercase tags age } named { name @uppercase } }',
+        "{ people { name @uppercase loud } }",
+    ):
         stock = render(await STOCK_DIRECTIVE.execute(query))
         assert render(await FAST_DIRECTIVE.execute(query)) == stock
     assert '"REX"' in render(await FAST_DIRECTIVE.execute('{ pet(key: "ok") { name @uppercase } }'))
@@ -393,18 +420,37 @@ def _real_cases(world: Any) -> list[tuple[str, str, dict | None, str | None]]:
         ("detail_beta", queries.DETAIL, {"id": beta}, ana),
         ("detail_invisible", queries.DETAIL, {"id": alpha}, TOKENS["oscar"]),
         ("full_page", FULL_PAGE, {"first": 10}, ana),
-        ("aliases", """{ a: customers(first: 2) { nodes { n: name name id i: id } }
+        (
+            "aliases",
+            """{ a: customers(first: 2) { nodes { n: name name id i: id } }
                          b: customers(first: 1, orderBy: {field: CREATED_ON, direction: DESC}) { edges { cursor node { name } } }
-                         viewer { __typename e: email role } }""", None, ana),
-        ("include_skip", """query($t: Boolean!, $f: Boolean!) { customers(first: 3) { nodes { name @include(if: $t)
+                         viewer { __typename e: email role } }""",
+            None,
+            ana,
+        ),
+        (
+            "include_skip",
+            """query($t: Boolean!, $f: Boolean!) { customers(first: 3) { nodes { name @include(if: $t)
                              managedBy @include(if: $f) createdOn @skip(if: $f) launchUrl @skip(if: $t)
                              ... on Customer @include(if: $t) { statuses } ...More @skip(if: $f) } } }
-                             fragment More on Customer { products partnerAdmins { email } }""", {"t": True, "f": False}, ana),
-        ("error_with_path", """{ customers(first: 4) { nodes { name partnerAdmins { email
-                               assignedCustomers(first: 1, after: "bogus") { totalCount } } } } }""", None, ana),
-        ("nullable_error_with_path", """query($id: ID!) { node(id: $id) { id ... on Customer { name
+                             fragment More on Customer { products partnerAdmins { email } }""",
+            {"t": True, "f": False},
+            ana,
+        ),
+        (
+            "error_with_path",
+            """{ customers(first: 4) { nodes { name partnerAdmins { email
+                               assignedCustomers(first: 1, after: "bogus") { totalCount } } } } }""",
+            None,
+            ana,
+        ),
+        (
+            "nullable_error_with_path",
+            """query($id: ID!) { node(id: $id) { id ... on Customer { name
                                partnerAdmins { email assignedCustomers(first: 1, after: "bogus") { totalCount } } } } }""",
-         {"id": world.gid("Customer", "gamma")}, ana),
+            {"id": world.gid("Customer", "gamma")},
+            ana,
+        ),
         # (A sibling root field that reads the database would still be running when
         # the error nulls `data` and the endpoint closes the session: on PostgreSQL
         # that races, whatever the executor — reported, not this file's concern.)
@@ -414,8 +460,13 @@ def _real_cases(world: Any) -> list[tuple[str, str, dict | None, str | None]]:
         ("introspection", get_introspection_query(descriptions=True), None, None),
         ("typename_only", "{ __typename }", None, None),
     ]
-    for kind, name in (("Customer", "Alpha"), ("Customer", "gamma"), ("Subscription", "Sub-A"), ("Trial", "Trial-G"),
-                       ("PartnerAdmin", "sam")):
+    for kind, name in (
+        ("Customer", "Alpha"),
+        ("Customer", "gamma"),
+        ("Subscription", "Sub-A"),
+        ("Trial", "Trial-G"),
+        ("PartnerAdmin", "sam"),
+    ):
         cases.append((f"node_{kind}_{name}", node_query, {"id": world.gid(kind, name)}, ana))
     cases.append(("node_unknown", node_query, {"id": "garbage"}, ana))
     return cases
@@ -430,7 +481,9 @@ async def test_real_api_answers_identically_with_both_executors(api, world, monk
         for name, query, variables, token in _real_cases(world):
             response = await api.post(query, variables, token=token)
             outcomes.setdefault(name, {})[label] = (
-                response.status_code, response.content, response.headers.get("x-sql-statements")
+                response.status_code,
+                response.content,
+                response.headers.get("x-sql-statements"),
             )
     assert outcomes, "no cases ran"
     for name, by_executor in outcomes.items():
@@ -511,10 +564,12 @@ async def _ana(session, world):
 
     from resolvers.permissions import Viewer
 
-    row = (await session.execute(
-        text("SELECT id, partner_id, email, display_name, role FROM partner_admin WHERE id = :id"),
-        {"id": world.admins["ana"]},
-    )).one()
+    row = (
+        await session.execute(
+            text("SELECT id, partner_id, email, display_name, role FROM partner_admin WHERE id = :id"),
+            {"id": world.admins["ana"]},
+        )
+    ).one()
     return Viewer(id=row.id, partner_id=row.partner_id, email=row.email, display_name=row.display_name, role=row.role)
 
 
@@ -522,6 +577,7 @@ async def test_load_now_shares_the_cache_with_load(session, world) -> None:
     """``load_now`` asks only for keys not cached, and ``load`` then answers from its cache."""
     from db.settings import get_settings, today
     from loaders import Loaders
+
     viewer = await _ana(session, world)
     loaders = Loaders(session=session, viewer=viewer, today=today(), settings=get_settings())
     loader = loaders.plans_by_customer
@@ -545,6 +601,7 @@ async def test_load_now_shares_the_cache_with_load(session, world) -> None:
 async def test_load_now_failure_leaves_keys_uncached(session, world) -> None:
     from db.settings import get_settings, today
     from loaders import Loaders
+
     viewer = await _ana(session, world)
     loader = Loaders(session=session, viewer=viewer, today=today(), settings=get_settings()).plans_by_customer
     batch = loader.batch_load_fn

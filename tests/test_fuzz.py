@@ -14,7 +14,8 @@ import os
 
 import graphql
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis_graphql import queries
 from starlette.testclient import TestClient
 
@@ -25,13 +26,15 @@ from server import create_app
 from tests.world import TOKENS, build_world
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
-ACME_ONLY = ("Alpha", "Beta", "Delta", "Epsilon", "Zeta", "Čačak", "Sub-A\"", "Trial-G")
+ACME_ONLY = ("Alpha", "Beta", "Delta", "Epsilon", "Zeta", "Čačak", 'Sub-A"', "Trial-G")
 OTHER_ONLY = ("Aardvark", "Sub-A-other")
 FORBIDDEN_TEXT = ("Traceback", "SELECT ", "sqlalchemy", "asyncpg", "sqlite3", "INTERNAL_SERVER_ERROR")
 
 SCALARS = {
     "Date": st.dates().map(lambda d: graphql.StringValueNode(value=d.isoformat())),
-    "Decimal": st.decimals(allow_nan=False, allow_infinity=False, places=2).map(lambda d: graphql.StringValueNode(value=str(d))),
+    "Decimal": st.decimals(allow_nan=False, allow_infinity=False, places=2).map(
+        lambda d: graphql.StringValueNode(value=str(d))
+    ),
     "DateTime": st.datetimes().map(lambda d: graphql.StringValueNode(value=d.isoformat())),
     "JSON": st.just(graphql.StringValueNode(value="{}")),
 }
@@ -96,16 +99,42 @@ def test_random_queries_never_fail_or_leak(client, who):
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(body=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode)))
 def test_random_bodies_are_refused_cleanly(client, body):
-    response = client.post("/graphql", content=body, headers={"Content-Type": "application/json", **{"Authorization": f"Bearer {TOKENS['ana']}"}})
+    response = client.post(
+        "/graphql",
+        content=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKENS['ana']}"},
+    )
     _check(response, "ana")
     assert response.headers["content-type"].startswith(("application/json", "application/graphql-response+json"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(variables=st.dictionaries(st.sampled_from(["n", "id", "f", "a"]), st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3), max_leaves=8)))
+@given(
+    variables=st.dictionaries(
+        st.sampled_from(["n", "id", "f", "a"]),
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(max_size=20),
+            lambda children: (
+                st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+            ),
+            max_leaves=8,
+        ),
+    )
+)
 def test_random_variable_values_are_refused_cleanly(client, variables):
-    query = ("query($n: Int, $id: ID!, $f: CustomerFilter, $a: String) { customers(first: $n, after: $a, filter: $f) "
-             "{ totalCount nodes { name } } node(id: $id) { id } }")
-    _check(client.post("/graphql", json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {TOKENS['sam']}"}), "sam")
+    query = (
+        "query($n: Int, $id: ID!, $f: CustomerFilter, $a: String) { customers(first: $n, after: $a, filter: $f) "
+        "{ totalCount nodes { name } } node(id: $id) { id } }"
+    )
+    _check(
+        client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {TOKENS['sam']}"},
+        ),
+        "sam",
+    )

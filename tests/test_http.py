@@ -64,12 +64,18 @@ async def test_request_errors_are_400_without_data_under_the_new_media_type(clie
 async def test_field_errors_keep_data_and_200(client, world):
     # `customer` is nullable: a bad page size inside a field error would null `customers`; use
     # the history bound (resolver-checked too) on a nullable parent instead.
-    r = await client.post("/graphql", json={"query": '{ viewer { email } node(id: "x") { id } }'}, headers={**AUTH, "Accept": GQL})
+    r = await client.post(
+        "/graphql", json={"query": '{ viewer { email } node(id: "x") { id } }'}, headers={**AUTH, "Accept": GQL}
+    )
     assert (r.status_code, r.json()) == (200, {"data": {"viewer": {"email": "ana@p1.example"}, "node": None}})
 
 
 async def test_get_queries_and_no_mutations_over_get(client, world):
-    r = await client.get("/graphql", params={"query": "query Q($n: Int) { customers(first: $n) { totalCount } }", "variables": json.dumps({"n": 2})}, headers=AUTH)
+    r = await client.get(
+        "/graphql",
+        params={"query": "query Q($n: Int) { customers(first: $n) { totalCount } }", "variables": json.dumps({"n": 2})},
+        headers=AUTH,
+    )
     assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
     r = await client.get("/graphql", params={"query": "mutation { __typename }"}, headers=AUTH)
     assert r.status_code == 405 and r.headers["allow"] == "POST"
@@ -80,12 +86,32 @@ async def test_get_queries_and_no_mutations_over_get(client, world):
 @pytest.mark.parametrize(
     ("content", "content_type", "status", "message"),
     [
-        (b'{"query": "{ viewer { email } }"}', "text/plain", 415, "Send the request as `Content-Type: application/json`."),
+        (
+            b'{"query": "{ viewer { email } }"}',
+            "text/plain",
+            415,
+            "Send the request as `Content-Type: application/json`.",
+        ),
         (b"{not json", "application/json", 400, "The request body is not valid JSON."),
-        (b'[{"query": "{ viewer { email } }"}]', "application/json", 400, "Batched requests are not supported; send one operation per request."),
+        (
+            b'[{"query": "{ viewer { email } }"}]',
+            "application/json",
+            400,
+            "Batched requests are not supported; send one operation per request.",
+        ),
         (b'{"variables": {}}', "application/json", 400, "The request has no `query` string."),
-        (b'{"query": "{ viewer { email } }", "variables": [1]}', "application/json", 400, "`variables` must be a JSON object."),
-        (b'{"query": "{ viewer { email } }", "operationName": 5}', "application/json", 400, "`operationName` must be a string."),
+        (
+            b'{"query": "{ viewer { email } }", "variables": [1]}',
+            "application/json",
+            400,
+            "`variables` must be a JSON object.",
+        ),
+        (
+            b'{"query": "{ viewer { email } }", "operationName": 5}',
+            "application/json",
+            400,
+            "`operationName` must be a string.",
+        ),
     ],
 )
 async def test_malformed_requests(client, world, content, content_type, status, message):
@@ -102,7 +128,9 @@ async def test_body_size_limit(client, world, monkeypatch):
 
 
 async def test_unknown_operation_name(client, world):
-    r = await client.post("/graphql", json={"query": "query A { viewer { email } }", "operationName": "B"}, headers=AUTH)
+    r = await client.post(
+        "/graphql", json={"query": "query A { viewer { email } }", "operationName": "B"}, headers=AUTH
+    )
     assert r.status_code == 400
     assert r.json()["errors"][0]["message"] == 'Unknown operation named "B".'
 
@@ -125,16 +153,28 @@ async def test_unexpected_exceptions_are_masked(client, world, monkeypatch, capl
         raise RuntimeError("secret internals: SELECT * FROM customer")
 
     monkeypatch.setattr(StatusesByCustomerLoader, "batch_load_fn", boom)
-    r = await client.post("/graphql", json={"query": "{ customers(first: 1) { nodes { name statuses } } }"}, headers=AUTH)
+    r = await client.post(
+        "/graphql", json={"query": "{ customers(first: 1) { nodes { name statuses } } }"}, headers=AUTH
+    )
     assert r.status_code == 200
     body = r.json()
-    assert body["errors"] == [{"message": "Internal server error.", "locations": [{"line": 1, "column": 38}],
-                               "path": ["customers", "nodes", 0, "statuses"], "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]
+    assert body["errors"] == [
+        {
+            "message": "Internal server error.",
+            "locations": [{"line": 1, "column": 38}],
+            "path": ["customers", "nodes", 0, "statuses"],
+            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+        }
+    ]
     assert "secret" not in r.text and "SELECT" not in r.text
 
 
 async def test_metrics_count_requests_errors_and_statements(client, world):
-    await client.post("/graphql", json={"query": "query ListMetrics { viewer { email } }", "operationName": "ListMetrics"}, headers=AUTH)
+    await client.post(
+        "/graphql",
+        json={"query": "query ListMetrics { viewer { email } }", "operationName": "ListMetrics"},
+        headers=AUTH,
+    )
     await client.post("/graphql", json={"query": "query ListMetrics { viewer { nope } }"}, headers=AUTH)
     text = (await client.get("/metrics")).text
     assert 'partnerhub_requests_total{operation="ListMetrics",status="200"} 1.0' in text
@@ -163,5 +203,9 @@ async def test_one_json_log_line_per_request_without_the_token(client, world, ca
     line = lines[0]
     # token lookup + viewer's admin row = 2 statements
     assert {k: line[k] for k in ("operation", "caller", "status", "sql")} == {
-        "operation": "Me", "caller": "ana@p1.example", "status": 200, "sql": 2}
+        "operation": "Me",
+        "caller": "ana@p1.example",
+        "status": 200,
+        "sql": 2,
+    }
     assert TOKENS["ana"] not in caplog.text

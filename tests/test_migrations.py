@@ -20,10 +20,9 @@ async def test_migrations_match_models(engine: AsyncEngine) -> None:
 
 
 async def test_foreign_keys_are_enforced(engine: AsyncEngine) -> None:
+    import pytest
     from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
-
-    import pytest
 
     async with engine.connect() as conn:
         with pytest.raises(IntegrityError):

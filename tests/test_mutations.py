@@ -30,8 +30,7 @@ from tests.world import EXPECTED_STATUSES, TOKENS, World, build_world
 USER_ERRORS = "userErrors { field message code }"
 CUSTOMER_FIELDS = "id name managedBy createdOn statuses products trials { trialId status } partnerAdmins { email }"
 TRIAL_FIELDS = (
-    "id trialId status startsOn endsOn daysRemaining startedBy { email } "
-    "licenses { product total assigned used }"
+    "id trialId status startsOn endsOn daysRemaining startedBy { email } licenses { product total assigned used }"
 )
 SUBSCRIPTION_FIELDS = (
     "id subscriptionId status startsOn endsOn autoRenew renewalDate daysRemaining "
@@ -97,7 +96,9 @@ def codes(payload: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
     return [(e["code"], e["field"]) for e in payload["userErrors"]]
 
 
-async def refused(api, session, name: str, variables: dict[str, Any], who: str = "ana") -> list[tuple[str, list[str] | None]]:
+async def refused(
+    api, session, name: str, variables: dict[str, Any], who: str = "ana"
+) -> list[tuple[str, list[str] | None]]:
     """Run a mutation that must fail with userErrors and change nothing; return the (code, field) pairs."""
     before = await snapshot(session)
     payload = await mutate(api, name, variables, who)
@@ -152,7 +153,8 @@ def test_every_mutation_declares_the_permission_of_the_spec_table():
     assert set(schema._schema.mutation_type.fields) == set(expected)
     # The two admin-count rules lock the partner row on PostgreSQL.
     assert {name for name, spec in logic.MUTATIONS.items() if spec.lock_partner} == {
-        "setPartnerAdminRole", "removePartnerAdmin"
+        "setPartnerAdminRole",
+        "removePartnerAdmin",
     }
 
 
@@ -182,7 +184,11 @@ def test_add_months(start, months, expected):
 @pytest.mark.parametrize(
     ("name", "variables", "postgres_lock"),
     [
-        ("setPartnerAdminRole", {"adminId": ("PartnerAdmin", "sally"), "role": "SALES_FULL_ADMIN"}, "FOR NO KEY UPDATE"),
+        (
+            "setPartnerAdminRole",
+            {"adminId": ("PartnerAdmin", "sally"), "role": "SALES_FULL_ADMIN"},
+            "FOR NO KEY UPDATE",
+        ),
         ("removePartnerAdmin", {"adminId": ("PartnerAdmin", "sally")}, "FOR NO KEY UPDATE"),
         ("extendTrial", {"trialId": ("Trial", "Trial-G"), "days": 1}, "FOR UPDATE OF plan"),
     ],
@@ -197,7 +203,9 @@ async def test_mutations_lock_before_they_read(api, engine, world, name, variabl
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        payload = await mutate(api, name, {k: world.gid(*v) if isinstance(v, tuple) else v for k, v in variables.items()})
+        payload = await mutate(
+            api, name, {k: world.gid(*v) if isinstance(v, tuple) else v for k, v in variables.items()}
+        )
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert payload["userErrors"] == []
@@ -214,7 +222,12 @@ async def test_mutations_lock_before_they_read(api, engine, world, name, variabl
 # ------------------------------------------------------------- role matrix
 
 # SPEC §4 table, by hand: which roles may run each mutation.
-ROLE_OF = {"ana": "PARTNER_FULL_ADMIN", "rita": "PARTNER_READ_ONLY_ADMIN", "sam": "SALES_FULL_ADMIN", "sally": "SALES_ADMIN"}
+ROLE_OF = {
+    "ana": "PARTNER_FULL_ADMIN",
+    "rita": "PARTNER_READ_ONLY_ADMIN",
+    "sam": "SALES_FULL_ADMIN",
+    "sally": "SALES_ADMIN",
+}
 ALLOWED = {
     "startTrial": {"ana", "sam", "sally"},
     "extendTrial": {"ana", "sam", "sally"},
@@ -252,8 +265,15 @@ def matrix_input(name: str, who: str, w: World) -> dict[str, Any]:
 async def test_role_matrix(api, session, world, name, who):
     # A trial sally can see (Beta is hers) so that every trial mutation can succeed for her.
     acme = 1
-    world.plans["Trial-B"] = await f.plan(session, partner_id=acme, customer_id=world.customers["Beta"], kind="TRIAL",
-                                          ext_id="Trial-B", starts="2026-11-20", ends="2026-12-20")
+    world.plans["Trial-B"] = await f.plan(
+        session,
+        partner_id=acme,
+        customer_id=world.customers["Beta"],
+        kind="TRIAL",
+        ext_id="Trial-B",
+        starts="2026-11-20",
+        ends="2026-12-20",
+    )
     await session.commit()
     before = await snapshot(session)
     result = await api(DOCS[name], {"input": matrix_input(name, who, world)}, token=TOKENS[who])
@@ -300,8 +320,12 @@ async def test_start_trial_for_an_existing_customer(api, world):
     # Acme has 2 trials (Trial-G, Trial-E) → the next id is Trial-3. Default 30 days:
     # 2026-11-25 + 30 = 2026-12-25. Lines in Product order, no usage yet.
     assert {k: v for k, v in trial.items() if k != "id"} == {
-        "trialId": "Trial-3", "status": "ACTIVE", "startsOn": "2026-11-25", "endsOn": "2026-12-25",
-        "daysRemaining": 30, "startedBy": {"email": "ana@p1.example"},
+        "trialId": "Trial-3",
+        "status": "ACTIVE",
+        "startsOn": "2026-11-25",
+        "endsOn": "2026-12-25",
+        "daysRemaining": 30,
+        "startedBy": {"email": "ana@p1.example"},
         "licenses": [
             {"product": "MEETINGS", "total": 25, "assigned": 0, "used": 0},
             {"product": "CALLING", "total": 25, "assigned": 0, "used": 0},
@@ -315,23 +339,32 @@ async def test_start_trial_for_an_existing_customer(api, world):
     assert customer["trials"] == [{"trialId": "Trial-3", "status": "ACTIVE"}]
     assert customer["partnerAdmins"] == []
     # ...and so does a fresh query.
-    node = await query(api, "query($id: ID!) { node(id: $id) { ... on Trial { trialId customer { name } } } }",
-                       {"id": trial["id"]})
+    node = await query(
+        api, "query($id: ID!) { node(id: $id) { ... on Trial { trialId customer { name } } } }", {"id": trial["id"]}
+    )
     assert node["node"] == {"trialId": "Trial-3", "customer": {"name": "Zeta"}}
     event = await last_audit(api)
     assert event["actor"] == {"email": "ana@p1.example"}
     assert (event["actorEmail"], event["action"], event["targetType"], event["targetId"]) == (
-        "ana@p1.example", "startTrial", "Trial", trial["id"]
+        "ana@p1.example",
+        "startTrial",
+        "Trial",
+        trial["id"],
     )
     assert event["details"] == {
-        "trialId": "Trial-3", "customer": zeta, "products": ["MEETINGS", "CALLING"], "licenses": 25,
-        "startsOn": "2026-11-25", "endsOn": "2026-12-25",
+        "trialId": "Trial-3",
+        "customer": zeta,
+        "products": ["MEETINGS", "CALLING"],
+        "licenses": 25,
+        "startsOn": "2026-11-25",
+        "endsOn": "2026-12-25",
     }
 
 
 async def test_sales_admin_starting_a_trial_for_a_new_customer_is_assigned_to_it(api, world):
     payload = await mutate(
-        api, "startTrial",
+        api,
+        "startTrial",
         {"newCustomer": {"name": "  Omega Corp  "}, "products": ["MESSAGING"], "licenses": 1000, "days": 90},
         who="sally",
     )
@@ -342,8 +375,11 @@ async def test_sales_admin_starting_a_trial_for_a_new_customer_is_assigned_to_it
     # Name trimmed; managedBy defaults to PARTNER_ORG; created today. Ends in 90 > 30 days → not
     # EXPIRING_SOON; never active → NO_RECENT_ACTIVITY; live trial → TRIAL.
     assert {k: customer[k] for k in ("name", "managedBy", "createdOn", "statuses", "products", "partnerAdmins")} == {
-        "name": "Omega Corp", "managedBy": "PARTNER_ORG", "createdOn": "2026-11-25",
-        "statuses": ["NO_RECENT_ACTIVITY", "TRIAL"], "products": ["MESSAGING"],
+        "name": "Omega Corp",
+        "managedBy": "PARTNER_ORG",
+        "createdOn": "2026-11-25",
+        "statuses": ["NO_RECENT_ACTIVITY", "TRIAL"],
+        "products": ["MESSAGING"],
         "partnerAdmins": [{"email": "sally@p1.example"}],
     }
     assert await customer_names(api, "sally") == ["Beta", "Omega Corp"]
@@ -356,8 +392,14 @@ async def test_sales_admin_starting_a_trial_for_a_new_customer_is_assigned_to_it
 async def test_full_admin_creating_a_customer_is_not_assigned_and_names_are_per_partner(api, world):
     # "Aardvark" belongs to the other partner only: free for acme.
     payload = await mutate(
-        api, "startTrial",
-        {"newCustomer": {"name": "Aardvark", "managedBy": "EXTERNAL_ADMIN"}, "products": ["CALLING"], "licenses": 1, "days": 1},
+        api,
+        "startTrial",
+        {
+            "newCustomer": {"name": "Aardvark", "managedBy": "EXTERNAL_ADMIN"},
+            "products": ["CALLING"],
+            "licenses": 1,
+            "days": 1,
+        },
     )
     assert payload["userErrors"] == []
     assert (payload["customer"]["managedBy"], payload["customer"]["partnerAdmins"]) == ("EXTERNAL_ADMIN", [])
@@ -367,25 +409,37 @@ async def test_full_admin_creating_a_customer_is_not_assigned_and_names_are_per_
 
 async def test_start_trial_bounds_are_accepted(api, world):
     # licenses 1000 and days 90 are the upper bounds, a 200-character name the longest.
-    payload = await mutate(api, "startTrial", {"newCustomer": {"name": "N" * 200}, "products": list(
-        ["MEETINGS", "CALLING", "MESSAGING", "REAL_TIME_TRANSLATION"]), "licenses": 1000, "days": 90})
+    payload = await mutate(
+        api,
+        "startTrial",
+        {
+            "newCustomer": {"name": "N" * 200},
+            "products": ["MEETINGS", "CALLING", "MESSAGING", "REAL_TIME_TRANSLATION"],
+            "licenses": 1000,
+            "days": 90,
+        },
+    )
     assert payload["userErrors"] == []
     assert [line["product"] for line in payload["trial"]["licenses"]] == [
-        "MEETINGS", "CALLING", "MESSAGING", "REAL_TIME_TRANSLATION"]
+        "MEETINGS",
+        "CALLING",
+        "MESSAGING",
+        "REAL_TIME_TRANSLATION",
+    ]
 
 
 async def test_start_trial_when_one_is_active(api, session, world):
     gamma = world.gid("Customer", "gamma")  # Trial-G is ACTIVE
-    assert await refused(api, session, "startTrial", {"customerId": gamma, "products": ["MEETINGS"], "licenses": 5}) == [
-        ("TRIAL_ALREADY_ACTIVE", ["input", "customerId"])
-    ]
+    assert await refused(
+        api, session, "startTrial", {"customerId": gamma, "products": ["MEETINGS"], "licenses": 5}
+    ) == [("TRIAL_ALREADY_ACTIVE", ["input", "customerId"])]
 
 
 @pytest.mark.parametrize("name", ["ALPHA", "  alpha ", "čAČAK TELEKOM"])
 async def test_start_trial_name_taken_case_insensitively(api, session, world, name):
-    assert await refused(api, session, "startTrial", {"newCustomer": {"name": name}, "products": ["MEETINGS"], "licenses": 5}) == [
-        ("NAME_TAKEN", ["input", "newCustomer", "name"])
-    ]
+    assert await refused(
+        api, session, "startTrial", {"newCustomer": {"name": name}, "products": ["MEETINGS"], "licenses": 5}
+    ) == [("NAME_TAKEN", ["input", "newCustomer", "name"])]
 
 
 INVALID_START = [
@@ -420,17 +474,27 @@ async def test_start_trial_invalid_input(api, session, world, change, fields):
 )
 async def test_start_trial_for_a_customer_the_caller_cannot_see(api, session, world, who, customer):
     customer_id = world.gid("Customer", customer) if customer else to_global_id("Customer", 999)
-    assert await refused(api, session, "startTrial", {"customerId": customer_id, "products": ["MEETINGS"], "licenses": 5}, who) == [
-        ("NOT_FOUND", ["input", "customerId"])
-    ]
+    assert await refused(
+        api, session, "startTrial", {"customerId": customer_id, "products": ["MEETINGS"], "licenses": 5}, who
+    ) == [("NOT_FOUND", ["input", "customerId"])]
 
 
 async def test_trial_ids_skip_taken_numbers(api, session, world):
     # An imported Trial-4 exists: 3 trials → candidate Trial-4 is taken → Trial-5.
-    await f.plan(session, partner_id=1, customer_id=world.customers["Epsilon"], kind="TRIAL", ext_id="Trial-4",
-                 status="CANCELLED", starts="2025-01-01", ends="2025-01-31")
+    await f.plan(
+        session,
+        partner_id=1,
+        customer_id=world.customers["Epsilon"],
+        kind="TRIAL",
+        ext_id="Trial-4",
+        status="CANCELLED",
+        starts="2025-01-01",
+        ends="2025-01-31",
+    )
     await session.commit()
-    payload = await mutate(api, "startTrial", {"customerId": world.gid("Customer", "Zeta"), "products": ["MEETINGS"], "licenses": 5})
+    payload = await mutate(
+        api, "startTrial", {"customerId": world.gid("Customer", "Zeta"), "products": ["MEETINGS"], "licenses": 5}
+    )
     assert payload["trial"]["trialId"] == "Trial-5"
 
 
@@ -446,7 +510,9 @@ async def test_trial_id_collision_is_retried_in_a_savepoint(api, session, world,
         return "Trial-G" if len(calls) == 1 else await original(session_, partner_id)
 
     monkeypatch.setattr(logic, "_free_trial_id", first_taken)
-    payload = await mutate(api, "startTrial", {"newCustomer": {"name": "Retry"}, "products": ["MEETINGS"], "licenses": 5})
+    payload = await mutate(
+        api, "startTrial", {"newCustomer": {"name": "Retry"}, "products": ["MEETINGS"], "licenses": 5}
+    )
     assert payload["userErrors"] == []
     assert payload["trial"]["trialId"] == "Trial-3" and len(calls) == 2
     assert payload["customer"]["name"] == "Retry"
@@ -457,15 +523,30 @@ async def test_trial_id_collision_is_retried_in_a_savepoint(api, session, world,
 @pytest.mark.parametrize(
     ("precheck", "name", "variables", "expected"),
     [
-        ("_has_active_trial", "startTrial", {"customerId": ("Customer", "gamma"), "products": ["MEETINGS"], "licenses": 5},
-         ("TRIAL_ALREADY_ACTIVE", ["input", "customerId"])),
-        ("_name_taken", "startTrial", {"newCustomer": {"name": "alpha"}, "products": ["MEETINGS"], "licenses": 5},
-         ("NAME_TAKEN", ["input", "newCustomer", "name"])),
-        ("_email_taken", "createPartnerAdmin", {"email": "SAM@p1.example", "displayName": "S", "role": "SALES_ADMIN"},
-         ("EMAIL_TAKEN", ["input", "email"])),
-        ("_subscription_id_taken", "convertTrial",
-         {"trialId": ("Trial", "Trial-G"), "subscriptionId": "Sub-A", "termMonths": 1, "autoRenew": False},
-         ("SUBSCRIPTION_ID_TAKEN", ["input", "subscriptionId"])),
+        (
+            "_has_active_trial",
+            "startTrial",
+            {"customerId": ("Customer", "gamma"), "products": ["MEETINGS"], "licenses": 5},
+            ("TRIAL_ALREADY_ACTIVE", ["input", "customerId"]),
+        ),
+        (
+            "_name_taken",
+            "startTrial",
+            {"newCustomer": {"name": "alpha"}, "products": ["MEETINGS"], "licenses": 5},
+            ("NAME_TAKEN", ["input", "newCustomer", "name"]),
+        ),
+        (
+            "_email_taken",
+            "createPartnerAdmin",
+            {"email": "SAM@p1.example", "displayName": "S", "role": "SALES_ADMIN"},
+            ("EMAIL_TAKEN", ["input", "email"]),
+        ),
+        (
+            "_subscription_id_taken",
+            "convertTrial",
+            {"trialId": ("Trial", "Trial-G"), "subscriptionId": "Sub-A", "termMonths": 1, "autoRenew": False},
+            ("SUBSCRIPTION_ID_TAKEN", ["input", "subscriptionId"]),
+        ),
     ],
 )
 async def test_a_race_past_the_precheck_is_answered_from_the_unique_constraint(
@@ -489,8 +570,10 @@ async def test_mutations_of_one_document_run_in_order(api, session, world):
     }"""
     variables = {"input": {"customerId": world.gid("Customer", "Zeta"), "products": ["MEETINGS"], "licenses": 5}}
     data = await query(api, doc, variables)
-    assert data == {"first": {"trial": {"trialId": "Trial-3"}, "userErrors": []},
-                    "second": {"trial": None, "userErrors": [{"code": "TRIAL_ALREADY_ACTIVE"}]}}
+    assert data == {
+        "first": {"trial": {"trialId": "Trial-3"}, "userErrors": []},
+        "second": {"trial": None, "userErrors": [{"code": "TRIAL_ALREADY_ACTIVE"}]},
+    }
     assert await audit_count(api) == 1  # the refused one changed nothing, so nothing is audited
 
 
@@ -502,8 +585,11 @@ async def test_a_failure_after_the_writes_rolls_back_everything(api, session, wo
 
     monkeypatch.setattr(logic, "_write_audit", broken)
     before = await snapshot(session)
-    result = await api(DOCS["startTrial"], {"input": {"newCustomer": {"name": "Lost"}, "products": ["MEETINGS"], "licenses": 5}},
-                       token=TOKENS["ana"])
+    result = await api(
+        DOCS["startTrial"],
+        {"input": {"newCustomer": {"name": "Lost"}, "products": ["MEETINGS"], "licenses": 5}},
+        token=TOKENS["ana"],
+    )
     assert result["data"] is None
     assert [(e["message"], e["extensions"]["code"]) for e in result["errors"]] == [
         ("Internal server error.", "INTERNAL_SERVER_ERROR")
@@ -521,12 +607,20 @@ async def test_extend_trial(api, world):
     # 2026-11-25 + 40: +5 → Nov 30, +31 → Dec 31 (36), +4 → 2027-01-04; length 64 days ≤ 90.
     trial = payload["trial"]
     assert (trial["startsOn"], trial["endsOn"], trial["daysRemaining"], trial["status"]) == (
-        "2026-11-01", "2027-01-04", 40, "ACTIVE")
+        "2026-11-01",
+        "2027-01-04",
+        40,
+        "ACTIVE",
+    )
     # Ending in 40 > 30 days, the trial no longer makes gamma EXPIRING_SOON.
     assert trial["customer"]["statuses"] == ["READY_FOR_SETUP", "NO_RECENT_ACTIVITY", "TRIAL"]
     event = await last_audit(api)
     assert (event["actorEmail"], event["action"], event["targetType"], event["targetId"]) == (
-        "sam@p1.example", "extendTrial", "Trial", trial_g)
+        "sam@p1.example",
+        "extendTrial",
+        "Trial",
+        trial_g,
+    )
     assert event["details"] == {"trialId": "Trial-G", "days": 40, "endsOn": {"from": "2026-11-25", "to": "2027-01-04"}}
 
 
@@ -534,25 +628,42 @@ async def test_extend_trial_to_exactly_90_days(api, session, world):
     trial_g = world.gid("Trial", "Trial-G")
     # Trial-G runs 2026-11-01..2026-11-25: 24 days. +66 → 90 days (2027-01-30) is allowed;
     # +67 → 91 days is TRIAL_TOO_LONG.
-    assert await refused(api, session, "extendTrial", {"trialId": trial_g, "days": 67}) == [("TRIAL_TOO_LONG", ["input", "days"])]
+    assert await refused(api, session, "extendTrial", {"trialId": trial_g, "days": 67}) == [
+        ("TRIAL_TOO_LONG", ["input", "days"])
+    ]
     assert await refused(api, session, "extendTrial", {"trialId": trial_g, "days": 2_000_000_000}) == [
-        ("TRIAL_TOO_LONG", ["input", "days"])]
+        ("TRIAL_TOO_LONG", ["input", "days"])
+    ]
     payload = await mutate(api, "extendTrial", {"trialId": trial_g, "days": 66})
     assert payload["trial"]["endsOn"] == "2027-01-30"
     # Now at 90 days, even one more day is too long.
-    assert await refused(api, session, "extendTrial", {"trialId": trial_g, "days": 1}) == [("TRIAL_TOO_LONG", ["input", "days"])]
+    assert await refused(api, session, "extendTrial", {"trialId": trial_g, "days": 1}) == [
+        ("TRIAL_TOO_LONG", ["input", "days"])
+    ]
 
 
 @pytest.mark.parametrize(
     ("variables", "who", "expected"),
     [
-        ({"trialId": ("Trial", "Trial-E"), "days": 1}, "ana", [("TRIAL_NOT_ACTIVE", ["input", "trialId"])]),  # CANCELLED
+        (
+            {"trialId": ("Trial", "Trial-E"), "days": 1},
+            "ana",
+            [("TRIAL_NOT_ACTIVE", ["input", "trialId"])],
+        ),  # CANCELLED
         ({"trialId": ("Trial", "Trial-G"), "days": 0}, "ana", [("INVALID_INPUT", ["input", "days"])]),
         ({"trialId": ("Trial", "Trial-G"), "days": -3}, "ana", [("INVALID_INPUT", ["input", "days"])]),
         ({"trialId": "junk", "days": 1}, "ana", [("INVALID_INPUT", ["input", "trialId"])]),
         ({"trialId": ("Subscription", "Sub-A"), "days": 1}, "ana", [("INVALID_INPUT", ["input", "trialId"])]),
-        ({"trialId": "junk", "days": 0}, "ana", [("INVALID_INPUT", ["input", "trialId"]), ("INVALID_INPUT", ["input", "days"])]),
-        ({"trialId": ("Trial", "Trial-G"), "days": 1}, "sally", [("NOT_FOUND", ["input", "trialId"])]),  # gamma is not hers
+        (
+            {"trialId": "junk", "days": 0},
+            "ana",
+            [("INVALID_INPUT", ["input", "trialId"]), ("INVALID_INPUT", ["input", "days"])],
+        ),
+        (
+            {"trialId": ("Trial", "Trial-G"), "days": 1},
+            "sally",
+            [("NOT_FOUND", ["input", "trialId"])],
+        ),  # gamma is not hers
         ({"trialId": ("Trial", "Trial-G"), "days": 1}, "oscar", [("NOT_FOUND", ["input", "trialId"])]),
         ({"trialId": ("Trial", None), "days": 1}, "ana", [("NOT_FOUND", ["input", "trialId"])]),
     ],
@@ -579,18 +690,33 @@ async def test_cancel_trial_then_a_new_one_can_start(api, session, world):
     assert (trial["status"], trial["endsOn"]) == ("CANCELLED", "2026-11-25")
     # No live trial any more: EXPIRING_SOON and TRIAL go; the PENDING_SETUP Sub-G keeps
     # READY_FOR_SETUP and stops EXPIRED.
-    assert trial["customer"] == {"statuses": ["READY_FOR_SETUP", "NO_RECENT_ACTIVITY"],
-                                 "trials": [{"trialId": "Trial-G", "status": "CANCELLED"}]}
+    assert trial["customer"] == {
+        "statuses": ["READY_FOR_SETUP", "NO_RECENT_ACTIVITY"],
+        "trials": [{"trialId": "Trial-G", "status": "CANCELLED"}],
+    }
     event = await last_audit(api)
     assert (event["action"], event["targetId"], event["details"]) == (
-        "cancelTrial", trial_g, {"trialId": "Trial-G", "status": {"from": "ACTIVE", "to": "CANCELLED"}})
+        "cancelTrial",
+        trial_g,
+        {"trialId": "Trial-G", "status": {"from": "ACTIVE", "to": "CANCELLED"}},
+    )
     # Cancelled twice: no longer ACTIVE.
-    assert await refused(api, session, "cancelTrial", {"trialId": trial_g}) == [("TRIAL_NOT_ACTIVE", ["input", "trialId"])]
+    assert await refused(api, session, "cancelTrial", {"trialId": trial_g}) == [
+        ("TRIAL_NOT_ACTIVE", ["input", "trialId"])
+    ]
     # The one-active-trial rule is free again.
-    started = await mutate(api, "startTrial", {"customerId": world.gid("Customer", "gamma"), "products": ["MEETINGS"], "licenses": 3}, who="sam")
+    started = await mutate(
+        api,
+        "startTrial",
+        {"customerId": world.gid("Customer", "gamma"), "products": ["MEETINGS"], "licenses": 3},
+        who="sam",
+    )
     assert started["userErrors"] == []
     # Newest first: Trial-3 (starts today) before Trial-G (2026-11-01).
-    assert started["customer"]["trials"] == [{"trialId": "Trial-3", "status": "ACTIVE"}, {"trialId": "Trial-G", "status": "CANCELLED"}]
+    assert started["customer"]["trials"] == [
+        {"trialId": "Trial-3", "status": "ACTIVE"},
+        {"trialId": "Trial-G", "status": "CANCELLED"},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -613,22 +739,37 @@ async def test_cancel_trial_errors(api, session, world, trial, who, expected):
 
 async def test_convert_trial(api, session, world):
     # A trial with usage on Zeta: the subscription takes its totals, not its usage.
-    trial_db = await f.plan(session, partner_id=1, customer_id=world.customers["Zeta"], kind="TRIAL", ext_id="Trial-Z",
-                            starts="2026-11-10", ends="2026-12-10", started_by=world.admins["sam"])
+    trial_db = await f.plan(
+        session,
+        partner_id=1,
+        customer_id=world.customers["Zeta"],
+        kind="TRIAL",
+        ext_id="Trial-Z",
+        starts="2026-11-10",
+        ends="2026-12-10",
+        started_by=world.admins["sam"],
+    )
     await f.line(session, plan_id=trial_db, product="CALLING", total=7)
     await f.line(session, plan_id=trial_db, product="MEETINGS", total=30, usage=[("2026-11-20", 12, 8, 10)])
     await session.commit()
     snapshots_before = len((await snapshot(session))["usage_snapshot"])
     trial_id = to_global_id("Trial", trial_db)
-    payload = await mutate(api, "convertTrial", {"trialId": trial_id, "subscriptionId": " Sub-Z2 ", "termMonths": 12, "autoRenew": True})
+    payload = await mutate(
+        api, "convertTrial", {"trialId": trial_id, "subscriptionId": " Sub-Z2 ", "termMonths": 12, "autoRenew": True}
+    )
     assert payload["userErrors"] == []
     assert payload["trial"]["status"] == "CONVERTED"
     subscription = payload["subscription"]
     # Starts today, ends 12 calendar months later on the same day; renewalDate = endsOn as it
     # auto-renews; 2026-11-25 → 2027-11-25 is 365 days. Lines: totals only, nothing assigned.
     assert {k: v for k, v in subscription.items() if k not in ("id", "customer")} == {
-        "subscriptionId": "Sub-Z2", "status": "PENDING_SETUP", "startsOn": "2026-11-25", "endsOn": "2027-11-25",
-        "autoRenew": True, "renewalDate": "2027-11-25", "daysRemaining": 365,
+        "subscriptionId": "Sub-Z2",
+        "status": "PENDING_SETUP",
+        "startsOn": "2026-11-25",
+        "endsOn": "2027-11-25",
+        "autoRenew": True,
+        "renewalDate": "2027-11-25",
+        "daysRemaining": 365,
         "licenses": [
             {"product": "MEETINGS", "total": 30, "assigned": 0, "used": 0},
             {"product": "CALLING", "total": 7, "assigned": 0, "used": 0},
@@ -638,19 +779,32 @@ async def test_convert_trial(api, session, world):
     # converted trial is not live. Subscriptions newest first (Sub-Z2 starts today, Sub-Z 2025-12-01).
     assert subscription["customer"] == {
         "statuses": ["READY_FOR_SETUP", "SUBSCRIPTION"],
-        "subscriptions": [{"subscriptionId": "Sub-Z2", "status": "PENDING_SETUP"}, {"subscriptionId": "Sub-Z", "status": "ACTIVE"}],
+        "subscriptions": [
+            {"subscriptionId": "Sub-Z2", "status": "PENDING_SETUP"},
+            {"subscriptionId": "Sub-Z", "status": "ACTIVE"},
+        ],
     }
     assert len((await snapshot(session))["usage_snapshot"]) == snapshots_before  # no snapshots copied
     event = await last_audit(api)
     assert (event["action"], event["targetType"], event["targetId"]) == ("convertTrial", "Trial", trial_id)
     assert event["details"] == {
-        "trialId": "Trial-Z", "status": {"from": "ACTIVE", "to": "CONVERTED"}, "subscription": subscription["id"],
-        "subscriptionId": "Sub-Z2", "termMonths": 12, "autoRenew": True, "startsOn": "2026-11-25", "endsOn": "2027-11-25",
+        "trialId": "Trial-Z",
+        "status": {"from": "ACTIVE", "to": "CONVERTED"},
+        "subscription": subscription["id"],
+        "subscriptionId": "Sub-Z2",
+        "termMonths": 12,
+        "autoRenew": True,
+        "startsOn": "2026-11-25",
+        "endsOn": "2027-11-25",
         "licenses": [{"product": "MEETINGS", "total": 30}, {"product": "CALLING", "total": 7}],
     }
     # Converted: no second conversion.
-    assert await refused(api, session, "convertTrial", {"trialId": trial_id, "subscriptionId": "Sub-Z3", "termMonths": 1, "autoRenew": False}) == [
-        ("TRIAL_NOT_ACTIVE", ["input", "trialId"])]
+    assert await refused(
+        api,
+        session,
+        "convertTrial",
+        {"trialId": trial_id, "subscriptionId": "Sub-Z3", "termMonths": 1, "autoRenew": False},
+    ) == [("TRIAL_NOT_ACTIVE", ["input", "trialId"])]
 
 
 @pytest.mark.parametrize(
@@ -663,8 +817,11 @@ async def test_convert_trial(api, session, world):
 )
 async def test_convert_trial_term_end(api, world, monkeypatch, today, months, ends):
     monkeypatch.setenv("PARTNERHUB_TODAY", today)  # Trial-G's status is still ACTIVE on these days
-    payload = await mutate(api, "convertTrial", {"trialId": world.gid("Trial", "Trial-G"), "subscriptionId": "Sub-T",
-                                                 "termMonths": months, "autoRenew": False})
+    payload = await mutate(
+        api,
+        "convertTrial",
+        {"trialId": world.gid("Trial", "Trial-G"), "subscriptionId": "Sub-T", "termMonths": months, "autoRenew": False},
+    )
     assert (payload["subscription"]["startsOn"], payload["subscription"]["endsOn"]) == (today, ends)
     assert payload["subscription"]["renewalDate"] is None  # no auto-renewal
 
@@ -672,8 +829,16 @@ async def test_convert_trial_term_end(api, world, monkeypatch, today, months, en
 async def test_convert_trial_subscription_ids_are_per_partner(api, world):
     # Sub-A-other belongs to the other partner; Trial-G as a subscription id does not collide
     # with the trial id namespace either.
-    payload = await mutate(api, "convertTrial", {"trialId": world.gid("Trial", "Trial-G"), "subscriptionId": "Sub-A-other",
-                                                 "termMonths": 1, "autoRenew": False})
+    payload = await mutate(
+        api,
+        "convertTrial",
+        {
+            "trialId": world.gid("Trial", "Trial-G"),
+            "subscriptionId": "Sub-A-other",
+            "termMonths": 1,
+            "autoRenew": False,
+        },
+    )
     assert payload["userErrors"] == [] and payload["subscription"]["subscriptionId"] == "Sub-A-other"
 
 
@@ -687,17 +852,27 @@ async def test_convert_trial_subscription_ids_are_per_partner(api, world):
         ({"subscriptionId": "S" * 101}, "ana", [("INVALID_INPUT", ["input", "subscriptionId"])]),
         ({"termMonths": 0}, "ana", [("INVALID_INPUT", ["input", "termMonths"])]),
         ({"termMonths": 61}, "ana", [("INVALID_INPUT", ["input", "termMonths"])]),
-        ({"trialId": "junk", "termMonths": 0}, "ana",
-         [("INVALID_INPUT", ["input", "trialId"]), ("INVALID_INPUT", ["input", "termMonths"])]),
+        (
+            {"trialId": "junk", "termMonths": 0},
+            "ana",
+            [("INVALID_INPUT", ["input", "trialId"]), ("INVALID_INPUT", ["input", "termMonths"])],
+        ),
         ({"trialId": ("Trial", "Trial-E")}, "ana", [("TRIAL_NOT_ACTIVE", ["input", "trialId"])]),
         ({}, "sally", [("NOT_FOUND", ["input", "trialId"])]),
         ({"trialId": ("Trial", None)}, "sam", [("NOT_FOUND", ["input", "trialId"])]),
     ],
 )
 async def test_convert_trial_errors(api, session, world, change, who, expected):
-    variables = {"trialId": world.gid("Trial", "Trial-G"), "subscriptionId": "Sub-NEW", "termMonths": 12, "autoRenew": True}
+    variables = {
+        "trialId": world.gid("Trial", "Trial-G"),
+        "subscriptionId": "Sub-NEW",
+        "termMonths": 12,
+        "autoRenew": True,
+    }
     for key, value in change.items():
-        variables[key] = (world.gid(*value) if value[1] else to_global_id(value[0], 999)) if isinstance(value, tuple) else value
+        variables[key] = (
+            (world.gid(*value) if value[1] else to_global_id(value[0], 999)) if isinstance(value, tuple) else value
+        )
     assert await refused(api, session, "convertTrial", variables, who) == expected
 
 
@@ -715,7 +890,11 @@ async def test_assign_customer_admins_is_idempotent(api, world):
     assert await customer_names(api, "sally") == ["Alpha", "Beta"]
     event = await last_audit(api)
     assert (event["action"], event["targetType"], event["targetId"], event["details"]) == (
-        "assignCustomerAdmins", "Customer", alpha, {"added": [sally], "alreadyAssigned": []})
+        "assignCustomerAdmins",
+        "Customer",
+        alpha,
+        {"added": [sally], "alreadyAssigned": []},
+    )
     # Again, with a repeat and an already assigned admin: same state, no error.
     payload = await mutate(api, "assignCustomerAdmins", {"customerId": alpha, "adminIds": [sally, sam, sally]})
     assert payload["userErrors"] == []
@@ -725,11 +904,14 @@ async def test_assign_customer_admins_is_idempotent(api, world):
 
 async def test_sales_full_admin_assigns_on_its_customers(api, session, world):
     sally = world.gid("PartnerAdmin", "sally")
-    payload = await mutate(api, "assignCustomerAdmins", {"customerId": world.gid("Customer", "gamma"), "adminIds": [sally]}, who="sam")
+    payload = await mutate(
+        api, "assignCustomerAdmins", {"customerId": world.gid("Customer", "gamma"), "adminIds": [sally]}, who="sam"
+    )
     assert payload["customer"]["partnerAdmins"] == [{"email": "sally@p1.example"}, {"email": "sam@p1.example"}]
     # Beta is not sam's: it does not exist for him.
-    assert await refused(api, session, "assignCustomerAdmins", {"customerId": world.gid("Customer", "Beta"), "adminIds": [sally]}, "sam") == [
-        ("NOT_FOUND", ["input", "customerId"])]
+    assert await refused(
+        api, session, "assignCustomerAdmins", {"customerId": world.gid("Customer", "Beta"), "adminIds": [sally]}, "sam"
+    ) == [("NOT_FOUND", ["input", "customerId"])]
 
 
 ADMIN_LIST_ERRORS = [
@@ -737,7 +919,10 @@ ADMIN_LIST_ERRORS = [
     (["sally", "ana"], [("ALREADY_HAS_ACCESS", ["input", "adminIds", "1"])]),
     (["oscar"], [("NOT_FOUND", ["input", "adminIds", "0"])]),  # another partner's admin
     ([None], [("NOT_FOUND", ["input", "adminIds", "0"])]),
-    (["sally", "rita", "oscar"], [("ALREADY_HAS_ACCESS", ["input", "adminIds", "1"]), ("NOT_FOUND", ["input", "adminIds", "2"])]),
+    (
+        ["sally", "rita", "oscar"],
+        [("ALREADY_HAS_ACCESS", ["input", "adminIds", "1"]), ("NOT_FOUND", ["input", "adminIds", "2"])],
+    ),
     (["junk"], [("INVALID_INPUT", ["input", "adminIds", "0"])]),
     ([], [("INVALID_INPUT", ["input", "adminIds"])]),
     (["sally"] * 101, [("INVALID_INPUT", ["input", "adminIds"])]),
@@ -755,11 +940,19 @@ async def test_customer_admin_errors(api, session, world, name, admins, expected
 
 
 @pytest.mark.parametrize("name", ["assignCustomerAdmins", "unassignCustomerAdmins"])
-@pytest.mark.parametrize(("customer", "who", "code"), [
-    ("junk", "ana", "INVALID_INPUT"), (None, "ana", "NOT_FOUND"), ("Aardvark", "ana", "NOT_FOUND"), ("Beta", "sam", "NOT_FOUND"),
-])
+@pytest.mark.parametrize(
+    ("customer", "who", "code"),
+    [
+        ("junk", "ana", "INVALID_INPUT"),
+        (None, "ana", "NOT_FOUND"),
+        ("Aardvark", "ana", "NOT_FOUND"),
+        ("Beta", "sam", "NOT_FOUND"),
+    ],
+)
 async def test_customer_admin_customer_errors(api, session, world, name, customer, who, code):
-    customer_id = "junk" if customer == "junk" else world.gid("Customer", customer) if customer else to_global_id("Customer", 999)
+    customer_id = (
+        "junk" if customer == "junk" else world.gid("Customer", customer) if customer else to_global_id("Customer", 999)
+    )
     variables = {"customerId": customer_id, "adminIds": [world.gid("PartnerAdmin", "sally")]}
     assert await refused(api, session, name, variables, who) == [(code, ["input", "customerId"])]
 
@@ -776,8 +969,12 @@ async def test_unassign_customer_admins_is_idempotent(api, world):
 
 
 async def test_sales_admin_unassigning_itself_loses_sight_of_the_customer(api, world):
-    payload = await mutate(api, "unassignCustomerAdmins",
-                           {"customerId": world.gid("Customer", "gamma"), "adminIds": [world.gid("PartnerAdmin", "sam")]}, who="sam")
+    payload = await mutate(
+        api,
+        "unassignCustomerAdmins",
+        {"customerId": world.gid("Customer", "gamma"), "adminIds": [world.gid("PartnerAdmin", "sam")]},
+        who="sam",
+    )
     # Done, but the payload's customer is null: sam may no longer see gamma.
     assert payload == {"customer": None, "userErrors": []}
     assert await customer_names(api, "sam") == ["Alpha"]
@@ -787,23 +984,40 @@ async def test_sales_admin_unassigning_itself_loses_sight_of_the_customer(api, w
 
 
 async def test_create_partner_admin(api, world):
-    payload = await mutate(api, "createPartnerAdmin",
-                           {"email": "  New.Person@ACME.example ", "displayName": " New Person ", "role": "SALES_ADMIN"})
+    payload = await mutate(
+        api,
+        "createPartnerAdmin",
+        {"email": "  New.Person@ACME.example ", "displayName": " New Person ", "role": "SALES_ADMIN"},
+    )
     assert payload["userErrors"] == []
     admin = payload["partnerAdmin"]
     # Email trimmed and lower-cased, name trimmed; a sales role sees assigned customers only.
     assert {k: v for k, v in admin.items() if k != "id"} == {
-        "email": "new.person@acme.example", "displayName": "New Person", "role": "SALES_ADMIN", "hasAccessToAllCustomers": False}
+        "email": "new.person@acme.example",
+        "displayName": "New Person",
+        "role": "SALES_ADMIN",
+        "hasAccessToAllCustomers": False,
+    }
     data = await query(api, "{ partnerAdmins(first: 100) { nodes { email } } }")
     # By email: ana, new.person, rita, sally, sam.
     assert [n["email"] for n in data["partnerAdmins"]["nodes"]] == [
-        "ana@p1.example", "new.person@acme.example", "rita@p1.example", "sally@p1.example", "sam@p1.example"]
+        "ana@p1.example",
+        "new.person@acme.example",
+        "rita@p1.example",
+        "sally@p1.example",
+        "sam@p1.example",
+    ]
     event = await last_audit(api)
     assert (event["action"], event["targetType"], event["targetId"], event["details"]) == (
-        "createPartnerAdmin", "PartnerAdmin", admin["id"],
-        {"email": "new.person@acme.example", "displayName": "New Person", "role": "SALES_ADMIN"})
+        "createPartnerAdmin",
+        "PartnerAdmin",
+        admin["id"],
+        {"email": "new.person@acme.example", "displayName": "New Person", "role": "SALES_ADMIN"},
+    )
     # The new admin can be assigned straight away.
-    assigned = await mutate(api, "assignCustomerAdmins", {"customerId": world.gid("Customer", "Zeta"), "adminIds": [admin["id"]]})
+    assigned = await mutate(
+        api, "assignCustomerAdmins", {"customerId": world.gid("Customer", "Zeta"), "adminIds": [admin["id"]]}
+    )
     assert assigned["customer"]["partnerAdmins"] == [{"email": "new.person@acme.example"}]
 
 
@@ -821,7 +1035,10 @@ async def test_create_partner_admin(api, world):
         ({"displayName": ""}, [("INVALID_INPUT", ["input", "displayName"])]),
         ({"displayName": "   "}, [("INVALID_INPUT", ["input", "displayName"])]),
         ({"displayName": "d" * 201}, [("INVALID_INPUT", ["input", "displayName"])]),
-        ({"email": "nope", "displayName": ""}, [("INVALID_INPUT", ["input", "email"]), ("INVALID_INPUT", ["input", "displayName"])]),
+        (
+            {"email": "nope", "displayName": ""},
+            [("INVALID_INPUT", ["input", "email"]), ("INVALID_INPUT", ["input", "displayName"])],
+        ),
     ],
 )
 async def test_create_partner_admin_errors(api, session, world, change, expected):
@@ -833,12 +1050,24 @@ async def test_set_partner_admin_role(api, session, world):
     sally, sam, ana = (world.gid("PartnerAdmin", k) for k in ("sally", "sam", "ana"))
     payload = await mutate(api, "setPartnerAdminRole", {"adminId": sally, "role": "SALES_FULL_ADMIN"})
     # Still a sales role: her assignment to Beta stays.
-    assert payload["partnerAdmin"] == {"id": sally, "email": "sally@p1.example", "role": "SALES_FULL_ADMIN",
-                                       "hasAccessToAllCustomers": False, "assignedCustomers": {"nodes": [{"name": "Beta"}]}}
+    assert payload["partnerAdmin"] == {
+        "id": sally,
+        "email": "sally@p1.example",
+        "role": "SALES_FULL_ADMIN",
+        "hasAccessToAllCustomers": False,
+        "assignedCustomers": {"nodes": [{"name": "Beta"}]},
+    }
     assert (await last_audit(api))["details"] == {
-        "email": "sally@p1.example", "role": {"from": "SALES_ADMIN", "to": "SALES_FULL_ADMIN"}, "removedAssignments": []}
+        "email": "sally@p1.example",
+        "role": {"from": "SALES_ADMIN", "to": "SALES_FULL_ADMIN"},
+        "removedAssignments": [],
+    }
     # Her new role may assign admins on her customers at once.
-    assert (await mutate(api, "assignCustomerAdmins", {"customerId": world.gid("Customer", "Beta"), "adminIds": [sam]}, who="sally"))["userErrors"] == []
+    assert (
+        await mutate(
+            api, "assignCustomerAdmins", {"customerId": world.gid("Customer", "Beta"), "adminIds": [sam]}, who="sally"
+        )
+    )["userErrors"] == []
 
     # sam becomes a full admin: he sees everything, so his assignments (Alpha, gamma, Beta) go.
     payload = await mutate(api, "setPartnerAdminRole", {"adminId": sam, "role": "PARTNER_FULL_ADMIN"})
@@ -855,7 +1084,8 @@ async def test_set_partner_admin_role(api, session, world):
     assert (payload["userErrors"], payload["partnerAdmin"]["role"]) == ([], "PARTNER_READ_ONLY_ADMIN")
     # ...but sam, the last one, may not.
     assert await refused(api, session, "setPartnerAdminRole", {"adminId": sam, "role": "SALES_ADMIN"}, "sam") == [
-        ("LAST_FULL_ADMIN", ["input", "role"])]
+        ("LAST_FULL_ADMIN", ["input", "role"])
+    ]
 
 
 @pytest.mark.parametrize(
@@ -870,12 +1100,16 @@ async def test_set_partner_admin_role(api, session, world):
     ],
 )
 async def test_set_partner_admin_role_errors(api, session, world, admin, role, who, expected):
-    admin_id = "junk" if admin == "junk" else world.gid("PartnerAdmin", admin) if admin else to_global_id("PartnerAdmin", 999)
+    admin_id = (
+        "junk" if admin == "junk" else world.gid("PartnerAdmin", admin) if admin else to_global_id("PartnerAdmin", 999)
+    )
     assert await refused(api, session, "setPartnerAdminRole", {"adminId": admin_id, "role": role}, who) == expected
 
 
 async def test_the_last_full_admin_may_keep_its_role(api, world):
-    payload = await mutate(api, "setPartnerAdminRole", {"adminId": world.gid("PartnerAdmin", "ana"), "role": "PARTNER_FULL_ADMIN"})
+    payload = await mutate(
+        api, "setPartnerAdminRole", {"adminId": world.gid("PartnerAdmin", "ana"), "role": "PARTNER_FULL_ADMIN"}
+    )
     assert (payload["userErrors"], payload["partnerAdmin"]["role"]) == ([], "PARTNER_FULL_ADMIN")
 
 
@@ -888,42 +1122,67 @@ async def test_remove_partner_admin(api, session, world):
     # His token stopped working, his assignments are gone, his trial has no startedBy any more.
     response = await api.post("{ viewer { email } }", token=TOKENS["sam"])
     assert response.status_code == 401
-    data = await query(api, """query($a: ID!, $g: ID!, $t: ID!, $s: ID!) {
+    data = await query(
+        api,
+        """query($a: ID!, $g: ID!, $t: ID!, $s: ID!) {
         a: customer(id: $a) { partnerAdmins { email } } g: customer(id: $g) { partnerAdmins { email } }
         t: node(id: $t) { ... on Trial { startedBy { email } } } s: node(id: $s) { id } }""",
-                       {"a": world.gid("Customer", "Alpha"), "g": world.gid("Customer", "gamma"), "t": world.gid("Trial", "Trial-G"), "s": sam})
+        {
+            "a": world.gid("Customer", "Alpha"),
+            "g": world.gid("Customer", "gamma"),
+            "t": world.gid("Trial", "Trial-G"),
+            "s": sam,
+        },
+    )
     assert data == {"a": {"partnerAdmins": []}, "g": {"partnerAdmins": []}, "t": {"startedBy": None}, "s": None}
     dump = await snapshot(session)
     assert [row for row in dump["customer_admin"] if row[1] == world.admins["sam"]] == []
     assert [row for row in dump["api_token"] if row[1] == world.admins["sam"]] == []
     log = (await query(api, AUDIT, {"first": 10}))["auditLog"]
     removal, extension = (edge["node"] for edge in log["edges"])
-    assert (removal["action"], removal["targetType"], removal["targetId"]) == ("removePartnerAdmin", "PartnerAdmin", sam)
-    assert removal["details"] == {"email": "sam@p1.example", "displayName": "Sam", "role": "SALES_FULL_ADMIN",
-                                  "removedAssignments": [world.gid("Customer", "Alpha"), world.gid("Customer", "gamma")],
-                                  "revokedTokens": 1}
+    assert (removal["action"], removal["targetType"], removal["targetId"]) == (
+        "removePartnerAdmin",
+        "PartnerAdmin",
+        sam,
+    )
+    assert removal["details"] == {
+        "email": "sam@p1.example",
+        "displayName": "Sam",
+        "role": "SALES_FULL_ADMIN",
+        "removedAssignments": [world.gid("Customer", "Alpha"), world.gid("Customer", "gamma")],
+        "revokedTokens": 1,
+    }
     # The trail outlives the admin: his event keeps his email, its actor is null.
     assert (extension["action"], extension["actorEmail"], extension["actor"]) == ("extendTrial", "sam@p1.example", None)
 
 
 async def test_a_full_admin_may_remove_itself_when_another_remains(api, session, world):
     ana = world.gid("PartnerAdmin", "ana")
-    assert await refused(api, session, "removePartnerAdmin", {"adminId": ana}) == [("LAST_FULL_ADMIN", ["input", "adminId"])]
-    fiona = await mutate(api, "createPartnerAdmin", {"email": "fiona@p1.example", "displayName": "Fiona", "role": "PARTNER_FULL_ADMIN"})
+    assert await refused(api, session, "removePartnerAdmin", {"adminId": ana}) == [
+        ("LAST_FULL_ADMIN", ["input", "adminId"])
+    ]
+    fiona = await mutate(
+        api, "createPartnerAdmin", {"email": "fiona@p1.example", "displayName": "Fiona", "role": "PARTNER_FULL_ADMIN"}
+    )
     assert fiona["userErrors"] == []
     payload = await mutate(api, "removePartnerAdmin", {"adminId": ana})
     assert payload == {"removedAdminId": ana, "userErrors": []}
     assert (await api.post("{ viewer { email } }", token=TOKENS["ana"])).status_code == 401
 
 
-@pytest.mark.parametrize(("admin", "who", "expected"), [
-    ("oscar", "ana", ("NOT_FOUND", ["input", "adminId"])),
-    ("ana", "oscar", ("NOT_FOUND", ["input", "adminId"])),
-    (None, "ana", ("NOT_FOUND", ["input", "adminId"])),
-    ("junk", "ana", ("INVALID_INPUT", ["input", "adminId"])),
-])
+@pytest.mark.parametrize(
+    ("admin", "who", "expected"),
+    [
+        ("oscar", "ana", ("NOT_FOUND", ["input", "adminId"])),
+        ("ana", "oscar", ("NOT_FOUND", ["input", "adminId"])),
+        (None, "ana", ("NOT_FOUND", ["input", "adminId"])),
+        ("junk", "ana", ("INVALID_INPUT", ["input", "adminId"])),
+    ],
+)
 async def test_remove_partner_admin_errors(api, session, world, admin, who, expected):
-    admin_id = "junk" if admin == "junk" else world.gid("PartnerAdmin", admin) if admin else to_global_id("PartnerAdmin", 999)
+    admin_id = (
+        "junk" if admin == "junk" else world.gid("PartnerAdmin", admin) if admin else to_global_id("PartnerAdmin", 999)
+    )
     assert await refused(api, session, "removePartnerAdmin", {"adminId": admin_id}, who) == [expected]
 
 
@@ -941,12 +1200,19 @@ async def test_complete_order_setup(api, session, world):
     assert customer["statuses"] == ["EXPIRING_SOON", "NO_RECENT_ACTIVITY", "TRIAL", "SUBSCRIPTION"]
     event = await last_audit(api)
     assert (event["actorEmail"], event["action"], event["targetType"], event["targetId"]) == (
-        "sam@p1.example", "completeOrderSetup", "Customer", gamma)
-    assert event["details"] == {"activated": [{"subscription": world.gid("Subscription", "Sub-G"), "subscriptionId": "Sub-G"}],
-                                "status": {"from": "PENDING_SETUP", "to": "ACTIVE"}}
+        "sam@p1.example",
+        "completeOrderSetup",
+        "Customer",
+        gamma,
+    )
+    assert event["details"] == {
+        "activated": [{"subscription": world.gid("Subscription", "Sub-G"), "subscriptionId": "Sub-G"}],
+        "status": {"from": "PENDING_SETUP", "to": "ACTIVE"},
+    }
     # Done once: nothing is left to set up.
     assert await refused(api, session, "completeOrderSetup", {"customerId": gamma, "acceptTerms": True}) == [
-        ("NOTHING_TO_SET_UP", ["input", "customerId"])]
+        ("NOTHING_TO_SET_UP", ["input", "customerId"])
+    ]
 
 
 @pytest.mark.parametrize(
@@ -958,12 +1224,22 @@ async def test_complete_order_setup(api, session, world):
         ("Beta", True, "sam", [("NOT_FOUND", ["input", "customerId"])]),
         ("gamma", True, "oscar", [("NOT_FOUND", ["input", "customerId"])]),
         (None, True, "ana", [("NOT_FOUND", ["input", "customerId"])]),
-        ("junk", False, "ana", [("TERMS_NOT_ACCEPTED", ["input", "acceptTerms"]), ("INVALID_INPUT", ["input", "customerId"])]),
+        (
+            "junk",
+            False,
+            "ana",
+            [("TERMS_NOT_ACCEPTED", ["input", "acceptTerms"]), ("INVALID_INPUT", ["input", "customerId"])],
+        ),
     ],
 )
 async def test_complete_order_setup_errors(api, session, world, customer, accept, who, expected):
-    customer_id = "junk" if customer == "junk" else world.gid("Customer", customer) if customer else to_global_id("Customer", 999)
-    assert await refused(api, session, "completeOrderSetup", {"customerId": customer_id, "acceptTerms": accept}, who) == expected
+    customer_id = (
+        "junk" if customer == "junk" else world.gid("Customer", customer) if customer else to_global_id("Customer", 999)
+    )
+    assert (
+        await refused(api, session, "completeOrderSetup", {"customerId": customer_id, "acceptTerms": accept}, who)
+        == expected
+    )
 
 
 # ------------------------------------------------------------------- audit log
@@ -989,10 +1265,12 @@ async def test_audit_log_pages_newest_first(api, world):
     assert second["pageInfo"]["hasNextPage"] is False and second["pageInfo"]["hasPreviousPage"] is True
     # Trial-G ended 2026-11-25: +1 → 11-26, +2 → 11-28, +3 → 12-01.
     assert [e["node"]["details"]["endsOn"] for e in first["edges"]] == [
-        {"from": "2026-11-28", "to": "2026-12-01"}, {"from": "2026-11-26", "to": "2026-11-28"}]
+        {"from": "2026-11-28", "to": "2026-12-01"},
+        {"from": "2026-11-26", "to": "2026-11-28"},
+    ]
     at = dt.datetime.fromisoformat(first["edges"][0]["node"]["at"])
     assert at.utcoffset() == dt.timedelta(0)
-    assert abs(dt.datetime.now(dt.timezone.utc) - at) < dt.timedelta(minutes=5)
+    assert abs(dt.datetime.now(dt.UTC) - at) < dt.timedelta(minutes=5)
 
 
 @pytest.mark.parametrize(("who", "visible"), [("ana", 3), ("rita", 3), ("oscar", 0)])
@@ -1010,18 +1288,31 @@ async def test_audit_log_is_forbidden_to_sales_roles(api, world, who):
     assert [e["extensions"]["code"] for e in result["errors"]] == ["FORBIDDEN"]
 
 
-@pytest.mark.parametrize(("who", "sees"), [("ana", True), ("rita", True), ("sam", False), ("sally", False), ("oscar", False)])
+@pytest.mark.parametrize(
+    ("who", "sees"), [("ana", True), ("rita", True), ("sam", False), ("sally", False), ("oscar", False)]
+)
 async def test_audit_events_by_node_id(api, world, who, sees):
     await three_events(api, world)
     event_id = (await last_audit(api))["id"]
-    data = await query(api, "query($id: ID!) { node(id: $id) { id ... on AuditEvent { action actor { email } } } }",
-                       {"id": event_id}, who=who)
-    assert data["node"] == ({"id": event_id, "action": "extendTrial", "actor": {"email": "ana@p1.example"}} if sees else None)
+    data = await query(
+        api,
+        "query($id: ID!) { node(id: $id) { id ... on AuditEvent { action actor { email } } } }",
+        {"id": event_id},
+        who=who,
+    )
+    assert data["node"] == (
+        {"id": event_id, "action": "extendTrial", "actor": {"email": "ana@p1.example"}} if sees else None
+    )
 
 
-@pytest.mark.parametrize(("variables", "code"), [
-    ({"first": 0}, "BAD_USER_INPUT"), ({"first": 101}, "BAD_USER_INPUT"), ({"after": "nonsense"}, "BAD_USER_INPUT"),
-])
+@pytest.mark.parametrize(
+    ("variables", "code"),
+    [
+        ({"first": 0}, "BAD_USER_INPUT"),
+        ({"first": 101}, "BAD_USER_INPUT"),
+        ({"after": "nonsense"}, "BAD_USER_INPUT"),
+    ],
+)
 async def test_audit_log_paging_arguments(api, world, variables, code):
     result = await api(AUDIT, variables, token=TOKENS["ana"])
     assert [e["extensions"]["code"] for e in result["errors"]] == [code]

@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -64,7 +65,8 @@ async def clients(app, n: int) -> AsyncIterator[list[httpx.AsyncClient]]:
 
 async def post(client: httpx.AsyncClient, name: str, variables: dict[str, Any], who: str = "ana") -> dict[str, Any]:
     response = await client.post(
-        "/graphql", json={"query": DOCS[name], "variables": {"input": variables}},
+        "/graphql",
+        json={"query": DOCS[name], "variables": {"input": variables}},
         headers={"Authorization": f"Bearer {TOKEN[who]}"},
     )
     assert response.status_code == 200, response.text
@@ -76,7 +78,9 @@ async def post(client: httpx.AsyncClient, name: str, variables: dict[str, Any], 
 async def concurrently(api, calls: list[tuple[str, dict[str, Any], str]]) -> list[dict[str, Any]]:
     """Run ``(mutation, input, who)`` calls at once, each through its own client."""
     async with clients(api.app, len(calls)) as cs:
-        return await asyncio.gather(*[post(c, name, variables, who) for c, (name, variables, who) in zip(cs, calls)])
+        return await asyncio.gather(
+            *[post(c, name, variables, who) for c, (name, variables, who) in zip(cs, calls, strict=False)]
+        )
 
 
 def outcome(payload: dict[str, Any]) -> str:
@@ -133,8 +137,12 @@ async def count(session, statement) -> int:
 
 
 async def active_trials(session, customer_id: int) -> int:
-    return await count(session, select(func.count()).select_from(Plan).where(
-        Plan.customer_id == customer_id, Plan.kind == "TRIAL", Plan.status == "ACTIVE"))
+    return await count(
+        session,
+        select(func.count())
+        .select_from(Plan)
+        .where(Plan.customer_id == customer_id, Plan.kind == "TRIAL", Plan.status == "ACTIVE"),
+    )
 
 
 async def audit_events(session, action: str) -> int:
@@ -142,9 +150,17 @@ async def audit_events(session, action: str) -> int:
 
 
 async def full_admins(session) -> list[str]:
-    rows = (await session.execute(
-        select(PartnerAdmin.email).where(PartnerAdmin.partner_id == 1, PartnerAdmin.role == "PARTNER_FULL_ADMIN")
-    )).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                select(PartnerAdmin.email).where(
+                    PartnerAdmin.partner_id == 1, PartnerAdmin.role == "PARTNER_FULL_ADMIN"
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     await session.rollback()
     return sorted(rows)
 
@@ -154,7 +170,9 @@ async def full_admins(session) -> list[str]:
 
 async def test_ten_concurrent_starts_for_one_customer_make_one_trial(api, session, world):
     zeta = world.gid("Customer", "Zeta")
-    payloads = await concurrently(api, [("startTrial", {"customerId": zeta, "products": ["MEETINGS"], "licenses": 5}, "ana")] * N)
+    payloads = await concurrently(
+        api, [("startTrial", {"customerId": zeta, "products": ["MEETINGS"], "licenses": 5}, "ana")] * N
+    )
     # Exactly one wins; the nine others get the clean user error, not an exception.
     assert Counter(outcome(p) for p in payloads) == {"ok": 1, "TRIAL_ALREADY_ACTIVE": N - 1}
     assert await active_trials(session, world.customers["Zeta"]) == 1
@@ -168,7 +186,9 @@ async def test_starts_that_all_passed_the_precheck_are_decided_by_the_partial_un
     # can stop the others now (the IntegrityError path).
     hold(monkeypatch, "_has_active_trial", N, after=True)
     zeta = world.gid("Customer", "Zeta")
-    payloads = await concurrently(api, [("startTrial", {"customerId": zeta, "products": ["MEETINGS"], "licenses": 5}, "ana")] * N)
+    payloads = await concurrently(
+        api, [("startTrial", {"customerId": zeta, "products": ["MEETINGS"], "licenses": 5}, "ana")] * N
+    )
     assert Counter(outcome(p) for p in payloads) == {"ok": 1, "TRIAL_ALREADY_ACTIVE": N - 1}
     for p in payloads:
         if p["userErrors"]:
@@ -181,13 +201,19 @@ async def test_starts_that_all_passed_the_precheck_are_decided_by_the_partial_un
     assert await audit_events(session, "startTrial") == 1
 
 
-async def test_concurrent_new_customers_with_one_name_make_one_customer(api, session, world, monkeypatch, constraint_spy):
+async def test_concurrent_new_customers_with_one_name_make_one_customer(
+    api, session, world, monkeypatch, constraint_spy
+):
     hold(monkeypatch, "_name_taken", N, after=True)  # all pass the name check first
     # Case variants of one name: they fold to the same key.
     names = ["Nova", "NOVA", "nova", "NoVa", "nOVA"] * 2
-    payloads = await concurrently(api, [
-        ("startTrial", {"newCustomer": {"name": name}, "products": ["CALLING"], "licenses": 1}, "sally") for name in names
-    ])
+    payloads = await concurrently(
+        api,
+        [
+            ("startTrial", {"newCustomer": {"name": name}, "products": ["CALLING"], "licenses": 1}, "sally")
+            for name in names
+        ],
+    )
     assert Counter(outcome(p) for p in payloads) == {"ok": 1, "NAME_TAKEN": N - 1}
     assert constraint_spy == ["uq_customer_name"] * (N - 1)
     assert await count(session, select(func.count()).select_from(Customer).where(Customer.name_key == "nova")) == 1
@@ -196,13 +222,19 @@ async def test_concurrent_new_customers_with_one_name_make_one_customer(api, ses
     assert await audit_events(session, "startTrial") == 1
 
 
-async def test_concurrent_starts_for_new_customers_get_distinct_trial_ids(api, session, world, monkeypatch, constraint_spy):
+async def test_concurrent_starts_for_new_customers_get_distinct_trial_ids(
+    api, session, world, monkeypatch, constraint_spy
+):
     # All are inside their transactions, past their checks, before anyone numbers its trial:
     # the partner lock makes them number one at a time, so none reuses a number.
     hold(monkeypatch, "_name_taken", N, after=True)
-    payloads = await concurrently(api, [
-        ("startTrial", {"newCustomer": {"name": f"Customer {i}"}, "products": ["MEETINGS"], "licenses": 1}, "ana") for i in range(N)
-    ])
+    payloads = await concurrently(
+        api,
+        [
+            ("startTrial", {"newCustomer": {"name": f"Customer {i}"}, "products": ["MEETINGS"], "licenses": 1}, "ana")
+            for i in range(N)
+        ],
+    )
     assert [outcome(p) for p in payloads] == ["ok"] * N
     # Acme had 2 trials: the new ones are Trial-3 … Trial-12, each once.
     assert sorted(int(p["trial"]["trialId"].split("-")[1]) for p in payloads) == list(range(3, 3 + N))
@@ -213,7 +245,9 @@ async def test_concurrent_starts_for_new_customers_get_distinct_trial_ids(api, s
 
 
 async def add_full_admin(session, world: World) -> str:
-    world.admins["fiona"] = await f.admin(session, partner_id=1, key="fiona", role="PARTNER_FULL_ADMIN", token=TOKEN["fiona"])
+    world.admins["fiona"] = await f.admin(
+        session, partner_id=1, key="fiona", role="PARTNER_FULL_ADMIN", token=TOKEN["fiona"]
+    )
     await session.commit()
     return world.gid("PartnerAdmin", "fiona")
 
@@ -226,7 +260,9 @@ async def add_full_admin(session, world: World) -> str:
         ("setPartnerAdminRole", "removePartnerAdmin"),
     ],
 )
-async def test_two_concurrent_demotions_of_the_two_full_admins_leave_one(api, session, world, monkeypatch, first, second):
+async def test_two_concurrent_demotions_of_the_two_full_admins_leave_one(
+    api, session, world, monkeypatch, first, second
+):
     fiona = await add_full_admin(session, world)
     ana = world.gid("PartnerAdmin", "ana")
     # Both requests are inside their transactions before either takes the partner lock; each
@@ -253,10 +289,13 @@ async def test_the_race_is_real_without_the_partner_lock(api, session, world, mo
 
     monkeypatch.setattr(logic, "_lock_partner", no_lock)
     hold(monkeypatch, "_take_write_lock", 2, after=False)
-    payloads = await concurrently(api, [
-        ("setPartnerAdminRole", {"adminId": fiona, "role": "SALES_ADMIN"}, "ana"),
-        ("setPartnerAdminRole", {"adminId": world.gid("PartnerAdmin", "ana"), "role": "SALES_ADMIN"}, "fiona"),
-    ])
+    payloads = await concurrently(
+        api,
+        [
+            ("setPartnerAdminRole", {"adminId": fiona, "role": "SALES_ADMIN"}, "ana"),
+            ("setPartnerAdminRole", {"adminId": world.gid("PartnerAdmin", "ana"), "role": "SALES_ADMIN"}, "fiona"),
+        ],
+    )
     assert [outcome(p) for p in payloads] == ["ok", "ok"]
     assert await full_admins(session) == []
 
@@ -267,15 +306,26 @@ async def test_ten_concurrent_demotions_leave_exactly_one_full_admin(api, sessio
         await f.admin(session, partner_id=1, key=f"full{i}", role="PARTNER_FULL_ADMIN")
         emails.append(f"full{i}@p1.example")
     await session.commit()
-    admins = (await session.execute(select(PartnerAdmin.id).where(PartnerAdmin.role == "PARTNER_FULL_ADMIN",
-                                                                   PartnerAdmin.partner_id == 1))).scalars().all()
+    admins = (
+        (
+            await session.execute(
+                select(PartnerAdmin.id).where(PartnerAdmin.role == "PARTNER_FULL_ADMIN", PartnerAdmin.partner_id == 1)
+            )
+        )
+        .scalars()
+        .all()
+    )
     await session.rollback()
     assert len(admins) == N
     from schema.ids import to_global_id
 
-    payloads = await concurrently(api, [
-        ("setPartnerAdminRole", {"adminId": to_global_id("PartnerAdmin", a), "role": "SALES_ADMIN"}, "ana") for a in admins
-    ])
+    payloads = await concurrently(
+        api,
+        [
+            ("setPartnerAdminRole", {"adminId": to_global_id("PartnerAdmin", a), "role": "SALES_ADMIN"}, "ana")
+            for a in admins
+        ],
+    )
     # Nine demotions go through one at a time (partner row lock); the last is refused.
     assert Counter(outcome(p) for p in payloads) == {"ok": N - 1, "LAST_FULL_ADMIN": 1}
     assert len(await full_admins(session)) == 1
@@ -283,29 +333,55 @@ async def test_ten_concurrent_demotions_leave_exactly_one_full_admin(api, sessio
 
 async def test_concurrent_creates_with_one_email_make_one_admin(api, session, world, monkeypatch, constraint_spy):
     hold(monkeypatch, "_email_taken", N, after=True)
-    payloads = await concurrently(api, [
-        ("createPartnerAdmin", {"email": "Twin@p1.example" if i % 2 else "twin@P1.example", "displayName": f"Twin {i}",
-                                "role": "SALES_ADMIN"}, "ana") for i in range(N)
-    ])
+    payloads = await concurrently(
+        api,
+        [
+            (
+                "createPartnerAdmin",
+                {
+                    "email": "Twin@p1.example" if i % 2 else "twin@P1.example",
+                    "displayName": f"Twin {i}",
+                    "role": "SALES_ADMIN",
+                },
+                "ana",
+            )
+            for i in range(N)
+        ],
+    )
     assert Counter(outcome(p) for p in payloads) == {"ok": 1, "EMAIL_TAKEN": N - 1}
     assert constraint_spy == ["uq_partner_admin_email"] * (N - 1)
-    assert await count(session, select(func.count()).select_from(PartnerAdmin).where(PartnerAdmin.email == "twin@p1.example")) == 1
+    assert (
+        await count(
+            session, select(func.count()).select_from(PartnerAdmin).where(PartnerAdmin.email == "twin@p1.example")
+        )
+        == 1
+    )
 
 
 # ---------------------------------------------------------------- trials
 
 
 async def test_concurrent_conversions_with_one_subscription_id(api, session, world, monkeypatch, constraint_spy):
-    trial_b = await f.plan(session, partner_id=1, customer_id=world.customers["Beta"], kind="TRIAL", ext_id="Trial-B",
-                           starts="2026-11-20", ends="2026-12-20")
+    trial_b = await f.plan(
+        session,
+        partner_id=1,
+        customer_id=world.customers["Beta"],
+        kind="TRIAL",
+        ext_id="Trial-B",
+        starts="2026-11-20",
+        ends="2026-12-20",
+    )
     await session.commit()
     from schema.ids import to_global_id
 
     hold(monkeypatch, "_subscription_id_taken", 2, after=True)
-    payloads = await concurrently(api, [
-        ("convertTrial", {"trialId": tid, "subscriptionId": "Sub-SAME", "termMonths": 12, "autoRenew": True}, "ana")
-        for tid in (world.gid("Trial", "Trial-G"), to_global_id("Trial", trial_b))
-    ])
+    payloads = await concurrently(
+        api,
+        [
+            ("convertTrial", {"trialId": tid, "subscriptionId": "Sub-SAME", "termMonths": 12, "autoRenew": True}, "ana")
+            for tid in (world.gid("Trial", "Trial-G"), to_global_id("Trial", trial_b))
+        ],
+    )
     assert sorted(outcome(p) for p in payloads) == ["SUBSCRIPTION_ID_TAKEN", "ok"]
     assert constraint_spy == ["uq_plan_ext_id"]
     assert await count(session, select(func.count()).select_from(Plan).where(Plan.ext_id == "Sub-SAME")) == 1
@@ -329,15 +405,18 @@ async def test_concurrent_changes_of_one_trial_are_serialised_by_its_row_lock(ap
     # Whatever the order, once the trial is converted or cancelled nothing changes it any more:
     # exactly one conversion or cancellation succeeds (extensions only while it is ACTIVE),
     # and every loser gets TRIAL_NOT_ACTIVE from the trial's status, read under its row lock.
-    finishing = [o for o, (name, _input, _who) in zip(outcomes, calls) if name != "extendTrial"]
+    finishing = [o for o, (name, _input, _who) in zip(outcomes, calls, strict=False) if name != "extendTrial"]
     assert finishing.count("ok") == 1
     assert set(outcomes) <= {"ok", "TRIAL_NOT_ACTIVE"}
     status = (await session.execute(select(Plan.status).where(Plan.id == world.plans["Trial-G"]))).scalar_one()
     await session.rollback()
     assert status in ("CONVERTED", "CANCELLED")
-    assert await count(session, select(func.count()).select_from(Plan).where(Plan.kind == "SUBSCRIPTION",
-                                                                            Plan.customer_id == world.customers["gamma"])) == (
-        2 if status == "CONVERTED" else 1)  # Sub-G, plus the one conversion
+    assert await count(
+        session,
+        select(func.count())
+        .select_from(Plan)
+        .where(Plan.kind == "SUBSCRIPTION", Plan.customer_id == world.customers["gamma"]),
+    ) == (2 if status == "CONVERTED" else 1)  # Sub-G, plus the one conversion
 
 
 async def test_concurrent_order_setups_activate_once(api, session, world):

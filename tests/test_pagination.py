@@ -29,16 +29,27 @@ def test_keyset_after_selects_exactly_the_rows_after_the_cursor(descending):
 
     with engine.connect() as conn:
         for cursor in ROWS:
-            got = {tuple(r) for r in conn.execute(select(T.c.a, T.c.b).where(keyset_after([T.c.a, T.c.b], list(cursor), list(descending))))}
+            got = {
+                tuple(r)
+                for r in conn.execute(
+                    select(T.c.a, T.c.b).where(keyset_after([T.c.a, T.c.b], list(cursor), list(descending)))
+                )
+            }
             expected = {r for r in ROWS if key(r) > key(cursor)}
             assert got == expected, (cursor, descending)
 
 
 def test_keyset_after_starts_with_a_range_on_the_first_column():
     """`a >= x AND (a > x OR a = x AND b > y)`: the leading range lets an index start at the cursor."""
-    sql = str(keyset_after([T.c.a, T.c.b], ["m", 7], [False, False]).compile(
-        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    sql = str(
+        keyset_after([T.c.a, T.c.b], ["m", 7], [False, False]).compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+        )
+    )
     assert sql.startswith("t.a >= 'm' AND (t.a > 'm' OR t.a = 'm' AND t.b > 7)"), sql
-    sql = str(keyset_after([T.c.a, T.c.b], ["m", 7], [True, False]).compile(
-        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    sql = str(
+        keyset_after([T.c.a, T.c.b], ["m", 7], [True, False]).compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+        )
+    )
     assert sql.startswith("t.a <= 'm' AND (t.a < 'm'"), sql

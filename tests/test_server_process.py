@@ -29,8 +29,9 @@ def _free_port() -> int:
 
 
 def _run(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, str(ROOT / "server.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -39,8 +40,12 @@ def _run(env: dict[str, str], *args: str) -> str:
 def server_env(tmp_path):
     if os.environ.get("TEST_DATABASE_URL"):
         pytest.skip("runs once, in the SQLite pass")
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "PARTNERHUB_TODAY": "2026-11-25",
-           "PARTNERHUB_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "PARTNERHUB_TODAY": "2026-11-25",
+        "PARTNERHUB_LOG_LEVEL": "warning",
+    }
     _run(env, "seed", "--customers", "20")
     env["TOKEN"] = _run(env, "token", "create", "ana.full@demo.example").strip()
     return env
@@ -49,8 +54,13 @@ def server_env(tmp_path):
 def test_sigterm_lets_in_flight_requests_finish(server_env, tmp_path):
     port = _free_port()
     log = open(tmp_path / "server.log", "w+")
-    process = subprocess.Popen([sys.executable, str(ROOT / "server.py"), "serve", "--port", str(port)], cwd=ROOT,
-                               env=server_env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py"), "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -62,9 +72,11 @@ def test_sigterm_lets_in_flight_requests_finish(server_env, tmp_path):
                 time.sleep(0.2)
 
         body = json.dumps({"query": "{ customers(first: 3) { totalCount nodes { name } } }"}).encode()
-        head = (f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Authorization: Bearer {server_env['TOKEN']}\r\nContent-Length: {len(body)}\r\n"
-                f"Connection: close\r\n\r\n").encode()
+        head = (
+            f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {server_env['TOKEN']}\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n"
+        ).encode()
         sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         sock.sendall(head + body[:10])
         time.sleep(0.5)  # headers read: the request is in flight

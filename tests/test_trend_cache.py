@@ -30,18 +30,33 @@ async def _world(session) -> dict[str, int]:
     c1 = ids["c1"] = await f.customer(session, partner_id=acme, name="One", created_on="2026-01-01")
     c2 = ids["c2"] = await f.customer(session, partner_id=acme, name="Two", created_on="2026-01-01")
     # T1: live 11-01..12-10, 10 licences; snapshots 11-10 (4, 2) and 11-20 (6, 3).
-    ids["t1"] = await f.plan(session, partner_id=acme, customer_id=c1, kind="TRIAL", ext_id="T1",
-                             starts="2026-11-01", ends="2026-12-10")
-    await f.line(session, plan_id=ids["t1"], product="MEETINGS", total=10,
-                 usage=[("2026-11-10", 4, 2, 2), ("2026-11-20", 6, 3, 3)])
+    ids["t1"] = await f.plan(
+        session, partner_id=acme, customer_id=c1, kind="TRIAL", ext_id="T1", starts="2026-11-01", ends="2026-12-10"
+    )
+    await f.line(
+        session,
+        plan_id=ids["t1"],
+        product="MEETINGS",
+        total=10,
+        usage=[("2026-11-10", 4, 2, 2), ("2026-11-20", 6, 3, 3)],
+    )
     # S1: waiting for setup since 11-05 (not live), 20 licences; snapshot 11-15 (8, 5).
-    ids["s1"] = await f.plan(session, partner_id=acme, customer_id=c1, ext_id="S1", status="PENDING_SETUP",
-                             starts="2026-11-05", ends="2027-11-05")
-    ids["s1_line"] = await f.line(session, plan_id=ids["s1"], product="MEETINGS", total=20,
-                                  usage=[("2026-11-15", 8, 5, 5)])
+    ids["s1"] = await f.plan(
+        session,
+        partner_id=acme,
+        customer_id=c1,
+        ext_id="S1",
+        status="PENDING_SETUP",
+        starts="2026-11-05",
+        ends="2027-11-05",
+    )
+    ids["s1_line"] = await f.line(
+        session, plan_id=ids["s1"], product="MEETINGS", total=20, usage=[("2026-11-15", 8, 5, 5)]
+    )
     # T2: ACTIVE but ended 11-15 (live 10-20..11-15), 5 licences; snapshot 11-01 (2, 1).
-    ids["t2"] = await f.plan(session, partner_id=acme, customer_id=c2, kind="TRIAL", ext_id="T2",
-                             starts="2026-10-20", ends="2026-11-15")
+    ids["t2"] = await f.plan(
+        session, partner_id=acme, customer_id=c2, kind="TRIAL", ext_id="T2", starts="2026-10-20", ends="2026-11-15"
+    )
     await f.line(session, plan_id=ids["t2"], product="MEETINGS", total=5, usage=[("2026-11-01", 2, 1, 1)])
     await session.commit()
     return ids
@@ -55,8 +70,9 @@ async def _trend(api) -> list[tuple[str, int, int, int]]:
 
 async def _cached(session) -> dict[dt.date, tuple[int, int, int]]:
     await session.rollback()  # a fresh snapshot (SQLite keeps one per transaction)
-    rows = await session.execute(select(CACHE.c.day, CACHE.c.total, CACHE.c.assigned, CACHE.c.used)
-                                 .where(CACHE.c.product == "MEETINGS"))
+    rows = await session.execute(
+        select(CACHE.c.day, CACHE.c.total, CACHE.c.assigned, CACHE.c.used).where(CACHE.c.product == "MEETINGS")
+    )
     return {r.day: (r.total, r.assigned, r.used) for r in rows}
 
 
@@ -92,15 +108,21 @@ async def test_mutations_and_imports_forget_the_cached_days(api, session) -> Non
 
     # Completing the setup makes S1 live since 11-05.
     c1 = to_global_id("Customer", ids["c1"])
-    await _mutate(api, f'mutation {{ completeOrderSetup(input: {{customerId: "{c1}", acceptTerms: true}}) '
-                       f'{{ userErrors {{ code }} }} }}')
+    await _mutate(
+        api,
+        f'mutation {{ completeOrderSetup(input: {{customerId: "{c1}", acceptTerms: true}}) '
+        f"{{ userErrors {{ code }} }} }}",
+    )
     # W: S1 (20, 0, 0: no snapshot by 11-11) + T2 (5, 2, 1) = (25, 2, 1)
     # E, D: S1 (20, 8, 5: snapshot 11-15) + T2 (5, 2, 1)   = (25, 10, 6)
     assert await _trend(api) == [("2026-11-11", 25, 2, 1), ("2026-11-18", 25, 10, 6), ("2026-11-25", 25, 10, 6)]
 
     # Converting T2: the trial is no longer live on any day; its subscription waits for setup.
-    await _mutate(api, f'mutation {{ convertTrial(input: {{trialId: "{t2}", subscriptionId: "S2", termMonths: 12, '
-                       f'autoRenew: false}}) {{ userErrors {{ code }} }} }}')
+    await _mutate(
+        api,
+        f'mutation {{ convertTrial(input: {{trialId: "{t2}", subscriptionId: "S2", termMonths: 12, '
+        f"autoRenew: false}}) {{ userErrors {{ code }} }} }}",
+    )
     # W: S1 (20, 0, 0); E, D: S1 (20, 8, 5)
     assert await _trend(api) == [("2026-11-11", 20, 0, 0), ("2026-11-18", 20, 8, 5), ("2026-11-25", 20, 8, 5)]
     assert await _cached(session) == {W: (20, 0, 0), E: (20, 8, 5)}
@@ -125,10 +147,11 @@ async def test_a_value_computed_before_a_write_is_not_stored(session, engine) ->
         # A mutation commits meanwhile (it forgets the partner's days and bumps its version).
         async with engine.begin() as conn:
             await forget(conn, ids["acme"])
-        return {d: (1, 2, 3) for d in days}
+        return dict.fromkeys(days, (1, 2, 3))
 
-    sums = await partner_trend(session, partner_id=ids["acme"], product="MEETINGS", days=[W, E, D],
-                               today=D, compute=compute)
+    sums = await partner_trend(
+        session, partner_id=ids["acme"], product="MEETINGS", days=[W, E, D], today=D, compute=compute
+    )
     assert sums == {W: (1, 2, 3), E: (1, 2, 3), D: (1, 2, 3)}
     assert await _cached(session) == {}
 
@@ -141,5 +164,7 @@ async def test_sales_roles_are_never_cached(api, session) -> None:
     await session.commit()
     body = await api(TREND, token="t-sam")
     # sam sees no customer: zeros everywhere
-    assert [(p["total"], p["assigned"], p["used"]) for p in body["data"]["analytics"]["licenseTrend"]] == [(0, 0, 0)] * 3
+    assert [(p["total"], p["assigned"], p["used"]) for p in body["data"]["analytics"]["licenseTrend"]] == [
+        (0, 0, 0)
+    ] * 3
     assert await _cached(session) == {}
