@@ -395,8 +395,9 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-# The dashboard (web/): static files installed with the package beside this module.
-WEB_DIR = Path(__file__).resolve().parent / "web"
+# The dashboard (web/static/): files installed with the package beside this module.
+# Only that folder is served, never the package's Python modules.
+WEB_DIR = Path(__file__).resolve().parent / "web" / "static"
 DASHBOARD_HEADERS = {
     "Cache-Control": "no-cache",
     "Content-Security-Policy": (
@@ -417,7 +418,7 @@ async def dashboard(_request: Request) -> Response:
 
 
 def dashboard_routes() -> list:
-    """``/`` (the page) and ``/static/...`` (its files, from web/)."""
+    """``/`` (the page) and ``/static/...`` (its files, from web/static/)."""
     return [
         Route("/", dashboard, methods=["GET", "HEAD"]),
         Mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static"),

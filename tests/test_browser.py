@@ -289,6 +289,9 @@ async def test_dashboard_files_are_served() -> None:
                 f"{name} must not load anything from another origin"
             )
         assert (await client.get("/static/missing.js")).status_code == 404
+        # Only web/static/ is served: the package's Python modules are not files of the page.
+        assert (await client.get("/static/__init__.py")).status_code == 404
+        assert (await client.get("/static/../__init__.py")).status_code == 404
 
 
 # ------------------------------------------------------------------ browser tests
