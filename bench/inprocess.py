@@ -87,7 +87,6 @@ async def main() -> None:
     from db.engine import make_engine, make_sessionmaker
     from db.models import PartnerAdmin
     from db.settings import get_settings, today
-    from loaders import Loaders
     from resolvers.context import Context
     from resolvers.permissions import Viewer
     from schema.schema import schema
@@ -131,13 +130,7 @@ async def main() -> None:
         t0 = time.perf_counter()
         async with maker() as session:
             await session.connection()
-            ctx = Context(
-                session=session,
-                viewer=viewer,
-                loaders=Loaders(session=session, viewer=viewer, today=today(), settings=settings),
-                today=today(),
-                settings=settings,
-            )
+            ctx = Context.create(session=session, viewer=viewer, today=today(), settings=settings)
             result = await schema.execute(query, variable_values=variables, context_value=ctx)
         assert not result.errors, result.errors
         return time.perf_counter() - t0, sql_time[0], time.process_time() - c0

@@ -391,8 +391,7 @@ async def floor_and_inprocess(url: str, token: str, http_bodies: dict[str, bytes
     os.environ["PARTNERHUB_TODAY"] = TODAY
     from db.engine import make_engine, make_sessionmaker
     from db.settings import get_settings, today
-    from loaders import Loaders
-    from resolvers.auth import viewer_for_token
+    from db.tokens import viewer_for_token
     from resolvers.context import Context
     from schema.schema import schema
 
@@ -407,13 +406,7 @@ async def floor_and_inprocess(url: str, token: str, http_bodies: dict[str, bytes
         async with maker() as session:
             viewer = await viewer_for_token(session, token)
             await session.connection()
-            context = Context(
-                session=session,
-                viewer=viewer,
-                loaders=Loaders(session=session, viewer=viewer, today=today(), settings=settings),
-                today=today(),
-                settings=settings,
-            )
+            context = Context.create(session=session, viewer=viewer, today=today(), settings=settings)
             result = await schema.execute(query, variable_values=variables, context_value=context)
         assert not result.errors, result.errors
         return orjson.dumps({"data": result.data})

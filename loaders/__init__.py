@@ -4,6 +4,9 @@ Build a fresh :class:`Loaders` for each request (aiodataloader binds its event
 loop at construction, and a cache must never outlive the request it belongs
 to). Loaders apply the viewer's visibility themselves, so an object the caller
 may not see comes back as ``None`` or is absent from a list.
+
+Loaders answer plain records (named tuples of columns, :mod:`db.records`);
+the GraphQL objects are built from them in ``schema/``.
 """
 
 from __future__ import annotations
@@ -11,43 +14,39 @@ from __future__ import annotations
 import datetime as dt
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
 from sqlalchemy import ColumnElement, Date, Integer, any_, bindparam, literal, select, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import PRODUCTS, CustomerAdmin, Invoice, PartnerAdmin, PurchaseOrder
-from db.settings import Settings
-from loaders.objects import (
-    admin_from_row,
-    customer_from_row,
-    invoice_from_row,
-    line_from_row,
-    order_from_row,
-    plan_from_row,
-    records,
-)
-from resolvers.permissions import Viewer, visible_customers
-from resolvers.rules import (
-    CUSTOMER,
-    LINE,
-    PLAN,
-    STATUS_ORDER,
-    StatusWindows,
-    is_live,
-    line_values_on,
-    status_predicates,
-)
-from schema.types import LicensePoint
+from db.access import Viewer, visible_customers
+from db.models import PRODUCTS
+from db.records import records
+from db.rules import STATUS_ORDER, StatusWindows, is_live, line_values_on, status_predicates
+from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, INVOICE, LINE, ORDER, PLAN
 
-ASSIGNMENT = CustomerAdmin.__table__
-ADMIN = PartnerAdmin.__table__
-INVOICE = Invoice.__table__
-ORDER = PurchaseOrder.__table__
 PRODUCT_RANK = {p: i for i, p in enumerate(PRODUCTS)}
-STATUS_RANK = {s: i for i, s in enumerate(STATUS_ORDER)}
+PLAN_COLUMNS = (
+    PLAN.c.id,
+    PLAN.c.customer_id,
+    PLAN.c.kind,
+    PLAN.c.ext_id,
+    PLAN.c.status,
+    PLAN.c.starts_on,
+    PLAN.c.ends_on,
+    PLAN.c.auto_renew,
+    PLAN.c.started_by_id,
+)
+CUSTOMER_COLUMNS = (
+    CUSTOMER.c.id,
+    CUSTOMER.c.name,
+    CUSTOMER.c.managed_by,
+    CUSTOMER.c.created_on,
+    CUSTOMER.c.last_admin_activity_on,
+)
+ADMIN_COLUMNS = (ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
 
 
 class _Loader(DataLoader):
@@ -197,28 +196,20 @@ def _grouped(rows: Iterable[Any], key: str) -> dict[Any, list[Any]]:
 
 
 class CustomerByIdLoader(_Loader):
-    """Customers by database id; ``None`` for one the viewer may not see."""
+    """Customer records by database id; ``None`` for one the viewer may not see."""
 
     async def batch_load_fn(self, keys: list[int]):
         viewer = self.viewer
         statement = self.cached(
             ("customer_by_id", viewer),
-            lambda: select(
-                CUSTOMER.c.id,
-                CUSTOMER.c.name,
-                CUSTOMER.c.managed_by,
-                CUSTOMER.c.created_on,
-                CUSTOMER.c.last_admin_activity_on,
-            ).where(self.keys_in(CUSTOMER.c.id), visible_customers(CUSTOMER, viewer)),
+            lambda: select(*CUSTOMER_COLUMNS).where(self.keys_in(CUSTOMER.c.id), visible_customers(CUSTOMER, viewer)),
         )
-        rows = await self.rows(statement, keys)
-        base = self.loaders.settings.launch_base_url
-        by_id = {row.id: customer_from_row(row, launch_base_url=base) for row in rows}
+        by_id = {row.id: row for row in await self.rows(statement, keys)}
         return [by_id.get(k) for k in keys]
 
 
 class StatusesByCustomerLoader(_Loader):
-    """The statuses of SPEC §2.1 of each customer, from :func:`status_predicates`."""
+    """The statuses of SPEC §2.1 of each customer (names in status order), from :func:`status_predicates`."""
 
     async def batch_load_fn(self, keys: list[int]):
         today, windows = self.loaders.today, self.loaders.windows
@@ -248,72 +239,47 @@ class ProductsByCustomerLoader(_Loader):
                 .distinct()
             ),
         )
-        rows = await self.rows(statement, keys)
-        grouped = _grouped(rows, "customer_id")
+        grouped = _grouped(await self.rows(statement, keys), "customer_id")
         return [sorted({r.product for r in grouped.get(k, [])}, key=PRODUCT_RANK.__getitem__) for k in keys]
 
 
 class PlansByCustomerLoader(_Loader):
-    """``(subscriptions, trials)`` of each customer, newest first (startsOn, then id)."""
+    """``(subscriptions, trials)`` plan records of each customer, newest first (startsOn, then id)."""
 
     async def batch_load_fn(self, keys: list[int]):
         statement = self.cached(
             ("plans",),
             lambda: (
-                select(
-                    PLAN.c.id,
-                    PLAN.c.customer_id,
-                    PLAN.c.kind,
-                    PLAN.c.ext_id,
-                    PLAN.c.status,
-                    PLAN.c.starts_on,
-                    PLAN.c.ends_on,
-                    PLAN.c.auto_renew,
-                    PLAN.c.started_by_id,
-                )
+                select(*PLAN_COLUMNS)
                 .where(self.keys_in(PLAN.c.customer_id))
                 .order_by(PLAN.c.starts_on.desc(), PLAN.c.id.desc())
             ),
         )
-        rows = await self.rows(statement, keys)
-        today = self.loaders.today
         result: dict[int, tuple[list, list]] = {k: ([], []) for k in keys}
-        for row in rows:
-            result[row.customer_id][0 if row.kind == "SUBSCRIPTION" else 1].append(plan_from_row(row, today=today))
+        for row in await self.rows(statement, keys):
+            result[row.customer_id][0 if row.kind == "SUBSCRIPTION" else 1].append(row)
         return [result[k] for k in keys]
 
 
 class PlanByIdLoader(_Loader):
-    """A subscription or trial by database id; ``None`` when its customer is not visible."""
+    """A subscription or trial record by database id; ``None`` when its customer is not visible."""
 
     async def batch_load_fn(self, keys: list[int]):
         viewer = self.viewer
         statement = self.cached(
             ("plan_by_id", viewer),
             lambda: (
-                select(
-                    PLAN.c.id,
-                    PLAN.c.customer_id,
-                    PLAN.c.kind,
-                    PLAN.c.ext_id,
-                    PLAN.c.status,
-                    PLAN.c.starts_on,
-                    PLAN.c.ends_on,
-                    PLAN.c.auto_renew,
-                    PLAN.c.started_by_id,
-                )
+                select(*PLAN_COLUMNS)
                 .select_from(PLAN.join(CUSTOMER, CUSTOMER.c.id == PLAN.c.customer_id))
                 .where(self.keys_in(PLAN.c.id), visible_customers(CUSTOMER, viewer))
             ),
         )
-        rows = await self.rows(statement, keys)
-        today = self.loaders.today
-        by_id = {row.id: plan_from_row(row, today=today) for row in rows}
+        by_id = {row.id: row for row in await self.rows(statement, keys)}
         return [by_id.get(k) for k in keys]
 
 
 class LinesByPlanLoader(_Loader):
-    """Licence lines of each plan with their values as of today, in Product order."""
+    """Licence line records of each plan with their values as of today, in Product order."""
 
     async def batch_load_fn(self, keys: list[int]):
         today = self.loaders.today
@@ -330,15 +296,12 @@ class LinesByPlanLoader(_Loader):
                 used90.label("used90"),
             ).where(self.keys_in(LINE.c.plan_id))
 
-        rows = await self.rows(self.cached(("lines", today), build), keys)
-        grouped = _grouped(rows, "plan_id")
-        return [
-            [line_from_row(r) for r in sorted(grouped.get(k, []), key=lambda r: PRODUCT_RANK[r.product])] for k in keys
-        ]
+        grouped = _grouped(await self.rows(self.cached(("lines", today), build), keys), "plan_id")
+        return [sorted(grouped.get(k, []), key=lambda r: PRODUCT_RANK[r.product]) for k in keys]
 
 
 class InvoicesByPlanLoader(_Loader):
-    """Invoices of each subscription, newest first."""
+    """Invoice records of each subscription, newest first."""
 
     async def batch_load_fn(self, keys: list[int]):
         statement = self.cached(
@@ -349,13 +312,12 @@ class InvoicesByPlanLoader(_Loader):
                 .order_by(INVOICE.c.issued_on.desc(), INVOICE.c.number.desc())
             ),
         )
-        rows = await self.rows(statement, keys)
-        grouped = _grouped(rows, "plan_id")
-        return [[invoice_from_row(r) for r in grouped.get(k, [])] for k in keys]
+        grouped = _grouped(await self.rows(statement, keys), "plan_id")
+        return [grouped.get(k, []) for k in keys]
 
 
 class OrdersByPlanLoader(_Loader):
-    """Orders of each subscription, newest first."""
+    """Order records of each subscription, newest first."""
 
     async def batch_load_fn(self, keys: list[int]):
         statement = self.cached(
@@ -366,47 +328,51 @@ class OrdersByPlanLoader(_Loader):
                 .order_by(ORDER.c.placed_on.desc(), ORDER.c.number.desc())
             ),
         )
-        rows = await self.rows(statement, keys)
-        grouped = _grouped(rows, "plan_id")
-        return [[order_from_row(r) for r in grouped.get(k, [])] for k in keys]
+        grouped = _grouped(await self.rows(statement, keys), "plan_id")
+        return [grouped.get(k, []) for k in keys]
 
 
 class AdminsByCustomerLoader(_Loader):
-    """Partner admins assigned to each customer, by email."""
+    """Records of the partner admins assigned to each customer, by email."""
 
     async def batch_load_fn(self, keys: list[int]):
         statement = self.cached(
             ("admins_by_customer",),
             lambda: (
-                select(ASSIGNMENT.c.customer_id, ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
+                select(ASSIGNMENT.c.customer_id, *ADMIN_COLUMNS)
                 .select_from(ASSIGNMENT.join(ADMIN, ADMIN.c.id == ASSIGNMENT.c.admin_id))
                 .where(self.keys_in(ASSIGNMENT.c.customer_id))
                 .order_by(ADMIN.c.email)
             ),
         )
-        rows = await self.rows(statement, keys)
-        grouped = _grouped(rows, "customer_id")
-        return [[admin_from_row(r) for r in grouped.get(k, [])] for k in keys]
+        grouped = _grouped(await self.rows(statement, keys), "customer_id")
+        return [grouped.get(k, []) for k in keys]
 
 
 class AdminByIdLoader(_Loader):
-    """Partner admins of the viewer's partner by database id."""
+    """Records of partner admins of the viewer's partner by database id."""
 
     async def batch_load_fn(self, keys: list[int]):
         partner_id = self.viewer.partner_id
         statement = self.cached(
             ("admin_by_id", partner_id),
-            lambda: select(ADMIN.c.id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role).where(
-                self.keys_in(ADMIN.c.id), ADMIN.c.partner_id == partner_id
-            ),
+            lambda: select(*ADMIN_COLUMNS).where(self.keys_in(ADMIN.c.id), ADMIN.c.partner_id == partner_id),
         )
-        rows = await self.rows(statement, keys)
-        by_id = {row.id: admin_from_row(row) for row in rows}
+        by_id = {row.id: row for row in await self.rows(statement, keys)}
         return [by_id.get(k) for k in keys]
 
 
+class HistoryPoint(NamedTuple):
+    """One weekly point of a line: its values on ``date``, zeros while its plan is not live."""
+
+    date: dt.date
+    total: int
+    assigned: int
+    used: int
+
+
 class HistoryByLineLoader(_Loader):
-    """Weekly points of a line, keyed by ``(line_id, weeks)``.
+    """Weekly :class:`HistoryPoint` s of a line, keyed by ``(line_id, weeks)``.
 
     Each point counts the line only while its plan is live on the point's day,
     exactly as ``licenseTrend`` does for all lines.
@@ -436,13 +402,11 @@ class HistoryByLineLoader(_Loader):
 
         line_ids = sorted({line_id for line_id, _ in keys})
         rows = await self.rows(self.cached(("history", today, weeks), build), line_ids)
-        values: dict[tuple[int, dt.date], LicensePoint] = {}
+        values: dict[tuple[int, dt.date], HistoryPoint] = {}
         for r in rows:
             day = r.day if isinstance(r.day, dt.date) else dt.date.fromisoformat(r.day)
             values[(r.id, day)] = (
-                LicensePoint(date=day, total=r.total, assigned=r.assigned, used=r.used)
-                if r.live
-                else LicensePoint(date=day, total=0, assigned=0, used=0)
+                HistoryPoint(day, r.total, r.assigned, r.used) if r.live else HistoryPoint(day, 0, 0, 0)
             )
         return [
             [values[(line_id, d)] for d in days[len(days) - w :]] if (line_id, days[-1]) in values else []
@@ -453,13 +417,12 @@ class HistoryByLineLoader(_Loader):
 class Loaders:
     """All loaders of one request."""
 
-    def __init__(self, *, session: AsyncSession, viewer: Viewer | None, today: dt.date, settings: Settings) -> None:
+    def __init__(self, *, session: AsyncSession, viewer: Viewer | None, today: dt.date, windows: StatusWindows) -> None:
         self.session = session
         self.viewer = viewer
         self.today = today
-        self.settings = settings
+        self.windows = windows
         self.dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        self.windows = StatusWindows(settings.expiring_soon_days, settings.inactive_days)
         self.customer_by_id = CustomerByIdLoader(self)
         self.statuses_by_customer = StatusesByCustomerLoader(self)
         self.products_by_customer = ProductsByCustomerLoader(self)

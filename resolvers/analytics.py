@@ -53,11 +53,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import trend_cache
+from db.access import Viewer, visible_customers
+from db.rules import days_between, is_live, line_value_on, line_values_on
 from db.settings import Settings, get_settings
 from db.settings import today as get_today
+from db.tables import CUSTOMER, LINE, PLAN, SNAPSHOT
 from resolvers.pagination import bad_input, encode_cursor, keyset_after, page_request
-from resolvers.permissions import Viewer, visible_customers
-from resolvers.rules import CUSTOMER, LINE, PLAN, SNAPSHOT, days_between, is_live, line_value_on, line_values_on
 
 KPI_PRODUCTS = ("MEETINGS", "CALLING")
 

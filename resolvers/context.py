@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.access import Viewer
+from db.rules import StatusWindows
 from db.settings import Settings
-from resolvers.permissions import Viewer
-from resolvers.rules import StatusWindows
-
-if TYPE_CHECKING:
-    from loaders import Loaders
+from loaders import Loaders
 
 
 @dataclass
@@ -27,7 +25,6 @@ class Context:
         loaders: DataLoaders built for this request alone.
         today: "Today" frozen at the start of the request.
         settings: Settings read at start-up.
-        stats: Per-request counters (SQL statements) for logs and tests.
     """
 
     session: AsyncSession
@@ -35,17 +32,21 @@ class Context:
     loaders: Loaders
     today: dt.date
     settings: Settings
-    stats: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, *, session: AsyncSession, viewer: Viewer | None, today: dt.date, settings: Settings) -> Context:
+        """A request's context with its own fresh loaders (they must never outlive the request)."""
+        windows = StatusWindows(settings.expiring_soon_days, settings.inactive_days)
+        loaders = Loaders(session=session, viewer=viewer, today=today, windows=windows)
+        return cls(session=session, viewer=viewer, loaders=loaders, today=today, settings=settings)
 
     @property
     def windows(self) -> StatusWindows:
-        """The status windows of SPEC §2.1 from the settings."""
-        return StatusWindows(self.settings.expiring_soon_days, self.settings.inactive_days)
+        """The status windows of SPEC §2.1 (the loaders' own)."""
+        return self.loaders.windows
 
     def require_viewer(self) -> Viewer:
         """The viewer; the HTTP layer guarantees one for anything but introspection."""
         if self.viewer is None:  # pragma: no cover - the HTTP layer answers 401 first
-            from graphql import GraphQLError
-
             raise GraphQLError("Authentication required.", extensions={"code": "UNAUTHENTICATED"})
         return self.viewer

@@ -49,32 +49,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import trend_cache
-from db.models import (
-    PRODUCTS,
-    ApiToken,
-    AuditEvent,
-    Customer,
-    CustomerAdmin,
-    LicenseLine,
-    Partner,
-    PartnerAdmin,
-    Plan,
-    fold,
-    metadata,
-)
+from db.access import ASSIGNABLE_ROLES, Viewer, visible_customers
+from db.models import PRODUCTS, fold, metadata
+from db.tables import ADMIN, ASSIGNMENT, AUDIT, CUSTOMER, LINE, PARTNER, PLAN, TOKEN
 from db.tokens import normalize_email
 from resolvers.context import Context
-from resolvers.permissions import ASSIGNABLE_ROLES, Permission, Viewer, require, visible_customers
-from schema.ids import from_global_id, to_global_id
-
-PARTNER = Partner.__table__
-ADMIN = PartnerAdmin.__table__
-TOKEN = ApiToken.__table__
-CUSTOMER = Customer.__table__
-ASSIGNMENT = CustomerAdmin.__table__
-PLAN = Plan.__table__
-LINE = LicenseLine.__table__
-AUDIT = AuditEvent.__table__
+from resolvers.ids import from_global_id, to_global_id
+from resolvers.permissions import Permission, require
 
 MAX_LICENSES = 1000
 MAX_TRIAL_DAYS = 90

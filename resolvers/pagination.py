@@ -1,8 +1,11 @@
-"""Cursor pagination shared by every connection: argument checks and keyset cursors.
+"""Cursor pagination shared by every connection: argument checks, keyset cursors, one page runner.
 
 Cursors are opaque (base64 of a small JSON array of the sort key). They hold
 the sort values of the row they point at, not an offset, so a cursor stays
 valid and a deep page stays as fast as the first while rows come and go.
+Every list (customers, partner admins, the audit log, analytics rows) is a
+:func:`keyset_page` of its statement and answers a :class:`Page` of records;
+the GraphQL connection is built from it in ``schema/``.
 """
 
 from __future__ import annotations
@@ -11,16 +14,15 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from graphql import GraphQLError
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 
-if TYPE_CHECKING:  # pragma: no cover
-    from schema.types import PageInfo
+from db.records import records
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 MAX_PAGE_SIZE = 100
@@ -91,18 +93,6 @@ def page_request(
     return PageRequest(size=size, backward=backward, cursor=decoded)
 
 
-def page_info(page: PageRequest, more: bool, cursors: list[str]) -> PageInfo:
-    """Relay ``PageInfo`` of a keyset page: ``more`` says rows lie beyond it in its direction."""
-    from schema.types import PageInfo
-
-    return PageInfo(
-        has_next_page=more if not page.backward else page.cursor is not None,
-        has_previous_page=more if page.backward else page.cursor is not None,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -152,3 +142,67 @@ def keyset_after(
         clauses.append(and_(*equal_prefix, step))
     start = columns[0] <= values[0] if descending[0] else columns[0] >= values[0]
     return and_(start, or_(*clauses))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its records in display order with their cursors.
+
+    Attributes:
+        rows: The records of the page.
+        cursors: ``cursors[i]`` points at ``rows[i]``.
+        has_next_page: Rows follow the last one (Relay's ``hasNextPage``).
+        has_previous_page: Rows precede the first one.
+        count: Counts the list's rows on all pages (run only when asked).
+    """
+
+    rows: list[Any]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+    count: Callable[[], Awaitable[int]]
+
+
+async def keyset_page(
+    session: Any,
+    statement: Select,
+    *,
+    order: Sequence[tuple[Any, bool]],
+    page: PageRequest,
+    key_kind: str,
+    count: Callable[[], Awaitable[int]],
+) -> Page:
+    """Run ``statement`` as one keyset page in the order of ``order``.
+
+    Args:
+        session: The session (or connection) to run on.
+        statement: The list's rows, unordered and unlimited; it selects every
+            ``order`` column under its own name.
+        order: ``(column, descending)`` pairs, the last one unique (an id).
+        page: The validated paging arguments.
+        key_kind: The cursor kind of this list and ordering.
+        count: Counts the list's rows (for ``totalCount``).
+
+    Returns:
+        The page; for ``last``/``before`` fetched in reverse and flipped back.
+    """
+    columns = [column for column, _ in order]
+    # Backward pages walk the order reversed from the cursor, then flip.
+    fetch_desc = [desc != page.backward for _, desc in order]
+    if page.cursor is not None:
+        statement = statement.where(keyset_after(columns, page.cursor, fetch_desc))
+    statement = statement.order_by(*[c.desc() if d else c.asc() for c, d in zip(columns, fetch_desc, strict=True)])
+    rows = records(await session.execute(statement.limit(page.size + 1)))
+    more = len(rows) > page.size
+    rows = rows[: page.size]
+    if page.backward:
+        rows.reverse()
+    names = [column.key for column in columns]
+    cursors = [encode_cursor(key_kind, [getattr(row, name) for name in names]) for row in rows]
+    return Page(
+        rows=rows,
+        cursors=cursors,
+        has_next_page=more if not page.backward else page.cursor is not None,
+        has_previous_page=more if page.backward else page.cursor is not None,
+        count=count,
+    )

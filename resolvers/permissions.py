@@ -1,42 +1,19 @@
-"""Who may do what (SPEC §4), declared once.
+"""What each role may do (SPEC §4), declared once.
 
-Queries narrow every customer read through :func:`visible_customers`;
-mutations declare a :class:`Permission` and call :func:`require`, which raises
-the top-level ``FORBIDDEN`` error. A customer the caller may not see is treated
-as absent everywhere (``null``, not in lists or counts, ``NOT_FOUND``).
+Mutations declare a :class:`Permission` and the mutation runner calls
+:func:`require`, which raises the top-level ``FORBIDDEN`` error. Which
+customers a role *sees* is :func:`db.access.visible_customers`: a customer the
+caller may not see is treated as absent everywhere (``null``, not in lists or
+counts, ``NOT_FOUND``).
 """
 
 from __future__ import annotations
 
 import enum
-import functools
-from dataclasses import dataclass
 
 from graphql import GraphQLError
-from sqlalchemy import ColumnElement, exists
 
-from db.models import CustomerAdmin
-
-ASSIGNMENT = CustomerAdmin.__table__
-
-ALL_CUSTOMER_ROLES = frozenset({"PARTNER_FULL_ADMIN", "PARTNER_READ_ONLY_ADMIN"})
-ASSIGNABLE_ROLES = frozenset({"SALES_FULL_ADMIN", "SALES_ADMIN"})
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """The authenticated partner admin making the request."""
-
-    id: int
-    partner_id: int
-    email: str
-    display_name: str
-    role: str
-
-    @property
-    def sees_all_customers(self) -> bool:
-        """Whether the role sees every customer of the partner (else: assigned ones)."""
-        return self.role in ALL_CUSTOMER_ROLES
+from db.access import Viewer
 
 
 class Permission(enum.Enum):
@@ -72,29 +49,3 @@ def require(viewer: Viewer, permission: Permission) -> None:
             f"Your role {viewer.role} may not {permission.value}.",
             extensions={"code": "FORBIDDEN"},
         )
-
-
-@functools.lru_cache(maxsize=1024)
-def visible_customers(customer, viewer: Viewer) -> ColumnElement[bool]:
-    """SQL predicate on a ``customer`` table: the rows this viewer may see.
-
-    Tenant isolation always; sales roles additionally only their assigned
-    customers. Built once per (table, viewer): every request needs it.
-    """
-    same_partner = customer.c.partner_id == viewer.partner_id
-    if viewer.sees_all_customers:
-        return same_partner
-    assigned = exists().where(ASSIGNMENT.c.customer_id == customer.c.id, ASSIGNMENT.c.admin_id == viewer.id)
-    return same_partner & assigned
-
-
-__all__ = [
-    "ALL_CUSTOMER_ROLES",
-    "ASSIGNABLE_ROLES",
-    "GRANTS",
-    "Permission",
-    "Viewer",
-    "allowed",
-    "require",
-    "visible_customers",
-]

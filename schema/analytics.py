@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
 from resolvers import analytics as A
+from schema.connection import Connection, Edge, PageInfo
 from schema.enums import KpiProduct, PlanType
 from schema.relations import Relation
-from schema.types import Customer, InfoT, LicensePoint, PageInfo
+from schema.types import Customer, InfoT, LicensePoint
 
 ROWS_DESCRIPTION = (
     "The section's rows (one per live plan with a line for the product), in the section's default "
@@ -30,7 +31,7 @@ AFTER = "Cursor of the row to continue after (from a previous page of this secti
 DAYS = "Window in days, 0–3650 (default 90)."
 
 T = TypeVar("T")
-ROW_CUSTOMER = Relation("customer_by_id", key="customer_db_id")
+ROW_CUSTOMER = Relation("customer_by_id", key="customer_db_id", build=lambda r, c: Customer.from_record(r, c))
 
 
 class _Once:
@@ -162,24 +163,6 @@ class OverLimitRow(AnalyticsRow):
         description="used / totalLicenses as a fraction; null when totalLicenses is 0."
     )
     overage: int = strawberry.field(description="assigned − totalLicenses (always > 0 here).")
-
-
-@strawberry.type(description="An edge of a section's row connection: a row with its cursor.")
-class Edge(Generic[T]):
-    cursor: str = strawberry.field(description="Opaque cursor of this row, for `after`.")
-    node: T = strawberry.field(description="The row.")
-
-
-@strawberry.type(description="A page of an analytics section's rows (Relay connection).")
-class Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(description="The rows of this page with their cursors.")
-    nodes: list[T] = strawberry.field(description="The rows of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging state.")
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="Number of rows in the section, on all pages.")
-    async def total_count(self) -> int:
-        return await self.count()
 
 
 def _row(cls: type, row: A.SectionRow) -> Any:

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+import json
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from resolvers.ids import to_global_id
 from schema.relations import Relation
-from schema.types import InfoT, Node, PageInfo, PartnerAdmin
+from schema.types import InfoT, Node, PartnerAdmin
 
-EVENT_ACTOR = Relation("admin_by_id", key="actor_db_id")
+EVENT_ACTOR = Relation("admin_by_id", key="actor_db_id", build=lambda r, _c: PartnerAdmin.from_record(r))
+
+
+def _utc(value: dt.datetime | str) -> dt.datetime:
+    """A stored time as an aware UTC datetime.
+
+    SQLite keeps no time zone and may hand back text; every time is written
+    in UTC, so a naive value is UTC.
+    """
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 @strawberry.type(
@@ -40,27 +55,23 @@ class AuditEvent(Node):
     )
     actor_db_id: strawberry.Private[int | None]
 
+    @classmethod
+    def from_record(cls, record: Any) -> AuditEvent:
+        """An event from an ``audit_event`` row; ``details`` parsed back into JSON values."""
+        return cls(
+            id=strawberry.ID(to_global_id("AuditEvent", record.id)),
+            actor_email=record.actor_email,
+            action=record.action,
+            target_type=record.target_type,
+            target_id=strawberry.ID(record.target_id),
+            at=_utc(record.at),
+            details=json.loads(record.details),
+            actor_db_id=record.actor_id,
+        )
+
     @strawberry.field(
         description="The admin who made the change; null once that admin has been removed.",
         metadata=EVENT_ACTOR.metadata,
     )
     async def actor(self, info: InfoT) -> PartnerAdmin | None:
         return await EVENT_ACTOR.resolve(info.context, self)
-
-
-@strawberry.type(description="An edge of an audit event connection.")
-class AuditEventEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this edge, for `after`.")
-    node: AuditEvent = strawberry.field(description="The audit event.")
-
-
-@strawberry.type(description="A page of the partner's audit log (Relay connection), newest first.")
-class AuditEventConnection:
-    edges: list[AuditEventEdge] = strawberry.field(description="The events of this page with their cursors.")
-    nodes: list[AuditEvent] = strawberry.field(description="The events of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging state.")
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="Number of the partner's audit events, on all pages.")
-    async def total_count(self) -> int:
-        return await self.count()

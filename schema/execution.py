@@ -518,7 +518,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     await loader.load_now(keys)
             for attribute, relation, loader, todo, keys in fills:
                 for obj, key in zip(todo, keys, strict=False):
-                    obj.__dict__[attribute] = relation.value_of(loader, key)
+                    obj.__dict__[attribute] = relation.value_of(context, loader, key)
             # Objects of the next level.
             next_level = []
             for level_steps, objects in level:

@@ -1,6 +1,10 @@
-"""Input objects of the API (SPEC §3)."""
+"""Input objects of the API (SPEC §3), and their plain form for the resolvers."""
 
 from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
 
 import strawberry
 
@@ -46,3 +50,18 @@ class PartnerAdminFilter:
     search: str | None = strawberry.field(
         default=None, description="Substring of the email or display name, case-insensitive."
     )
+
+
+def plain(value: Any) -> Any:
+    """An input value as plain Python: enums as their values, input objects as dicts, recursively.
+
+    Resolvers take plain values (they know nothing of GraphQL types); every
+    input object is handed down through this one conversion.
+    """
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value

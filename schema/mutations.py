@@ -90,15 +90,20 @@ def _user_errors(outcome: logic.Outcome) -> list[UserError]:
 
 
 async def _customer(ctx: Context, db_id: int | None) -> Customer | None:
-    return None if db_id is None else await ctx.loaders.customer_by_id.load(db_id)
+    record = None if db_id is None else await ctx.loaders.customer_by_id.load(db_id)
+    return None if record is None else Customer.from_record(record, ctx)
 
 
-async def _plan(ctx: Context, db_id: int | None):
-    return None if db_id is None else await ctx.loaders.plan_by_id.load(db_id)
+async def _plan(ctx: Context, db_id: int | None) -> Subscription | Trial | None:
+    record = None if db_id is None else await ctx.loaders.plan_by_id.load(db_id)
+    if record is None:
+        return None
+    return (Subscription if record.kind == "SUBSCRIPTION" else Trial).from_record(record, ctx)
 
 
 async def _admin(ctx: Context, db_id: int | None) -> PartnerAdmin | None:
-    return None if db_id is None else await ctx.loaders.admin_by_id.load(db_id)
+    record = None if db_id is None else await ctx.loaders.admin_by_id.load(db_id)
+    return None if record is None else PartnerAdmin.from_record(record)
 
 
 # ------------------------------------------------------------------ inputs

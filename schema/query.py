@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import strawberry
 
 from resolvers import audit as audit_resolvers
 from resolvers import customers as customer_resolvers
 from resolvers import nodes as node_resolvers
+from resolvers.customers import CustomerFilterArgs, CustomerOrderArgs, PartnerAdminFilterArgs
 from schema.analytics import Analytics, KpiSummary, resolve_analytics, resolve_kpis
-from schema.audit import AuditEventConnection
+from schema.audit import AuditEvent
+from schema.connection import Connection, connection
 from schema.enums import KpiProduct
-from schema.inputs import CustomerFilter, CustomerOrder, PartnerAdminFilter
-from schema.types import Customer, CustomerConnection, InfoT, Node, PartnerAdmin, PartnerAdminConnection
+from schema.inputs import CustomerFilter, CustomerOrder, PartnerAdminFilter, plain
+from schema.types import Customer, InfoT, Node, PartnerAdmin, Subscription, Trial
 
 PAGE = "Page size, 1–100 (default 25)."
+
+# How ``node`` builds each type from its record.
+NODE_BUILDERS: dict[str, Callable[[Any, Any], Any]] = {
+    "Customer": Customer.from_record,
+    "Subscription": Subscription.from_record,
+    "Trial": Trial.from_record,
+    "PartnerAdmin": lambda record, _ctx: PartnerAdmin.from_record(record),
+    "AuditEvent": lambda record, _ctx: AuditEvent.from_record(record),
+}
 
 
 @strawberry.type(description="Read the partner's customers, admins, KPIs and analytics.")
@@ -27,11 +39,15 @@ class Query:
     async def node(
         self, info: InfoT, id: Annotated[strawberry.ID, strawberry.argument(description="Global ID.")]
     ) -> Node | None:
-        return await node_resolvers.node(info.context, id)
+        found = await node_resolvers.node(info.context, id)
+        if found is None:
+            return None
+        type_name, record = found
+        return NODE_BUILDERS[type_name](record, info.context)
 
     @strawberry.field(description="The partner admin making the request.")
     async def viewer(self, info: InfoT) -> PartnerAdmin:
-        return await node_resolvers.viewer(info.context)
+        return PartnerAdmin.from_record(await node_resolvers.viewer(info.context))
 
     @strawberry.field(
         description=(
@@ -53,16 +69,25 @@ class Query:
         ] = None,
         filter: Annotated[CustomerFilter | None, strawberry.argument(description="Filters; all must hold.")] = None,
         order_by: Annotated[CustomerOrder | None, strawberry.argument(description="Order; default NAME ASC.")] = None,
-    ) -> CustomerConnection:
-        return await customer_resolvers.customer_connection(
-            info.context, first=first, after=after, last=last, before=before, flt=filter, order=order_by
+    ) -> Connection[Customer]:
+        ctx = info.context
+        page = await customer_resolvers.customer_page(
+            ctx,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            flt=None if filter is None else CustomerFilterArgs(**plain(filter)),
+            order=None if order_by is None else CustomerOrderArgs(**plain(order_by)),
         )
+        return connection(page, lambda r: Customer.from_record(r, ctx))
 
     @strawberry.field(description="A customer by global ID; null when it does not exist or the caller may not see it.")
     async def customer(
         self, info: InfoT, id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the customer.")]
     ) -> Customer | None:
-        return await node_resolvers.customer(info.context, id)
+        record = await node_resolvers.customer(info.context, id)
+        return None if record is None else Customer.from_record(record, info.context)
 
     @strawberry.field(description="The partner's admins, by email. Page size 1–100, default 25.")
     async def partner_admins(
@@ -71,8 +96,10 @@ class Query:
         first: Annotated[int | None, strawberry.argument(description=PAGE)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
         filter: Annotated[PartnerAdminFilter | None, strawberry.argument(description="Filters; all must hold.")] = None,
-    ) -> PartnerAdminConnection:
-        return await customer_resolvers.partner_admin_connection(info.context, first=first, after=after, flt=filter)
+    ) -> Connection[PartnerAdmin]:
+        flt = None if filter is None else PartnerAdminFilterArgs(**plain(filter))
+        page = await customer_resolvers.partner_admin_page(info.context, first=first, after=after, flt=flt)
+        return connection(page, PartnerAdmin.from_record)
 
     @strawberry.field(
         description=(
@@ -86,8 +113,9 @@ class Query:
         info: InfoT,
         first: Annotated[int | None, strawberry.argument(description=PAGE)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
-    ) -> AuditEventConnection:
-        return await audit_resolvers.audit_log(info.context, first=first, after=after)
+    ) -> Connection[AuditEvent]:
+        page = await audit_resolvers.audit_log(info.context, first=first, after=after)
+        return connection(page, AuditEvent.from_record)
 
     @strawberry.field(
         description=(

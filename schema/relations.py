@@ -8,14 +8,15 @@ loaded value is the field's value. The field's resolver is
 the same object goes into the field's ``metadata`` under :data:`RELATION`, so
 that :class:`schema.execution.FastExecutionContext` can fill the field for
 every object of a page with one call to the same loader before completing the
-page (:meth:`Relation.prefetch`), instead of paying a coroutine, a future and
-graphql-core's awaitable machinery per object. Either way the value is the
-same object the loader returned, so the response is the same.
+page, instead of paying a coroutine, a future and graphql-core's awaitable
+machinery per object. Loaders answer records; the relation's ``build`` turns
+each record into the field's GraphQL object, the same way on both paths, so
+the response is the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,18 +27,22 @@ RELATION = "partnerhub.relation"
 
 @dataclass(frozen=True)
 class Relation:
-    """A field whose value is ``loader.load(source.<key>)`` (or one item of it).
+    """A field whose value is built from ``loader.load(source.<key>)`` (or one item of it).
 
     Attributes:
         loader: Attribute of the request's ``Loaders`` that answers the field.
         key: Attribute of the source object holding the loader's key; when it
             is ``None`` the field is null without a lookup.
+        build: ``build(record, context)``: the GraphQL object of one record.
+        many: The loaded value is a list of records (else one record or ``None``).
         pick: Index into the loaded value (a loader may answer two fields at
             once, e.g. ``(subscriptions, trials)``), or ``None`` for all of it.
     """
 
     loader: str
     key: str
+    build: Callable[[Any, Any], Any]
+    many: bool = False
     pick: int | None = None
 
     @property
@@ -50,7 +55,7 @@ class Relation:
         key = getattr(source, self.key)
         if key is None:
             return None
-        return self._part(await getattr(context.loaders, self.loader).load(key))
+        return self._value(context, await getattr(context.loaders, self.loader).load(key))
 
     def loader_of(self, context: Any) -> Any:
         """The request's loader that answers this relation (groups prefetches by loader)."""
@@ -61,11 +66,16 @@ class Relation:
         attribute = self.key
         return [getattr(source, attribute) for source in sources]
 
-    def value_of(self, loader: Any, key: Any) -> Any:
-        """The field's value for ``key`` once :meth:`loader.load_now` has loaded it."""
+    def value_of(self, context: Any, loader: Any, key: Any) -> Any:
+        """The field's value for ``key`` once ``loader.load_now`` has loaded it."""
         if key is None:
             return None
-        return self._part(loader.peek(key))
+        return self._value(context, loader.peek(key))
 
-    def _part(self, loaded: Any) -> Any:
-        return loaded if self.pick is None else loaded[self.pick]
+    def _value(self, context: Any, loaded: Any) -> Any:
+        if self.pick is not None:
+            loaded = loaded[self.pick]
+        build = self.build
+        if self.many:
+            return [build(record, context) for record in loaded]
+        return None if loaded is None else build(loaded, context)

@@ -1,21 +1,27 @@
-"""Object types of the API (SPEC §3).
+"""Object types of the API (SPEC §3), and how each is built from a record.
 
-Scalar fields are plain attributes filled in by loaders (cheap for
-strawberry to serialise); relations are small async resolvers that ask the
-request's loaders, so a page costs a fixed number of SQL statements.
-Types hold no SQL.
+Scalar fields are plain attributes filled in from the records that loaders
+and resolvers answer (cheap for strawberry to serialise): each type's
+``from_record`` is the one place its record becomes the object. Relations are
+declared once (:class:`schema.relations.Relation`) and ask the request's
+loaders, so a page costs a fixed number of SQL statements. Types hold no SQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
+from db.access import ALL_CUSTOMER_ROLES
+from db.rules import line_numbers
+from resolvers import customers as customer_resolvers
+from resolvers.ids import to_global_id
+from resolvers.pagination import bad_input
+from schema.connection import Connection, connection
 from schema.enums import (
     CustomerStatus,
     InvoiceStatus,
@@ -35,17 +41,28 @@ if TYPE_CHECKING:  # pragma: no cover
 else:
     InfoT = Info
 
-# Relations: each field's loader, key and part of the loaded value, declared once (schema/relations.py).
-CUSTOMER_STATUSES = Relation("statuses_by_customer", key="db_id")
-CUSTOMER_PRODUCTS = Relation("products_by_customer", key="db_id")
-CUSTOMER_SUBSCRIPTIONS = Relation("plans_by_customer", key="db_id", pick=0)
-CUSTOMER_TRIALS = Relation("plans_by_customer", key="db_id", pick=1)
-CUSTOMER_ADMINS = Relation("admins_by_customer", key="db_id")
-PLAN_CUSTOMER = Relation("customer_by_id", key="customer_db_id")
-PLAN_LICENSES = Relation("lines_by_plan", key="db_id")
-INVOICES = Relation("invoices_by_plan", key="db_id")
-ORDERS = Relation("orders_by_plan", key="db_id")
-TRIAL_STARTED_BY = Relation("admin_by_id", key="started_by_db_id")
+
+def _same(value: Any, _context: Any) -> Any:
+    return value
+
+
+# Relations: each field's loader, key, part of the loaded value and builder, declared once (schema/relations.py).
+CUSTOMER_STATUSES = Relation("statuses_by_customer", key="db_id", build=_same)
+CUSTOMER_PRODUCTS = Relation("products_by_customer", key="db_id", build=_same)
+CUSTOMER_SUBSCRIPTIONS = Relation(
+    "plans_by_customer", key="db_id", pick=0, many=True, build=lambda r, c: Subscription.from_record(r, c)
+)
+CUSTOMER_TRIALS = Relation(
+    "plans_by_customer", key="db_id", pick=1, many=True, build=lambda r, c: Trial.from_record(r, c)
+)
+CUSTOMER_ADMINS = Relation(
+    "admins_by_customer", key="db_id", many=True, build=lambda r, _c: PartnerAdmin.from_record(r)
+)
+PLAN_CUSTOMER = Relation("customer_by_id", key="customer_db_id", build=lambda r, c: Customer.from_record(r, c))
+PLAN_LICENSES = Relation("lines_by_plan", key="db_id", many=True, build=lambda r, _c: LicenseLine.from_record(r))
+INVOICES = Relation("invoices_by_plan", key="db_id", many=True, build=lambda r, _c: Invoice.from_record(r))
+ORDERS = Relation("orders_by_plan", key="db_id", many=True, build=lambda r, _c: Order.from_record(r))
+TRIAL_STARTED_BY = Relation("admin_by_id", key="started_by_db_id", build=lambda r, _c: PartnerAdmin.from_record(r))
 
 HISTORY_WEEKS_DESCRIPTION = "Number of weekly points, 1 to 52; the newest point is today."
 
@@ -55,20 +72,17 @@ class Node:
     id: strawberry.ID = strawberry.field(description="Opaque global ID of the object.")
 
 
-@strawberry.type(description="Paging state of a connection (Relay).")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow the last edge.")
-    has_previous_page: bool = strawberry.field(description="Whether items precede the first edge.")
-    start_cursor: str | None = strawberry.field(description="Cursor of the first edge; null when empty.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last edge; null when empty.")
-
-
 @strawberry.type(description="Licence numbers on one day.")
 class LicensePoint:
     date: dt.date = strawberry.field(description="The day the values hold for.")
     total: int = strawberry.field(description="Licences bought.")
     assigned: int = strawberry.field(description="Licences assigned to users (latest snapshot on or before the day).")
     used: int = strawberry.field(description="Assigned licences used in the 7 days ending on the day.")
+
+    @classmethod
+    def from_record(cls, record: Any) -> LicensePoint:
+        """A point from a record with ``date``, ``total``, ``assigned`` and ``used``."""
+        return cls(date=record.date, total=record.total, assigned=record.assigned, used=record.used)
 
 
 @strawberry.type(
@@ -93,6 +107,23 @@ class LicenseLine:
     usage_rate: float | None = strawberry.field(description="used / total as a fraction; null when total is 0.")
     line_id: strawberry.Private[int]
 
+    @classmethod
+    def from_record(cls, record: Any) -> LicenseLine:
+        """A line from a licence-line record with its values as of today."""
+        numbers = line_numbers(total=record.total, assigned=record.assigned, used=record.used)
+        return cls(
+            product=record.product,
+            total=record.total,
+            assigned=record.assigned,
+            used=record.used,
+            used_last90_days=record.used90,
+            available=numbers.available,
+            overage=numbers.overage,
+            assignment_rate=numbers.assignment_rate,
+            usage_rate=numbers.usage_rate,
+            line_id=record.id,
+        )
+
     @strawberry.field(
         description=(
             "Weekly values of this line: one point for each of today, today−7, …, oldest first, "
@@ -104,11 +135,10 @@ class LicenseLine:
         info: InfoT,
         weeks: Annotated[int, strawberry.argument(description=HISTORY_WEEKS_DESCRIPTION)] = 12,
     ) -> list[LicensePoint]:
-        from resolvers.pagination import bad_input
-
         if not 1 <= weeks <= 52:
             raise bad_input(f"`weeks` must be between 1 and 52; got {weeks}.")
-        return await info.context.loaders.history_by_line.load((self.line_id, weeks))
+        points = await info.context.loaders.history_by_line.load((self.line_id, weeks))
+        return [LicensePoint.from_record(p) for p in points]
 
 
 @strawberry.type(description="An invoice of a subscription.")
@@ -120,6 +150,18 @@ class Invoice:
     currency: str = strawberry.field(description="ISO 4217 currency code.")
     status: InvoiceStatus = strawberry.field(description="Payment status.")
 
+    @classmethod
+    def from_record(cls, record: Any) -> Invoice:
+        """An invoice from an ``invoice`` row."""
+        return cls(
+            number=record.number,
+            issued_on=record.issued_on,
+            due_on=record.due_on,
+            amount=record.amount,
+            currency=record.currency,
+            status=record.status,
+        )
+
 
 @strawberry.type(description="An order in a subscription's history.")
 class Order:
@@ -128,6 +170,17 @@ class Order:
     action: OrderAction = strawberry.field(description="What the order did.")
     product: Product = strawberry.field(description="Product ordered.")
     quantity: int = strawberry.field(description="Licences the order concerned.")
+
+    @classmethod
+    def from_record(cls, record: Any) -> Order:
+        """An order from a ``purchase_order`` row."""
+        return cls(
+            number=record.number,
+            placed_on=record.placed_on,
+            action=record.action,
+            product=record.product,
+            quantity=record.quantity,
+        )
 
 
 @strawberry.type(description="A paid subscription of a customer.")
@@ -143,6 +196,22 @@ class Subscription(Node):
     days_remaining: int = strawberry.field(description="endsOn − today in days; negative once ended.")
     db_id: strawberry.Private[int]
     customer_db_id: strawberry.Private[int]
+
+    @classmethod
+    def from_record(cls, record: Any, context: Context) -> Subscription:
+        """A subscription from a ``plan`` record of kind SUBSCRIPTION."""
+        return cls(
+            id=to_global_id("Subscription", record.id),
+            subscription_id=record.ext_id,
+            status=record.status,
+            starts_on=record.starts_on,
+            ends_on=record.ends_on,
+            auto_renew=record.auto_renew,
+            renewal_date=record.ends_on if record.auto_renew else None,
+            days_remaining=(record.ends_on - context.today).days,
+            db_id=record.id,
+            customer_db_id=record.customer_id,
+        )
 
     @strawberry.field(description="The customer the subscription belongs to.", metadata=PLAN_CUSTOMER.metadata)
     async def customer(self, info: InfoT) -> Customer:
@@ -174,6 +243,21 @@ class Trial(Node):
     customer_db_id: strawberry.Private[int]
     started_by_db_id: strawberry.Private[int | None]
 
+    @classmethod
+    def from_record(cls, record: Any, context: Context) -> Trial:
+        """A trial from a ``plan`` record of kind TRIAL."""
+        return cls(
+            id=to_global_id("Trial", record.id),
+            trial_id=record.ext_id,
+            status=record.status,
+            starts_on=record.starts_on,
+            ends_on=record.ends_on,
+            days_remaining=(record.ends_on - context.today).days,
+            db_id=record.id,
+            customer_db_id=record.customer_id,
+            started_by_db_id=record.started_by_id,
+        )
+
     @strawberry.field(description="The customer the trial belongs to.", metadata=PLAN_CUSTOMER.metadata)
     async def customer(self, info: InfoT) -> Customer:
         return await PLAN_CUSTOMER.resolve(info.context, self)
@@ -200,6 +284,20 @@ class Customer(Node):
     )
     launch_url: str = strawberry.field(description="URL that opens the customer's own admin portal.")
     db_id: strawberry.Private[int]
+
+    @classmethod
+    def from_record(cls, record: Any, context: Context) -> Customer:
+        """A customer from a ``customer`` record (id, name, managed_by, created_on, last_admin_activity_on)."""
+        gid = to_global_id("Customer", record.id)
+        return cls(
+            id=gid,
+            name=record.name,
+            managed_by=record.managed_by,
+            created_on=record.created_on,
+            last_admin_activity_on=record.last_admin_activity_on,
+            launch_url=f"{context.settings.launch_base_url}/launch/{gid}",
+            db_id=record.id,
+        )
 
     @strawberry.field(
         description="Every status whose rule holds as of today, in CustomerStatus order.",
@@ -236,24 +334,6 @@ class Customer(Node):
         return await CUSTOMER_ADMINS.resolve(info.context, self)
 
 
-@strawberry.type(description="An edge of a customer connection.")
-class CustomerEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this edge, for `after`/`before`.")
-    node: Customer = strawberry.field(description="The customer.")
-
-
-@strawberry.type(description="A page of customers (Relay connection).")
-class CustomerConnection:
-    edges: list[CustomerEdge] = strawberry.field(description="The customers of this page with their cursors.")
-    nodes: list[Customer] = strawberry.field(description="The customers of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging state.")
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="Number of customers matching the filter that the caller may see, on all pages.")
-    async def total_count(self) -> int:
-        return await self.count()
-
-
 @strawberry.type(description="A person of the partner with one role.")
 class PartnerAdmin(Node):
     email: str = strawberry.field(description="Email address (lower case), unique.")
@@ -264,6 +344,18 @@ class PartnerAdmin(Node):
     )
     db_id: strawberry.Private[int]
 
+    @classmethod
+    def from_record(cls, record: Any) -> PartnerAdmin:
+        """An admin from a ``partner_admin`` record (id, email, display_name, role)."""
+        return cls(
+            id=to_global_id("PartnerAdmin", record.id),
+            email=record.email,
+            display_name=record.display_name,
+            role=record.role,
+            has_access_to_all_customers=record.role in ALL_CUSTOMER_ROLES,
+            db_id=record.id,
+        )
+
     @strawberry.field(
         description=("Customers assigned to this admin that the caller may see, by name. `first` 1–100, default 25.")
     )
@@ -272,25 +364,7 @@ class PartnerAdmin(Node):
         info: InfoT,
         first: Annotated[int | None, strawberry.argument(description="Page size, 1–100 (default 25).")] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
-    ) -> CustomerConnection:
-        from resolvers.customers import assigned_customers
-
-        return await assigned_customers(info.context, admin_db_id=self.db_id, first=first, after=after)
-
-
-@strawberry.type(description="An edge of a partner admin connection.")
-class PartnerAdminEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
-    node: PartnerAdmin = strawberry.field(description="The partner admin.")
-
-
-@strawberry.type(description="A page of partner admins (Relay connection), by email.")
-class PartnerAdminConnection:
-    edges: list[PartnerAdminEdge] = strawberry.field(description="The admins of this page with their cursors.")
-    nodes: list[PartnerAdmin] = strawberry.field(description="The admins of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging state.")
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="Number of admins matching the filter, on all pages.")
-    async def total_count(self) -> int:
-        return await self.count()
+    ) -> Connection[Customer]:
+        ctx = info.context
+        page = await customer_resolvers.assigned_customers(ctx, admin_db_id=self.db_id, first=first, after=after)
+        return connection(page, lambda r: Customer.from_record(r, ctx))

@@ -1000,18 +1000,11 @@ TEST_SCHEMA = strawberry.Schema(query=AnalyticsTestQuery)
 async def _execute(session, engine, viewer, query, variables):
     from sqlalchemy import event
 
-    from loaders import Loaders
     from resolvers.context import Context
 
     settings = get_settings()
     await session.connection()
-    context = Context(
-        session=session,
-        viewer=viewer,
-        today=D,
-        settings=settings,
-        loaders=Loaders(session=session, viewer=viewer, today=D, settings=settings),
-    )
+    context = Context.create(session=session, viewer=viewer, today=D, settings=settings)
     statements = []
 
     def count(*_args, **_kw):

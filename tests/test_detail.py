@@ -30,7 +30,7 @@ async def test_node_round_trips_for_every_node_type(api, world):
         result = await api("query($id: ID!) { node(id: $id) { __typename id } }", {"id": gid}, token=TOKENS["ana"])
         assert result == {"data": {"node": {"__typename": type_name, "id": gid}}}
     # A Trial's database id under the Subscription type is not a subscription.
-    from schema.ids import to_global_id
+    from resolvers.ids import to_global_id
 
     wrong = to_global_id("Subscription", world.plans["Trial-G"])
     assert (await api("query($id: ID!) { node(id: $id) { id } }", {"id": wrong}, token=TOKENS["ana"]))["data"] == {

@@ -576,10 +576,10 @@ async def _ana(session, world):
 async def test_load_now_shares_the_cache_with_load(session, world) -> None:
     """``load_now`` asks only for keys not cached, and ``load`` then answers from its cache."""
     from db.settings import get_settings, today
-    from loaders import Loaders
+    from resolvers.context import Context
 
     viewer = await _ana(session, world)
-    loaders = Loaders(session=session, viewer=viewer, today=today(), settings=get_settings())
+    loaders = Context.create(session=session, viewer=viewer, today=today(), settings=get_settings()).loaders
     loader = loaders.plans_by_customer
     asked: list[list[int]] = []
     batch = loader.batch_load_fn
@@ -600,10 +600,12 @@ async def test_load_now_shares_the_cache_with_load(session, world) -> None:
 
 async def test_load_now_failure_leaves_keys_uncached(session, world) -> None:
     from db.settings import get_settings, today
-    from loaders import Loaders
+    from resolvers.context import Context
 
     viewer = await _ana(session, world)
-    loader = Loaders(session=session, viewer=viewer, today=today(), settings=get_settings()).plans_by_customer
+    loader = Context.create(
+        session=session, viewer=viewer, today=today(), settings=get_settings()
+    ).loaders.plans_by_customer
     batch = loader.batch_load_fn
 
     async def failing(keys):
@@ -615,4 +617,4 @@ async def test_load_now_failure_leaves_keys_uncached(session, world) -> None:
         await loader.load_now([alpha])
     loader.batch_load_fn = batch
     subscriptions, _trials = await loader.load(alpha)  # asked again, answered
-    assert [s.subscription_id for s in subscriptions]
+    assert [s.ext_id for s in subscriptions]

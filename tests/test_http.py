@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from server import negotiate
 from tests.world import TOKENS, build_world
+from web.protocol import negotiate
 
 AUTH = {"Authorization": f"Bearer {TOKENS['ana']}"}
 GQL = "application/graphql-response+json"
@@ -185,7 +185,7 @@ async def test_metrics_count_requests_errors_and_statements(client, world):
 
 
 def test_operation_labels_stay_bounded():
-    from resolvers.metrics import operation_label
+    from web.metrics import operation_label
 
     assert operation_label(None) == "anonymous"
     assert operation_label("Customers") == "Customers"

@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from db.models import metadata
 from resolvers import mutations as logic
+from resolvers.ids import to_global_id
 from resolvers.permissions import Permission
-from schema.ids import to_global_id
 from schema.schema import schema
 from tests import factories as f
 from tests.world import EXPECTED_STATUSES, TOKENS, World, build_world

@@ -317,7 +317,7 @@ async def test_ten_concurrent_demotions_leave_exactly_one_full_admin(api, sessio
     )
     await session.rollback()
     assert len(admins) == N
-    from schema.ids import to_global_id
+    from resolvers.ids import to_global_id
 
     payloads = await concurrently(
         api,
@@ -372,7 +372,7 @@ async def test_concurrent_conversions_with_one_subscription_id(api, session, wor
         ends="2026-12-20",
     )
     await session.commit()
-    from schema.ids import to_global_id
+    from resolvers.ids import to_global_id
 
     hold(monkeypatch, "_subscription_id_taken", 2, after=True)
     payloads = await concurrently(

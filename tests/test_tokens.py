@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.io import load_document
-from db.tokens import admin_for_token, create_token, hash_token, new_token, revoke_tokens
+from db.tokens import create_token, hash_token, new_token, revoke_tokens, viewer_for_token
 
 
 def admins_doc() -> dict:
@@ -47,10 +47,10 @@ async def test_create_stores_only_the_hash(session: AsyncSession) -> None:
     assert rows[0].token_hash == hash_token(token)
     assert all(token not in str(value) for row in rows for value in row)
 
-    admin = await admin_for_token(session, token)
+    admin = await viewer_for_token(session, token)
     assert admin is not None and admin.email == "ana@acme.example"
-    assert await admin_for_token(session, token + "x") is None
-    assert await admin_for_token(session, "") is None
+    assert await viewer_for_token(session, token + "x") is None
+    assert await viewer_for_token(session, "") is None
 
 
 async def test_revoke_removes_every_token_of_the_admin(session: AsyncSession) -> None:
@@ -60,9 +60,9 @@ async def test_revoke_removes_every_token_of_the_admin(session: AsyncSession) ->
     other = await create_token(session, email="bo@acme.example")
     # Ana has 2 tokens, Bo 1: revoking Ana deletes 2 and keeps Bo's.
     assert await revoke_tokens(session, email="Ana@acme.example") == 2
-    assert await admin_for_token(session, first) is None
-    assert await admin_for_token(session, second) is None
-    bo = await admin_for_token(session, other)
+    assert await viewer_for_token(session, first) is None
+    assert await viewer_for_token(session, second) is None
+    bo = await viewer_for_token(session, other)
     assert bo is not None and bo.email == "bo@acme.example"
     assert await revoke_tokens(session, email="ana@acme.example") == 0
     count = (await session.execute(text("SELECT count(*) FROM api_token"))).scalar_one()

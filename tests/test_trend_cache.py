@@ -15,7 +15,7 @@ from sqlalchemy import select
 from db.io import export_document, load_document
 from db.models import TrendCache
 from db.trend_cache import forget, partner_trend
-from schema.ids import to_global_id
+from resolvers.ids import to_global_id
 from tests import factories as f
 
 TREND = "query { analytics(product: MEETINGS) { licenseTrend(weeks: 3) { date total assigned used } } }"

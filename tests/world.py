@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.ids import to_global_id
+from resolvers.ids import to_global_id
 from tests import factories as f
 
 TOKENS = {"ana": "t-ana", "rita": "t-rita", "sam": "t-sam", "sally": "t-sally", "oscar": "t-oscar"}

@@ -1,6 +1,6 @@
 """The domain rules of SPEC §2 as SQL expressions, each written once.
 
-Filters, fields, loaders and analytics all build their queries from these
+Filters, fields, loaders, analytics and writers all build their queries from these
 functions, so a status or a "live plan" can never mean two different things.
 Dates are passed as bound parameters (``d + 30 days`` computed in Python), which
 keeps every expression portable between SQLite and PostgreSQL.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,12 +26,8 @@ from sqlalchemy import (
     select,
 )
 
-from db.models import Customer, LicenseLine, Plan, UsageSnapshot
-
-CUSTOMER = Customer.__table__
-PLAN = Plan.__table__
-LINE = LicenseLine.__table__
-SNAPSHOT = UsageSnapshot.__table__
+from db.sqlfunc import DaysBetween
+from db.tables import LINE, PLAN, SNAPSHOT
 
 # Expressions depend only on hashable arguments and are immutable: build each
 # once (SQLAlchemy construction costs more Python time than the SQL runs).
@@ -160,21 +157,33 @@ def has_live_plan_of_kind(customer, today: dt.date, kind: str) -> ColumnElement[
     return _plan_exists(customer, lambda p: is_live(p, today), lambda p: p.c.kind == kind)
 
 
-def live_products_query(customer_ids: list[int], today: dt.date):
-    """``(customer_id, product)`` pairs: the products of each customer's live plans."""
-    return (
-        select(PLAN.c.customer_id, LINE.c.product)
-        .select_from(PLAN.join(LINE, LINE.c.plan_id == PLAN.c.id))
-        .where(PLAN.c.customer_id.in_(customer_ids), is_live(PLAN, today))
-        .distinct()
-    )
-
-
 def days_between(later, earlier) -> ColumnElement[int]:
     """Whole days ``later - earlier`` of two DATE expressions, on SQLite and PostgreSQL.
 
-    Dialect-specific SQL is compiled by :func:`db.sqlfunc.days_between`.
+    Dialect-specific SQL is compiled by :class:`db.sqlfunc.DaysBetween`.
     """
-    from db.sqlfunc import DaysBetween
-
     return DaysBetween(later, earlier)
+
+
+class LineNumbers(NamedTuple):
+    """What a licence line's total, assigned and used imply (SPEC §2)."""
+
+    available: int
+    overage: int
+    assignment_rate: float | None
+    usage_rate: float | None
+
+
+def line_numbers(*, total: int, assigned: int, used: int) -> LineNumbers:
+    """``available = max(total − assigned, 0)``, ``overage = max(assigned − total, 0)``, and the rates.
+
+    Rates are fractions, null when ``total`` is 0. The analytics compute the
+    same numbers in SQL (``available`` and ``overage`` columns of a section
+    row); this is the form for one line already read.
+    """
+    return LineNumbers(
+        available=max(total - assigned, 0),
+        overage=max(assigned - total, 0),
+        assignment_rate=assigned / total if total else None,
+        usage_rate=used / total if total else None,
+    )

@@ -1,4 +1,7 @@
-"""Who is calling: bearer tokens to viewers, and which queries need none."""
+"""Who is calling: the bearer token of a request, and which queries need none.
+
+The token is looked up by :func:`db.tokens.viewer_for_token`.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +16,8 @@ from graphql import (
     parse,
 )
 from graphql.error import GraphQLError
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ApiToken, PartnerAdmin
-from db.tokens import hash_token
-from resolvers.permissions import Viewer
-
-TOKEN = ApiToken.__table__
-ADMIN = PartnerAdmin.__table__
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
-
-# Built once: every request runs it, and building it cost more than running it.
-_VIEWER_BY_HASH = (
-    select(ADMIN.c.id, ADMIN.c.partner_id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
-    .select_from(TOKEN.join(ADMIN, ADMIN.c.id == TOKEN.c.admin_id))
-    .where(TOKEN.c.token_hash == bindparam("token_hash"))
-)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -41,14 +29,6 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token:
         return None
     return token
-
-
-async def viewer_for_token(session: AsyncSession, token: str) -> Viewer | None:
-    """The admin a token belongs to, or ``None`` for an unknown or revoked token."""
-    row = (await session.execute(_VIEWER_BY_HASH, {"token_hash": hash_token(token)})).first()
-    if row is None:
-        return None
-    return Viewer(id=row.id, partner_id=row.partner_id, email=row.email, display_name=row.display_name, role=row.role)
 
 
 def _only_introspection(

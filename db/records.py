@@ -1,0 +1,22 @@
+"""Result rows as named tuples: the plain records every layer above ``db`` passes around."""
+
+from __future__ import annotations
+
+import functools
+from collections import namedtuple
+from typing import Any
+
+
+@functools.lru_cache(maxsize=128)
+def _record_type(keys: tuple[str, ...]) -> Any:
+    return namedtuple("Record", keys, rename=True)  # type: ignore[misc]
+
+
+def records(result: Any) -> list[Any]:
+    """The rows of a SQLAlchemy result as named tuples.
+
+    Reading a column by name from a SQLAlchemy ``Row`` costs ~0.4 µs, from a
+    named tuple ~0.03 µs (bench/README.md); a list page reads ~3,000 of them.
+    """
+    make = _record_type(tuple(result.keys()))
+    return [make(*row) for row in result.all()]

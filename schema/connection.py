@@ -1,0 +1,63 @@
+"""Relay cursor connections, declared once for every list of the API.
+
+A resolver answers a :class:`resolvers.pagination.Page` of records;
+:func:`connection` turns it into ``Connection[T]`` with the item type's
+builder. Strawberry names each specialisation after its item type
+(``CustomerConnection``, ``CustomerEdge``, ``AuditEventConnection``, …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from resolvers.pagination import Page
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="Paging state of a connection (Relay).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow the last edge.")
+    has_previous_page: bool = strawberry.field(description="Whether items precede the first edge.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge; null when empty.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge; null when empty.")
+
+
+@strawberry.type(description="An edge of a connection: one item with its cursor (Relay).")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque cursor of this item, for `after`/`before`.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list (Relay cursor connection); the field that answers it says its order.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page with their cursors.")
+    nodes: list[T] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="Paging state.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(
+        description="Number of items in the list on all pages: those matching its filters that the caller may see."
+    )
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+def connection(page: Page, build: Callable[[Any], Any]) -> Connection[Any]:
+    """The connection of ``page``, each record turned into its item with ``build``."""
+    nodes = [build(row) for row in page.rows]
+    cursors = page.cursors
+    return Connection(
+        edges=[Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
+        nodes=nodes,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        ),
+        count=page.count,
+    )

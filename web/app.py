@@ -1,0 +1,107 @@
+"""The ASGI application: ``/graphql``, health, metrics and the dashboard's files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from strawberry.http.ides import get_graphql_ide_html
+
+from db.engine import make_engine, make_sessionmaker
+from db.settings import Settings, get_settings
+from web import metrics
+from web.endpoint import GraphQLEndpoint, instrument, uninstrument
+
+
+async def healthz(_request: Request) -> Response:
+    """The process is up."""
+    return PlainTextResponse("ok")
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus metrics of this process."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    metrics.sample_pool(request.app.state.engine.pool)
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+async def readyz(request: Request) -> Response:
+    """The database answers."""
+    try:
+        async with request.app.state.engine.connect() as conn:
+            await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=3)
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse({"status": "unavailable", "reason": exc.__class__.__name__}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+# The dashboard (web/static/): files installed with the package beside this module.
+# Only that folder is served, never the package's Python modules.
+WEB_DIR = Path(__file__).resolve().parent / "static"
+DASHBOARD_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def dashboard(_request: Request) -> Response:
+    """``/``: the single-page dashboard on the public GraphQL API."""
+    index = WEB_DIR / "index.html"
+    if not index.is_file():
+        return PlainTextResponse("The dashboard is not installed; the API is at /graphql.", status_code=404)
+    return FileResponse(index, headers=DASHBOARD_HEADERS)
+
+
+def dashboard_routes() -> list:
+    """``/`` (the page) and ``/static/...`` (its files, from web/static/)."""
+    return [
+        Route("/", dashboard, methods=["GET", "HEAD"]),
+        Mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static"),
+    ]
+
+
+def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None = None) -> Starlette:
+    """The ASGI application. Tests pass their own engine."""
+    settings = settings or get_settings()
+    owns_engine = engine is None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        nonlocal engine
+        if engine is None:
+            engine = make_engine(settings.database_url)
+        instrument(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            uninstrument(engine)
+            if owns_engine:
+                await engine.dispose()
+
+    return Starlette(
+        routes=[
+            Route("/graphql", GraphQLEndpoint(get_graphql_ide_html("graphiql"))),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *dashboard_routes(),
+            Route("/metrics", metrics_endpoint),
+        ],
+        lifespan=lifespan,
+    )
