@@ -18,7 +18,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import make_engine, make_sessionmaker
+from db.io import ImportValidationError, dump_json, export_document, load_document
+from db.migrate import migrate
+from db.models import Partner, PartnerAdmin
+from db.seed import seed
 from db.settings import Settings, get_settings, today
+from db.tokens import create_token, revoke_tokens
 from web.app import create_app
 
 app = create_app()
@@ -36,8 +41,6 @@ async def _with_session(fn, url: str | None = None):
 
 
 async def _migrate(url: str | None = None) -> None:
-    from db.migrate import migrate
-
     engine = make_engine(url)
     try:
         await migrate(engine)
@@ -50,10 +53,6 @@ DEMO_CUSTOMERS = 500
 
 async def _prepare_for_serve(settings: Settings) -> str | None:
     """Migrate; on an empty database seed the demo partner. Returns a new token, if one was made."""
-    from db.models import Partner, PartnerAdmin
-    from db.seed import seed
-    from db.tokens import create_token
-
     await _migrate(settings.database_url)
 
     async def _seed_if_empty(session: AsyncSession) -> str | None:
@@ -129,8 +128,6 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from db.io import ImportValidationError, load_document
-
     if args.file == "-":
         raw = sys.stdin.buffer.read()
     else:
@@ -158,8 +155,6 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from db.io import dump_json, export_document
-
     data = dump_json(asyncio.run(_with_session(export_document)))
     if args.file == "-":
         sys.stdout.buffer.write(data)
@@ -170,8 +165,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from db.seed import seed
-
     async def _seed(session: AsyncSession):
         return await seed(
             session,
@@ -189,8 +182,6 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from db.tokens import create_token, revoke_tokens
-
     async def _run(session: AsyncSession):
         if args.action == "create":
             value = await create_token(session, email=args.email)
