@@ -60,10 +60,10 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------- databases
 
 
-def database_url(kind: str, size: int, pg_base: str) -> str:
+def database_url(kind: str, size: int, pg_base: str, pg_prefix: str = "bench_") -> str:
     if kind == "sqlite":
         return f"sqlite:///{DATA_DIR / f'sqlite_{size}.db'}"
-    return f"{pg_base.rstrip('/')}/bench_{size}"
+    return f"{pg_base.rstrip('/')}/{pg_prefix}{size}"
 
 
 async def _customer_count(url: str) -> int | None:
@@ -133,9 +133,9 @@ async def analyze(url: str) -> None:
     await _sql(url, "ANALYZE")
 
 
-async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool) -> str:
+async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool, pg_prefix: str = "bench_") -> str:
     """A database of ``size`` seeded customers (partner ``bench``); seeds it only when needed."""
-    url = database_url(kind, size, pg_base)
+    url = database_url(kind, size, pg_base, pg_prefix)
     if not reseed and await _customer_count(url) == size:
         log(f"{kind} {size:,}: reusing the seeded database")
         await analyze(url)
@@ -146,7 +146,7 @@ async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool) -> s
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(str(DATA_DIR / f"sqlite_{size}.db") + suffix).unlink(missing_ok=True)
     else:
-        name = f"bench_{size}"
+        name = f"{pg_prefix}{size}"
         if await _pg_exists(pg_base, name):
             await _pg_admin(pg_base, f'DROP DATABASE "{name}" WITH (FORCE)')
         await _pg_admin(pg_base, f'CREATE DATABASE "{name}"')
@@ -459,7 +459,7 @@ async def floor_and_inprocess(url: str, token: str, http_bodies: dict[str, bytes
 
 
 async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
-    url = await ensure_database(kind, size, args.pg, args.reseed)
+    url = await ensure_database(kind, size, args.pg, args.reseed, args.pg_prefix)
     token = await make_token(url)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     server = Server(url, Path(args.server_dir), args.variant, RESULTS_DIR / "logs" / f"{stamp}-{kind}-{size}.log")
@@ -804,7 +804,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--pg",
         default=os.environ.get("BENCH_PG", "postgresql://127.0.0.1"),
-        help="PostgreSQL server URL without a database; bench_<size> databases are created there",
+        help="PostgreSQL server URL without a database; <prefix><size> databases are created there",
+    )
+    parser.add_argument(
+        "--pg-prefix",
+        default=os.environ.get("BENCH_PG_PREFIX", "bench_"),
+        help="name prefix of the PostgreSQL databases (default bench_, i.e. bench_10000); another prefix keeps "
+        "one checkout's databases apart from another's on a shared server",
     )
     parser.add_argument("--reseed", action="store_true", help="drop and seed the databases again")
     parser.add_argument("--requests", type=int, default=300, help="requests per latency case (default 300)")
