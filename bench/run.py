@@ -29,7 +29,6 @@ import asyncio
 import datetime as dt
 import os
 import platform
-import signal
 import socket
 import statistics
 import subprocess
@@ -41,6 +40,7 @@ from typing import Any
 import orjson
 
 from bench import floor, loadgen, queries
+from bench.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "bench" / "data"
@@ -196,7 +196,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
+class Server(ServerProcess):
     """The real server (``server.py serve``) in its own process."""
 
     def __init__(self, url: str, server_dir: Path, variant: list[str], log_path: Path) -> None:
@@ -236,29 +236,6 @@ class Server:
                 pass
             await asyncio.sleep(0.2)
         raise RuntimeError(f"the server did not become ready; see {self.log_path}")
-
-    def _proc(self, name: str) -> str:
-        return Path(f"/proc/{self.process.pid}/{name}").read_text()
-
-    def cpu_seconds(self) -> float:
-        fields = self._proc("stat").rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def peak_rss_mb(self) -> float:
-        for line in self._proc("status").splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-        return float("nan")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log_file.close()
 
 
 # ---------------------------------------------------------------- cases
