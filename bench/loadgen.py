@@ -66,6 +66,20 @@ class Stats:
             if len(self.error_samples) < 3:
                 self.error_samples.append(f"HTTP {response.status}: {response.body[:300]!r}")
 
+    @classmethod
+    def merged(cls, parts: list[Stats]) -> Stats:
+        """One run's worth of several (rounds of one side of an A/B comparison)."""
+        out = cls()
+        for part in parts:
+            out.latencies += part.latencies
+            out.errors += part.errors
+            out.error_samples += part.error_samples[: max(0, 3 - len(out.error_samples))]
+            out.statements += part.statements
+            out.bytes += part.bytes
+            out.elapsed += part.elapsed
+            out.client_cpu += part.client_cpu
+        return out
+
     def summary(self) -> dict:
         lat = sorted(self.latencies)
         n = len(lat)
