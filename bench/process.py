@@ -10,6 +10,7 @@ from typing import IO
 
 
 class ServerProcess:
+    port: int
     process: subprocess.Popen | None = None
     log_file: IO[bytes] | None = None
 

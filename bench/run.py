@@ -465,9 +465,9 @@ def page_difference(ours: bytes, theirs: bytes) -> str | None:
 
 
 async def _ab(
-    sides: dict[str, tuple[Any, bytes]],
+    sides: dict[str, tuple[ServerProcess, bytes]],
     rounds: int,
-    measure: Callable[[int, bytes], Awaitable[loadgen.Stats]],
+    measure: Callable[[ServerProcess, bytes], Awaitable[loadgen.Stats]],
     per_round: str,
 ) -> dict[str, dict]:
     """``rounds`` rounds of equal length alternating between the sides (A B A B …); one summary per side.
@@ -476,17 +476,12 @@ async def _ab(
     """
     names = list(sides)
     parts: dict[str, list] = {name: [] for name in names}
-    cpu: dict[str, float] = dict.fromkeys(names, 0.0)
     for i in range(rounds):
         name = names[i % len(names)]
-        process, request = sides[name]
-        cpu0 = process.cpu_seconds()
-        parts[name].append(await measure(process.port, request))
-        cpu[name] += process.cpu_seconds() - cpu0
+        parts[name].append(await measure(*sides[name]))
     out = {}
     for name in names:
         summary = loadgen.Stats.merged(parts[name]).summary()
-        summary["server_cpu_ms_per_request"] = round(cpu[name] / max(1, summary["requests"]) * 1000, 2)
         summary["rounds"] = [part.summary()[per_round] for part in parts[name]]
         out[name] = summary
     return out
@@ -521,13 +516,27 @@ async def postgraphile_reference(
         sides = {"partnerhub": (server, ours), "PostGraphile": (reference, theirs)}
         seconds = args.ab_seconds
 
-        async def one_at_a_time(port: int, request: bytes) -> loadgen.Stats:
+        async def one_at_a_time(process: ServerProcess, request: bytes) -> loadgen.Stats:
             return await loadgen.sequential(
-                HOST, port, [request], count=10**9, max_seconds=seconds, warmup=5, min_count=1
+                HOST,
+                process.port,
+                [request],
+                count=10**9,
+                max_seconds=seconds,
+                warmup=5,
+                min_count=1,
+                server_cpu=process.cpu_seconds,
             )
 
-        async def connections(port: int, request: bytes) -> loadgen.Stats:
-            return await loadgen.concurrent(HOST, port, [request], connections=args.connections, seconds=seconds)
+        async def connections(process: ServerProcess, request: bytes) -> loadgen.Stats:
+            return await loadgen.concurrent(
+                HOST,
+                process.port,
+                [request],
+                connections=args.connections,
+                seconds=seconds,
+                server_cpu=process.cpu_seconds,
+            )
 
         # Warm both up alike (the JIT of node, the caches of both) before measuring.
         for process, request in sides.values():
@@ -580,12 +589,17 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
                 # cached day was forgotten (as after an import), then the usual
                 # repeated requests, which read the cached days.
                 await clear_trend_cache(url)
-                cpu0 = server.cpu_seconds()
                 stats = await loadgen.sequential(
-                    HOST, server.port, case["requests"], count=1, max_seconds=0, warmup=0, min_count=1
+                    HOST,
+                    server.port,
+                    case["requests"],
+                    count=1,
+                    max_seconds=0,
+                    warmup=0,
+                    min_count=1,
+                    server_cpu=server.cpu_seconds,
                 )
                 summary = stats.summary()
-                summary["server_cpu_ms_per_request"] = round((server.cpu_seconds() - cpu0) * 1000, 2)
                 summary["note"] = "first request, trend cache empty"
                 result["cases"]["4c dashboard, cold"] = summary
                 log(
@@ -599,7 +613,6 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
             bodies[name] = first.body
             if "query" in case:
                 result["dashboard_query"] = case["query"]
-            cpu0 = server.cpu_seconds()
             stats = await loadgen.sequential(
                 HOST,
                 server.port,
@@ -608,11 +621,9 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
                 max_seconds=args.seconds_per_case,
                 warmup=1 if slow else 5,
                 min_count=(2 if first_seconds > 5 else 5) if slow else 20,
+                server_cpu=server.cpu_seconds,
             )
             summary = stats.summary()
-            summary["server_cpu_ms_per_request"] = round(
-                (server.cpu_seconds() - cpu0) / max(1, summary["requests"]) * 1000, 2
-            )
             summary["note"] = case.get("note")
             result["cases"][name] = summary
             log(
@@ -623,14 +634,15 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
             for name in ("0 compare", "1 list"):
                 if args.cases and name.split()[0] not in args.cases:
                     continue
-                cpu0 = server.cpu_seconds()
                 stats = await loadgen.concurrent(
-                    HOST, server.port, cases[name]["requests"], connections=args.connections, seconds=args.duration
+                    HOST,
+                    server.port,
+                    cases[name]["requests"],
+                    connections=args.connections,
+                    seconds=args.duration,
+                    server_cpu=server.cpu_seconds,
                 )
                 summary = stats.summary()
-                summary["server_cpu_ms_per_request"] = round(
-                    (server.cpu_seconds() - cpu0) / max(1, summary["requests"]) * 1000, 2
-                )
                 result["throughput"][name] = summary
                 log(
                     f"{kind} {size:,} {name} x{args.connections}: {summary['rps']} req/s, p50 {summary['p50_ms']} ms, "
@@ -1021,7 +1033,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--ab-rounds", type=int, default=4, help="rounds of the (0) partnerhub/PostGraphile A/B comparison (A B A B)"
     )
-    parser.add_argument("--ab-seconds", type=float, default=10.0, help="seconds per A/B round (default 10)")
+    parser.add_argument(
+        "--ab-seconds", type=float, default=None, help="seconds per A/B round (default 10, with --quick 3)"
+    )
     parser.add_argument("--label", default="", help="suffix of the results file")
     parser.add_argument("--update-readme", action="store_true", help="write the table into bench/README.md")
     args = parser.parse_args(argv)
@@ -1031,7 +1045,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.variant = args.variant.split()
     if args.quick:
         args.requests, args.seconds_per_case, args.duration, args.floor_repeat = 60, 2.0, 5.0, 20
-        args.ab_seconds = min(args.ab_seconds, 3.0)
+    if args.ab_seconds is None:
+        args.ab_seconds = 3.0 if args.quick else 10.0
     if args.ab_rounds < 2 or args.ab_rounds % 2:
         parser.error("--ab-rounds must be even and at least 2 (A B, A B A B, …)")
     return args
