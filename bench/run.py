@@ -16,7 +16,10 @@ errors; SQL statements per request come from the server's
 ``X-SQL-Statements`` header; the server's CPU time per request and peak RSS
 come from /proc. The floor of (0) and (1) — the same rows by hand-written SQL
 encoded to the same JSON bytes — is timed in this process next to the same
-pages through strawberry in-process.
+pages through strawberry in-process. On PostgreSQL, page (0) is also served
+by PostGraphile 5 on the same database (bench/graphile.py installs it into the
+git-ignored bench/.postgraphile/ once) and both servers are measured in
+alternating rounds (``--no-postgraphile`` leaves it out).
 
 Results go to bench/results/<timestamp>.json and a table on stdout;
 ``--update-readme`` writes the table into bench/README.md.
