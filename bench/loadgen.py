@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -54,6 +54,7 @@ class Stats:
     bytes: int = 0
     elapsed: float = 0.0
     client_cpu: float = 0.0
+    server_cpu: float | None = None  # seconds, over the measured requests only (when a reader was given)
 
     def record(self, latency: float, response: Response) -> None:
         self.latencies.append(latency)
@@ -65,6 +66,22 @@ class Stats:
             self.errors += 1
             if len(self.error_samples) < 3:
                 self.error_samples.append(f"HTTP {response.status}: {response.body[:300]!r}")
+
+    @classmethod
+    def merged(cls, parts: list[Stats]) -> Stats:
+        """One run's worth of several (rounds of one side of an A/B comparison)."""
+        out = cls()
+        for part in parts:
+            out.latencies += part.latencies
+            out.errors += part.errors
+            out.error_samples += part.error_samples[: max(0, 3 - len(out.error_samples))]
+            out.statements += part.statements
+            out.bytes += part.bytes
+            out.elapsed += part.elapsed
+            out.client_cpu += part.client_cpu
+            if part.server_cpu is not None:
+                out.server_cpu = (out.server_cpu or 0.0) + part.server_cpu
+        return out
 
     def summary(self) -> dict:
         lat = sorted(self.latencies)
@@ -87,6 +104,9 @@ class Stats:
             "sql_per_request": statements[0] if len(statements) == 1 else statements,
             "response_bytes": self.bytes // n if n else None,
             "client_cpu_ms_per_request": round(self.client_cpu / n * 1000, 3) if n else None,
+            "server_cpu_ms_per_request": (
+                round(self.server_cpu / n * 1000, 2) if n and self.server_cpu is not None else None
+            ),
         }
 
 
@@ -145,14 +165,21 @@ async def sequential(
     max_seconds: float,
     warmup: int = 5,
     min_count: int = 20,
+    server_cpu: Callable[[], float] | None = None,
 ) -> Stats:
-    """``count`` requests one after another on one connection (after ``max_seconds``, at least ``min_count``)."""
+    """``count`` requests one after another on one connection (after ``max_seconds``, at least ``min_count``).
+
+    ``server_cpu`` reads the server's CPU seconds; it is read after the warm-up
+    and after the last measured request, so ``Stats.server_cpu`` covers exactly
+    the measured requests.
+    """
     cycle = itertools.cycle(list(requests))
     connection = Connection(host, port)
     stats = Stats()
     try:
         for _ in range(warmup):
             await connection.send(next(cycle))
+        server0 = server_cpu() if server_cpu else None
         cpu0, started = time.process_time(), time.perf_counter()
         deadline = started + max_seconds
         for _ in range(count):
@@ -163,15 +190,28 @@ async def sequential(
                 break
         stats.elapsed = time.perf_counter() - started
         stats.client_cpu = time.process_time() - cpu0
+        if server_cpu:
+            stats.server_cpu = server_cpu() - server0
     finally:
         await connection.close()
     return stats
 
 
 async def concurrent(
-    host: str, port: int, requests: Iterable[bytes], *, connections: int, seconds: float, warmup_seconds: float = 2.0
+    host: str,
+    port: int,
+    requests: Iterable[bytes],
+    *,
+    connections: int,
+    seconds: float,
+    warmup_seconds: float = 2.0,
+    server_cpu: Callable[[], float] | None = None,
 ) -> Stats:
-    """``connections`` clients sending back to back for ``seconds`` (after a warm-up)."""
+    """``connections`` clients sending back to back for ``seconds`` (after a warm-up).
+
+    ``server_cpu`` (the server's CPU seconds) is read when the measured window
+    opens and once its last request has been answered, not during the warm-up.
+    """
     pool = list(requests)
     stats = Stats()
     window = {"start": float("inf"), "stop": float("inf")}
@@ -201,9 +241,12 @@ async def concurrent(
 
     tasks = [asyncio.ensure_future(client(i)) for i in range(connections)]
     await asyncio.sleep(warmup_seconds)
+    server0 = server_cpu() if server_cpu else None
     cpu0, started = time.process_time(), time.perf_counter()
     window["start"], window["stop"] = started, started + seconds
     await asyncio.gather(*tasks)
     stats.elapsed = seconds
     stats.client_cpu = time.process_time() - cpu0
+    if server_cpu:
+        stats.server_cpu = server_cpu() - server0
     return stats

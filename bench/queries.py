@@ -16,6 +16,21 @@ COMPARE = """query Compare($first: Int!) {
   }
 }"""
 
+# (0) on PostGraphile (issue 14), names as PostGraphile 5's Amber preset
+# generates them for our tables: the same customers (the partner's, by name
+# key; PostGraphile adds the primary key to the order, as partnerhub's page
+# does) and their subscriptions in partnerhub's order (newest start first).
+POSTGRAPHILE_COMPARE = """query Compare($first: Int!, $partnerId: Int!) {
+  allCustomers(first: $first, condition: {partnerId: $partnerId}, orderBy: [NAME_KEY_ASC]) {
+    nodes {
+      rowId name
+      plansByCustomerId(condition: {kind: "SUBSCRIPTION"}, orderBy: [STARTS_ON_DESC, ROW_ID_DESC]) {
+        nodes { extId status startsOn endsOn autoRenew }
+      }
+    }
+  }
+}"""
+
 LINE_FIELDS = "product total assigned used usedLast90Days available overage assignmentRate usageRate"
 
 CUSTOMER_PAGE_FIELDS = f"""

@@ -16,7 +16,10 @@ errors; SQL statements per request come from the server's
 ``X-SQL-Statements`` header; the server's CPU time per request and peak RSS
 come from /proc. The floor of (0) and (1) — the same rows by hand-written SQL
 encoded to the same JSON bytes — is timed in this process next to the same
-pages through strawberry in-process.
+pages through strawberry in-process. On PostgreSQL, page (0) is also served
+by PostGraphile 5 on the same database (bench/graphile.py installs it into the
+git-ignored bench/.postgraphile/ once) and both servers are measured in
+alternating rounds (``--no-postgraphile`` leaves it out).
 
 Results go to bench/results/<timestamp>.json and a table on stdout;
 ``--update-readme`` writes the table into bench/README.md.
@@ -26,21 +29,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import datetime as dt
 import os
 import platform
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from bench import floor, loadgen, queries
+from bench import floor, graphile, loadgen, queries
+from bench.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "bench" / "data"
@@ -60,10 +65,10 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------- databases
 
 
-def database_url(kind: str, size: int, pg_base: str) -> str:
+def database_url(kind: str, size: int, pg_base: str, pg_prefix: str = "bench_") -> str:
     if kind == "sqlite":
         return f"sqlite:///{DATA_DIR / f'sqlite_{size}.db'}"
-    return f"{pg_base.rstrip('/')}/bench_{size}"
+    return f"{pg_base.rstrip('/')}/{pg_prefix}{size}"
 
 
 async def _customer_count(url: str) -> int | None:
@@ -133,9 +138,9 @@ async def analyze(url: str) -> None:
     await _sql(url, "ANALYZE")
 
 
-async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool) -> str:
+async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool, pg_prefix: str = "bench_") -> str:
     """A database of ``size`` seeded customers (partner ``bench``); seeds it only when needed."""
-    url = database_url(kind, size, pg_base)
+    url = database_url(kind, size, pg_base, pg_prefix)
     if not reseed and await _customer_count(url) == size:
         log(f"{kind} {size:,}: reusing the seeded database")
         await analyze(url)
@@ -146,7 +151,7 @@ async def ensure_database(kind: str, size: int, pg_base: str, reseed: bool) -> s
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(str(DATA_DIR / f"sqlite_{size}.db") + suffix).unlink(missing_ok=True)
     else:
-        name = f"bench_{size}"
+        name = f"{pg_prefix}{size}"
         if await _pg_exists(pg_base, name):
             await _pg_admin(pg_base, f'DROP DATABASE "{name}" WITH (FORCE)')
         await _pg_admin(pg_base, f'CREATE DATABASE "{name}"')
@@ -196,7 +201,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
+class Server(ServerProcess):
     """The real server (``server.py serve``) in its own process."""
 
     def __init__(self, url: str, server_dir: Path, variant: list[str], log_path: Path) -> None:
@@ -236,29 +241,6 @@ class Server:
                 pass
             await asyncio.sleep(0.2)
         raise RuntimeError(f"the server did not become ready; see {self.log_path}")
-
-    def _proc(self, name: str) -> str:
-        return Path(f"/proc/{self.process.pid}/{name}").read_text()
-
-    def cpu_seconds(self) -> float:
-        fields = self._proc("stat").rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def peak_rss_mb(self) -> float:
-        for line in self._proc("status").splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-        return float("nan")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log_file.close()
 
 
 # ---------------------------------------------------------------- cases
@@ -448,11 +430,141 @@ async def floor_and_inprocess(url: str, token: str, http_bodies: dict[str, bytes
     return out
 
 
+# ---------------------------------------------------------------- PostGraphile reference (issue 14)
+
+
+def _customer_id(global_id: str) -> int:
+    """The row id in partnerhub's global ID (urlsafe base64 of ``Customer:<id>``, unpadded)."""
+    kind, _, db_id = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode().partition(":")
+    assert kind == "Customer", global_id
+    return int(db_id)
+
+
+def page_difference(ours: bytes, theirs: bytes) -> str | None:
+    """None when both (0) pages list the same customers in the same order with the same subscriptions."""
+    a = [
+        (_customer_id(n["id"]), n["name"], [tuple(s.values()) for s in n["subscriptions"]])
+        for n in orjson.loads(ours)["data"]["customers"]["nodes"]
+    ]
+    b = [
+        (n["rowId"], n["name"], [tuple(s.values()) for s in n["plansByCustomerId"]["nodes"]])
+        for n in orjson.loads(theirs)["data"]["allCustomers"]["nodes"]
+    ]
+    if len(a) != len(b):
+        return f"{len(a)} customers vs {len(b)}"
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x[:2] != y[:2]:
+            return f"customer {i + 1}: {x[:2]} vs {y[:2]}"
+        if x[2] != y[2]:
+            return f"subscriptions of {x[1]!r}: {x[2]} vs {y[2]}"
+    return None
+
+
+async def _ab(
+    sides: dict[str, tuple[ServerProcess, bytes]],
+    rounds: int,
+    measure: Callable[[ServerProcess, bytes], Awaitable[loadgen.Stats]],
+    per_round: str,
+) -> dict[str, dict]:
+    """``rounds`` rounds of equal length alternating between the sides (A B A B …); one summary per side.
+
+    ``per_round`` names the figure of each round kept in the summary (to show the spread).
+    """
+    names = list(sides)
+    parts: dict[str, list] = {name: [] for name in names}
+    for i in range(rounds):
+        name = names[i % len(names)]
+        parts[name].append(await measure(*sides[name]))
+    out = {}
+    for name in names:
+        summary = loadgen.Stats.merged(parts[name]).summary()
+        summary["rounds"] = [part.summary()[per_round] for part in parts[name]]
+        out[name] = summary
+    return out
+
+
+async def postgraphile_reference(
+    installed: graphile.Installed, url: str, server: Server, token: str, args: argparse.Namespace, log_path: Path
+) -> dict:
+    """(0) on partnerhub and on PostGraphile, same database, same load generator, A/B/A/B rounds."""
+    partner_id = (await _sql(url, "SELECT id FROM partner WHERE key = :1", PARTNER))[0][0]
+    reference = graphile.PostGraphile(installed, url, _free_port(), HOST, log_path)
+    log(f"PostGraphile {installed.version} on Node {installed.node_version}: starting")
+    await reference.start()
+    try:
+        ours = loadgen.build_request(HOST, server.port, token, queries.COMPARE, {"first": queries.PAGE_SIZE})
+        theirs = loadgen.build_request(
+            HOST,
+            reference.port,
+            None,
+            queries.POSTGRAPHILE_COMPARE,
+            {"first": queries.PAGE_SIZE, "partnerId": partner_id},
+        )
+        bodies = []
+        for port, request in ((server.port, ours), (reference.port, theirs)):
+            response = await loadgen.request_once(HOST, port, request)
+            if response.status != 200 or loadgen.ERROR_MARKER in response.body:
+                raise RuntimeError(f"HTTP {response.status}: {response.body[:300]!r}")
+            bodies.append(response.body)
+        difference = page_difference(*bodies)
+        if difference is not None:
+            return {"skipped": f"the two pages differ ({difference}); not compared"}
+        sides = {"partnerhub": (server, ours), "PostGraphile": (reference, theirs)}
+        seconds = args.ab_seconds
+
+        async def one_at_a_time(process: ServerProcess, request: bytes) -> loadgen.Stats:
+            return await loadgen.sequential(
+                HOST,
+                process.port,
+                [request],
+                count=10**9,
+                max_seconds=seconds,
+                warmup=5,
+                min_count=1,
+                server_cpu=process.cpu_seconds,
+            )
+
+        async def connections(process: ServerProcess, request: bytes) -> loadgen.Stats:
+            return await loadgen.concurrent(
+                HOST,
+                process.port,
+                [request],
+                connections=args.connections,
+                seconds=seconds,
+                server_cpu=process.cpu_seconds,
+            )
+
+        # Warm both up alike (the JIT of node, the caches of both) before measuring.
+        for process, request in sides.values():
+            await loadgen.concurrent(HOST, process.port, [request], connections=args.connections, seconds=1.0)
+        out: dict[str, Any] = {
+            "same_page": True,
+            "partner_id": partner_id,
+            "query": queries.POSTGRAPHILE_COMPARE,
+            "rounds": args.ab_rounds,
+            "round_seconds": seconds,
+            "latency": await _ab(sides, args.ab_rounds, one_at_a_time, "p50_ms"),
+        }
+        if not args.no_throughput:
+            out["throughput"] = await _ab(sides, args.ab_rounds, connections, "rps")
+        out["peak_rss_mb"] = reference.peak_rss_mb()
+        for mode in ("latency", "throughput"):
+            if mode in out:
+                a, b = out[mode]["partnerhub"], out[mode]["PostGraphile"]
+                log(
+                    f"(0) A/B {mode}: partnerhub p50 {a['p50_ms']} ms, {a['rps']} req/s; "
+                    f"PostGraphile p50 {b['p50_ms']} ms, {b['rps']} req/s"
+                )
+        return out
+    finally:
+        reference.stop()
+
+
 # ---------------------------------------------------------------- one database and size
 
 
 async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
-    url = await ensure_database(kind, size, args.pg, args.reseed)
+    url = await ensure_database(kind, size, args.pg, args.reseed, args.pg_prefix)
     token = await make_token(url)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     server = Server(url, Path(args.server_dir), args.variant, RESULTS_DIR / "logs" / f"{stamp}-{kind}-{size}.log")
@@ -473,12 +585,17 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
                 # cached day was forgotten (as after an import), then the usual
                 # repeated requests, which read the cached days.
                 await clear_trend_cache(url)
-                cpu0 = server.cpu_seconds()
                 stats = await loadgen.sequential(
-                    HOST, server.port, case["requests"], count=1, max_seconds=0, warmup=0, min_count=1
+                    HOST,
+                    server.port,
+                    case["requests"],
+                    count=1,
+                    max_seconds=0,
+                    warmup=0,
+                    min_count=1,
+                    server_cpu=server.cpu_seconds,
                 )
                 summary = stats.summary()
-                summary["server_cpu_ms_per_request"] = round((server.cpu_seconds() - cpu0) * 1000, 2)
                 summary["note"] = "first request, trend cache empty"
                 result["cases"]["4c dashboard, cold"] = summary
                 log(
@@ -492,7 +609,6 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
             bodies[name] = first.body
             if "query" in case:
                 result["dashboard_query"] = case["query"]
-            cpu0 = server.cpu_seconds()
             stats = await loadgen.sequential(
                 HOST,
                 server.port,
@@ -501,11 +617,9 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
                 max_seconds=args.seconds_per_case,
                 warmup=1 if slow else 5,
                 min_count=(2 if first_seconds > 5 else 5) if slow else 20,
+                server_cpu=server.cpu_seconds,
             )
             summary = stats.summary()
-            summary["server_cpu_ms_per_request"] = round(
-                (server.cpu_seconds() - cpu0) / max(1, summary["requests"]) * 1000, 2
-            )
             summary["note"] = case.get("note")
             result["cases"][name] = summary
             log(
@@ -516,19 +630,37 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
             for name in ("0 compare", "1 list"):
                 if args.cases and name.split()[0] not in args.cases:
                     continue
-                cpu0 = server.cpu_seconds()
                 stats = await loadgen.concurrent(
-                    HOST, server.port, cases[name]["requests"], connections=args.connections, seconds=args.duration
+                    HOST,
+                    server.port,
+                    cases[name]["requests"],
+                    connections=args.connections,
+                    seconds=args.duration,
+                    server_cpu=server.cpu_seconds,
                 )
                 summary = stats.summary()
-                summary["server_cpu_ms_per_request"] = round(
-                    (server.cpu_seconds() - cpu0) / max(1, summary["requests"]) * 1000, 2
-                )
                 result["throughput"][name] = summary
                 log(
                     f"{kind} {size:,} {name} x{args.connections}: {summary['rps']} req/s, p50 {summary['p50_ms']} ms, "
                     f"p95 {summary['p95_ms']} ms, errors {summary['errors']}"
                 )
+        if kind == "postgresql" and args.reference is not None and (not args.cases or "0" in args.cases):
+            if isinstance(args.reference, str):
+                result["postgraphile"] = {"skipped": args.reference}
+            else:
+                try:
+                    result["postgraphile"] = await postgraphile_reference(
+                        args.reference,
+                        url,
+                        server,
+                        token,
+                        args,
+                        RESULTS_DIR / "logs" / f"{stamp}-{kind}-{size}-postgraphile.log",
+                    )
+                except (RuntimeError, OSError) as exc:
+                    result["postgraphile"] = {"skipped": str(exc)}
+            if "skipped" in result["postgraphile"]:
+                log(f"{kind} {size:,}: PostGraphile row skipped: {result['postgraphile']['skipped']}")
         result["peak_rss_mb"] = server.peak_rss_mb()
     finally:
         server.stop()
@@ -666,6 +798,43 @@ def _most(summary: dict | None) -> int | None:
     return value
 
 
+def _rows(run: dict) -> list[tuple[str, dict | None, str]]:
+    """(case, summary, partnerhub / PostGraphile) rows of one run; the A/B rows of (0) follow (0)'s own rows."""
+    rows = [(name, s, "") for name, s in run["cases"].items()]
+    rows += [(f"5 throughput {name}", s, "") for name, s in run["throughput"].items()]
+    reference = run.get("postgraphile")
+    if not reference:
+        return rows
+    if "skipped" in reference:
+        extra = {"0 compare": [("0 compare, PostGraphile", None, f"skipped: {reference['skipped']}")]}
+    else:
+        extra = {}
+        for mode, anchor, metric in (
+            ("latency", "0 compare", "p50_ms"),
+            ("throughput", "5 throughput 0 compare", "rps"),
+        ):
+            if mode not in reference:
+                continue
+            ours, theirs = reference[mode]["partnerhub"], reference[mode]["PostGraphile"]
+            unit = "ms" if metric == "p50_ms" else "req/s"
+            label = "p50" if metric == "p50_ms" else "req/s"
+            extra[anchor] = []
+            for side, s in (("partnerhub", ours), ("PostGraphile", theirs)):
+                rounds = ", ".join(str(v) for v in s["rounds"])
+                note = f"A/B, {len(s['rounds'])} rounds of {reference['round_seconds']} s: {rounds} {unit}"
+                ratio = ""
+                if side == "PostGraphile" and ours[metric] and theirs[metric]:
+                    ratio = f"{label} ×{ours[metric] / theirs[metric]:.2f}"
+                extra[anchor].append((f"{anchor}, A/B {side}", {**s, "note": note}, ratio))
+    out = []
+    for row in rows:
+        out.append(row)
+        out += extra.pop(row[0], [])
+    for leftover in extra.values():
+        out += leftover
+    return out
+
+
 def table(results: dict) -> str:
     meta = results["meta"]
     lines = [
@@ -676,28 +845,46 @@ def table(results: dict) -> str:
         + (f"; variant {meta['variant']}" if meta.get("variant") else "")
         + ".",
         "",
-        "Latency: one request at a time. Throughput: 16 connections for "
+        f"Latency: one request at a time. Throughput: {meta.get('connections', 16)} connections for "
         f"{meta['duration']} s. *SQL* = statements per request (`X-SQL-Statements`, token lookup included); "
         "*CPU* = server process CPU ms per request.",
         "",
-        "| db | customers | case | p50 ms | p95 ms | req/s | errors | SQL | CPU ms | KiB | note |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    reference = meta.get("postgraphile")
+    if reference:
+        lines += [
+            f"PostGraphile rows (issue 14): PostGraphile {reference['version']} on Node {reference['node']} "
+            "(Amber preset, `SubscriptionPlugin` disabled, pool of 10, `GRAPHILE_ENV=production`) on the same "
+            "database; page (0) on both servers, one process each, in alternating rounds (partnerhub first) of "
+            f"{reference['round_seconds']} s, {reference['rounds']} rounds one at a time, then "
+            f"{reference['rounds']} at {meta.get('connections', 16)} connections, with the same load generator; "
+            "both pages checked to list the same customers in the same order with the same subscriptions. "
+            "*partnerhub / PostGraphile*: partnerhub's p50 over PostGraphile's (one at a time; below 1: "
+            "partnerhub answers sooner) and req/s over req/s (throughput; above 1: partnerhub serves more).",
+            "",
+        ]
+    lines += [
+        "| db | customers | case | p50 ms | p95 ms | req/s | errors | SQL | CPU ms | KiB | note | partnerhub / PostGraphile |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for run in results["runs"]:
-        rows = [(name, s) for name, s in run["cases"].items()]
-        rows += [(f"5 throughput {name}", s) for name, s in run["throughput"].items()]
-        for name, s in rows:
+        for name, s, ratio in _rows(run):
+            if s is None:
+                lines.append(f"| {run['db']} | {run['customers']:,} | {name} | | | | | | | | {ratio} | |")
+                continue
+            sql = s["sql_per_request"] if s["sql_per_request"] != [] else "–"
             lines.append(
                 f"| {run['db']} | {run['customers']:,} | {name} | {s['p50_ms']} | {s['p95_ms']} | {s['rps']} | "
-                f"{s['errors']} | {s['sql_per_request']} | {s.get('server_cpu_ms_per_request')} | "
-                f"{(s['response_bytes'] or 0) // 1024} | {s.get('note') or ''} |"
+                f"{s['errors']} | {sql} | {s.get('server_cpu_ms_per_request')} | "
+                f"{(s['response_bytes'] or 0) // 1024} | {s.get('note') or ''} | {ratio} |"
             )
-    lines += [
-        "",
-        "Peak server RSS: "
-        + ", ".join(f"{r['db']} {r['customers']:,}: {r.get('peak_rss_mb')} MB" for r in results["runs"])
-        + ".",
+    rss = [f"{r['db']} {r['customers']:,}: {r.get('peak_rss_mb')} MB" for r in results["runs"]]
+    rss += [
+        f"PostGraphile {r['db']} {r['customers']:,}: {r['postgraphile']['peak_rss_mb']} MB"
+        for r in results["runs"]
+        if (r.get("postgraphile") or {}).get("peak_rss_mb")
     ]
+    lines += ["", "Peak server RSS: " + ", ".join(rss) + "."]
     floors = [(r, n, f) for r in results["runs"] for n, f in (r.get("floor") or {}).items()]
     if floors:
         lines += [
@@ -764,11 +951,26 @@ async def main(args: argparse.Namespace) -> int:
             "load_before": " ".join(f"{x:.1f}" for x in os.getloadavg()),
             "calibration_ms": calibrate(),
             "duration": args.duration,
+            "connections": args.connections,
             "variant": " ".join(args.variant) or None,
             "server_dir": str(args.server_dir),
         },
         "runs": [],
     }
+    # PostGraphile (issue 14): installed once for all PostgreSQL sizes; a
+    # string is why its rows are skipped.
+    args.reference = None
+    if args.postgraphile and "postgresql" in args.dbs and (not args.cases or "0" in args.cases):
+        args.reference = graphile.install(log)
+        if isinstance(args.reference, str):
+            log(f"PostGraphile row skipped: {args.reference}")
+        else:
+            results["meta"]["postgraphile"] = {
+                "version": args.reference.version,
+                "node": args.reference.node_version,
+                "rounds": args.ab_rounds,
+                "round_seconds": args.ab_seconds,
+            }
     try:
         for kind in args.dbs:
             for size in args.sizes:
@@ -797,7 +999,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--pg",
         default=os.environ.get("BENCH_PG", "postgresql://127.0.0.1"),
-        help="PostgreSQL server URL without a database; bench_<size> databases are created there",
+        help="PostgreSQL server URL without a database; <prefix><size> databases are created there",
+    )
+    parser.add_argument(
+        "--pg-prefix",
+        default=os.environ.get("BENCH_PG_PREFIX", "bench_"),
+        help="name prefix of the PostgreSQL databases (default bench_, i.e. bench_10000); another prefix keeps "
+        "one checkout's databases apart from another's on a shared server",
     )
     parser.add_argument("--reseed", action="store_true", help="drop and seed the databases again")
     parser.add_argument("--requests", type=int, default=300, help="requests per latency case (default 300)")
@@ -811,6 +1019,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer requests, 5 s throughput runs")
     parser.add_argument("--server-dir", default=str(ROOT), help="source tree to serve (for before/after runs)")
     parser.add_argument("--variant", default="", help="bench/serve.py options, e.g. '--executor stock'")
+    parser.add_argument(
+        "--postgraphile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="PostGraphile reference rows for (0) on each PostgreSQL size (default on; installs it into "
+        "bench/.postgraphile/ with npm once, skipped with a message when npm or the registry is missing)",
+    )
+    parser.add_argument(
+        "--ab-rounds", type=int, default=4, help="rounds of the (0) partnerhub/PostGraphile A/B comparison (A B A B)"
+    )
+    parser.add_argument(
+        "--ab-seconds", type=float, default=None, help="seconds per A/B round (default 10, with --quick 3)"
+    )
     parser.add_argument("--label", default="", help="suffix of the results file")
     parser.add_argument("--update-readme", action="store_true", help="write the table into bench/README.md")
     args = parser.parse_args(argv)
@@ -820,6 +1041,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.variant = args.variant.split()
     if args.quick:
         args.requests, args.seconds_per_case, args.duration, args.floor_repeat = 60, 2.0, 5.0, 20
+    if args.ab_seconds is None:
+        args.ab_seconds = 3.0 if args.quick else 10.0
+    if args.ab_rounds < 2 or args.ab_rounds % 2:
+        parser.error("--ab-rounds must be even and at least 2 (A B, A B A B, …)")
     return args
 
 
