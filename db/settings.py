@@ -45,13 +45,14 @@ class Settings:
     inactive_days: int
     low_assignment_min_days: int
     low_assignment_factor: float
-    max_page_size: int
-    default_page_size: int
     max_depth: int
     max_aliases: int
     max_tokens: int
     max_body_bytes: int
     launch_base_url: str
+    max_cost: int
+    cost_budget: int
+    cost_refill_per_second: float
 
 
 def get_settings() -> Settings:
@@ -65,8 +66,6 @@ def get_settings() -> Settings:
         inactive_days=_int("PARTNERHUB_INACTIVE_DAYS", 30),
         low_assignment_min_days=_int("PARTNERHUB_LOW_ASSIGNMENT_MIN_DAYS", 30),
         low_assignment_factor=_float("PARTNERHUB_LOW_ASSIGNMENT_FACTOR", 0.5),
-        max_page_size=100,
-        default_page_size=25,
         max_depth=_int("PARTNERHUB_MAX_DEPTH", 12),
         max_aliases=_int("PARTNERHUB_MAX_ALIASES", 30),
         max_tokens=_int("PARTNERHUB_MAX_TOKENS", 5000),
@@ -74,6 +73,9 @@ def get_settings() -> Settings:
         launch_base_url=(os.environ.get("PARTNERHUB_LAUNCH_BASE_URL") or "https://admin.partnerhub.example").rstrip(
             "/"
         ),
+        max_cost=_int("PARTNERHUB_MAX_COST", 50_000),
+        cost_budget=_int("PARTNERHUB_COST_BUDGET", 250_000),
+        cost_refill_per_second=_float("PARTNERHUB_COST_REFILL_PER_SECOND", 5_000.0),
     )
 
 

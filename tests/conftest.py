@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import migrate
 from db.models import metadata
+from tests.world import World, build_world
 
 TEST_TODAY = "2026-11-25"
 
@@ -43,8 +44,14 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def fixed_today(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs on 2026-11-25 unless it sets PARTNERHUB_TODAY itself."""
+    """Every test runs on 2026-11-25 unless it sets PARTNERHUB_TODAY itself.
+
+    Cost budgets refill at once, so every answer's ``extensions.cost.remaining``
+    is the budget minus that request's cost, whatever ran before it;
+    ``tests/test_cost.py`` sets its own refill rate to test the budget.
+    """
     monkeypatch.setenv("PARTNERHUB_TODAY", TEST_TODAY)
+    monkeypatch.setenv("PARTNERHUB_COST_REFILL_PER_SECOND", "1e12")
     return TEST_TODAY
 
 
@@ -128,6 +135,7 @@ class Api:
         self.client = client
         self.app = app
         self.last_statements = 0
+        self.last_cost: dict | None = None
 
     async def post(self, query: str, variables: dict | None = None, *, token: str | None = None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -144,7 +152,19 @@ class Api:
         assert response.status_code == (200 if "data" in body else 400), response.text
         statements = response.headers.get("x-sql-statements")
         self.last_statements = int(statements) if statements is not None else None
+        # Every answer carries its cost (tests/test_cost.py checks it); the other
+        # tests compare the rest of the body.
+        extensions = body.get("extensions") or {}
+        self.last_cost = extensions.pop("cost", None)
+        if "extensions" in body and not extensions:
+            del body["extensions"]
         return body
+
+
+@pytest.fixture
+async def world(session: AsyncSession) -> World:
+    """The hand-built world of tests/world.py, committed."""
+    return await build_world(session)
 
 
 @pytest.fixture

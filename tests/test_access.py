@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.world import NAME_ORDER, TOKENS, build_world
-
-
-@pytest.fixture
-async def world(session):
-    return await build_world(session)
+from tests.world import NAME_ORDER, TOKENS
 
 
 async def test_no_token_is_401_unauthenticated(api, world):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.world import EXPECTED_PRODUCTS, EXPECTED_STATUSES, NAME_ORDER, TOKENS, build_world
+from tests.world import EXPECTED_PRODUCTS, EXPECTED_STATUSES, NAME_ORDER, TOKENS
 
 LIST = """
 query($filter: CustomerFilter, $order: CustomerOrder, $first: Int, $after: String, $last: Int, $before: String) {
@@ -15,11 +15,6 @@ query($filter: CustomerFilter, $order: CustomerOrder, $first: Int, $after: Strin
   }
 }
 """
-
-
-@pytest.fixture
-async def world(session):
-    return await build_world(session)
 
 
 async def names(api, token="t-ana", **variables):

@@ -117,7 +117,7 @@ async def _client_on(url: str):
 async def test_database_outage_and_recovery(cluster):
     async with _client_on(cluster["url"]) as client:
         r = await client.post("/graphql", json=QUERY, headers=HEADERS)
-        assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
+        assert (r.status_code, r.json()["data"]) == (200, {"customers": {"totalCount": 7}})
 
         cluster["stop"]()
         started = time.monotonic()
@@ -136,7 +136,7 @@ async def test_database_outage_and_recovery(cluster):
             if r.status_code == 200:
                 break
             await asyncio.sleep(0.5)
-        assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
+        assert (r.status_code, r.json()["data"]) == (200, {"customers": {"totalCount": 7}})
         assert (await client.get("/readyz")).status_code == 200
 
 
@@ -156,4 +156,4 @@ async def test_restarted_database_costs_no_failed_request(cluster):
         cluster["start"]()
         for _ in range(3):
             r = await client.post("/graphql", json=QUERY, headers=HEADERS)
-            assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
+            assert (r.status_code, r.json()["data"]) == (200, {"customers": {"totalCount": 7}})

@@ -5,18 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pytest
 from sqlalchemy import insert
 
 from db.models import Customer, CustomerAdmin, Invoice, LicenseLine, Plan, PurchaseOrder, UsageSnapshot
 from schema.schema import schema
 from tests import factories as f
-from tests.world import TOKENS, build_world
-
-
-@pytest.fixture
-async def world(session):
-    return await build_world(session)
+from tests.world import TOKENS
 
 
 async def test_node_round_trips_for_every_node_type(api, world):

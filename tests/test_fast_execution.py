@@ -391,13 +391,6 @@ async def test_resolve_extension_disables_the_fast_path() -> None:
 # ---------------------------------------------------------------- the real API
 
 
-@pytest.fixture
-async def world(session):
-    from tests.world import build_world
-
-    return await build_world(session)
-
-
 def _real_cases(world: Any) -> list[tuple[str, str, dict | None, str | None]]:
     from bench import queries
     from tests.test_detail import FULL_PAGE
@@ -496,7 +489,13 @@ async def test_real_api_answers_identically_with_both_executors(api, world, monk
     assert error_case["errors"][0]["path"][:5] == ["customers", "nodes", 0, "partnerAdmins", 0]
     nullable = json.loads(outcomes["nullable_error_with_path"]["stock"][1])
     assert nullable["data"] == {"node": None} and nullable["errors"][0]["path"][0] == "node"
-    assert json.loads(outcomes["node_unknown"]["stock"][1]) == {"data": {"node": None}}
+    unknown = json.loads(outcomes["node_unknown"]["stock"][1])
+    assert unknown["data"] == {"node": None}
+    # The cost counts every fragment whatever the node turns out to be: the node 1; on
+    # Customer 5 subscriptions × (1 + 4 licences) + 5 trials = 30; on Subscription 4
+    # licences + its customer = 5; on Trial startedBy + 4 licences = 5; on PartnerAdmin
+    # the connection 1 + totalCount 10 + 2 nodes = 13: 54 in all.
+    assert unknown["extensions"]["cost"]["requested"] == 54
 
 
 def test_schema_uses_the_fast_executor() -> None:

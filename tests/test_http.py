@@ -6,16 +6,11 @@ import json
 
 import pytest
 
-from tests.world import TOKENS, build_world
+from tests.world import TOKENS
 from web.protocol import negotiate
 
 AUTH = {"Authorization": f"Bearer {TOKENS['ana']}"}
 GQL = "application/graphql-response+json"
-
-
-@pytest.fixture
-async def world(session):
-    return await build_world(session)
 
 
 @pytest.fixture
@@ -46,7 +41,9 @@ async def test_media_type_follows_accept(client, world):
     assert (r.status_code, r.headers["content-type"]) == (200, "application/json; charset=utf-8")
     r = await client.post("/graphql", json=body, headers={**AUTH, "Accept": GQL})
     assert (r.status_code, r.headers["content-type"]) == (200, f"{GQL}; charset=utf-8")
-    assert r.json() == {"data": {"viewer": {"email": "ana@p1.example"}}}
+    # Cost: one object (viewer); the budget of 250,000 keeps 249,999.
+    cost = {"requested": 1, "limit": 50_000, "remaining": 249_999}
+    assert r.json() == {"data": {"viewer": {"email": "ana@p1.example"}}, "extensions": {"cost": cost}}
     r = await client.post("/graphql", json=body, headers={**AUTH, "Accept": "text/plain"})
     assert r.status_code == 406
 
@@ -67,7 +64,11 @@ async def test_field_errors_keep_data_and_200(client, world):
     r = await client.post(
         "/graphql", json={"query": '{ viewer { email } node(id: "x") { id } }'}, headers={**AUTH, "Accept": GQL}
     )
-    assert (r.status_code, r.json()) == (200, {"data": {"viewer": {"email": "ana@p1.example"}, "node": None}})
+    cost = {"requested": 2, "limit": 50_000, "remaining": 249_998}  # two objects: viewer, node
+    assert (r.status_code, r.json()) == (
+        200,
+        {"data": {"viewer": {"email": "ana@p1.example"}, "node": None}, "extensions": {"cost": cost}},
+    )
 
 
 async def test_get_queries_and_no_mutations_over_get(client, world):
@@ -76,7 +77,9 @@ async def test_get_queries_and_no_mutations_over_get(client, world):
         params={"query": "query Q($n: Int) { customers(first: $n) { totalCount } }", "variables": json.dumps({"n": 2})},
         headers=AUTH,
     )
-    assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}})
+    # The connection object (1) and its totalCount (10).
+    cost = {"requested": 11, "limit": 50_000, "remaining": 249_989}
+    assert (r.status_code, r.json()) == (200, {"data": {"customers": {"totalCount": 7}}, "extensions": {"cost": cost}})
     r = await client.get("/graphql", params={"query": "mutation { __typename }"}, headers=AUTH)
     assert r.status_code == 405 and r.headers["allow"] == "POST"
     r = await client.get("/graphql", params={"query": "{ viewer { email } }", "variables": "{not json"}, headers=AUTH)

@@ -17,8 +17,11 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from db.engine import make_engine, make_sessionmaker
 from db.settings import Settings, get_settings
+from schema.cost import CostModel, Weights
+from schema.schema import schema
 from web import metrics
 from web.endpoint import GraphQLEndpoint, instrument, uninstrument
+from web.ratelimit import Budgets
 
 
 async def healthz(_request: Request) -> Response:
@@ -97,7 +100,14 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
 
     return Starlette(
         routes=[
-            Route("/graphql", GraphQLEndpoint(get_graphql_ide_html("graphiql"))),
+            Route(
+                "/graphql",
+                GraphQLEndpoint(
+                    get_graphql_ide_html("graphiql"),
+                    costs=CostModel(schema._schema, Weights(), max_tokens=settings.max_tokens),
+                    budgets=Budgets(capacity=settings.cost_budget, refill_per_second=settings.cost_refill_per_second),
+                ),
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *dashboard_routes(),

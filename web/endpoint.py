@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 from contextvars import ContextVar
@@ -21,10 +22,11 @@ from strawberry.types.graphql import OperationType
 from db.settings import Settings, today
 from db.tokens import viewer_for_token
 from resolvers.context import Context
+from schema.cost import CostModel, is_introspection
 from schema.errors import classify
 from schema.schema import schema
 from web import metrics
-from web.auth import bearer_token, is_introspection_only
+from web.auth import bearer_token
 from web.protocol import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -35,6 +37,7 @@ from web.protocol import (
     negotiate,
     read_graphql_request,
 )
+from web.ratelimit import Budgets
 
 log = logging.getLogger("partnerhub")
 request_log = logging.getLogger("partnerhub.request")
@@ -83,8 +86,10 @@ class GraphQLEndpoint:
     session, viewer and fresh loaders.
     """
 
-    def __init__(self, graphiql_html: str) -> None:
+    def __init__(self, graphiql_html: str, *, costs: CostModel, budgets: Budgets) -> None:
         self.graphiql_html = graphiql_html
+        self.costs = costs
+        self.budgets = budgets
 
     async def __call__(self, scope, receive, send) -> None:
         request = Request(scope, receive)
@@ -124,8 +129,12 @@ class GraphQLEndpoint:
                     error_body(exc.message, exc.code), status=exc.status, media_type=media_type, headers=exc.headers
                 )
             log_fields["operation"] = gql.operation_name
-            response = await self.execute(request, gql, media_type, log_fields)
-            # Statements run for this request (token lookup included): bench/ reads it.
+            admitted = self.admit(request, gql, media_type, log_fields)
+            if isinstance(admitted, Response):
+                response = admitted
+            else:
+                response = await self.execute(request, gql, media_type, log_fields, admitted)
+            # Statements run for this request (token lookup included): bench/ and tests read it.
             response.headers["X-SQL-Statements"] = str(counter[0])
             status = response.status_code
             return response
@@ -144,8 +153,61 @@ class GraphQLEndpoint:
                 codes=log_fields.get("errors") or [],
             )
 
-    async def execute(
+    def admit(
         self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any]
+    ) -> Response | dict[str, int]:
+        """Refuse what must not run, before any SQL: too costly, unauthenticated, over the caller's budget.
+
+        Returns:
+            The refusal, or the ``extensions.cost`` of the request to answer with.
+        """
+        settings: Settings = request.app.state.settings
+        cost = self.costs.cost(gql.query, gql.variables, gql.operation_name) or 0
+        limit = settings.max_cost
+        log_fields["cost"] = cost
+        if cost > limit:
+            log_fields["errors"] = ["QUERY_TOO_COMPLEX"]
+            body = {
+                "errors": [
+                    {
+                        "message": f"The query costs {cost} points; at most {limit} are allowed. Ask for fewer "
+                        "items (smaller `first`/`last`), fewer nested lists or fewer analytics days.",
+                        "extensions": {"code": "QUERY_TOO_COMPLEX", "cost": cost, "limit": limit},
+                    }
+                ]
+            }
+            return graphql_response(body, status=request_error_status(media_type), media_type=media_type)
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
+            if not is_introspection(self.costs.document(gql.query)):
+                return _unauthenticated("A valid bearer token is required.", media_type, log_fields)
+            caller = f"address:{request.client.host if request.client else '-'}"
+        else:
+            caller = "token:" + hashlib.sha256(token.encode()).hexdigest()
+        charge = self.budgets.charge(caller, cost)
+        if not charge.allowed:
+            log_fields["errors"] = ["RATE_LIMITED"]
+            body = {
+                "errors": [
+                    {
+                        "message": f"Rate limited: this request costs {cost} points and your budget holds "
+                        f"{charge.remaining}; retry in {charge.retry_after} s.",
+                        "extensions": {"code": "RATE_LIMITED", "cost": cost, "remaining": charge.remaining},
+                    }
+                ]
+            }
+            return graphql_response(
+                body, status=429, media_type=media_type, headers={"Retry-After": str(charge.retry_after)}
+            )
+        return {"requested": cost, "limit": limit, "remaining": charge.remaining}
+
+    async def execute(
+        self,
+        request: Request,
+        gql: GraphQLRequest,
+        media_type: str,
+        log_fields: dict[str, Any],
+        cost: dict[str, int],
     ) -> Response:
         state = request.app.state
         settings: Settings = state.settings
@@ -167,19 +229,8 @@ class GraphQLEndpoint:
                         await _close_quietly(session)
                         session = state.sessionmaker()
                         viewer = await viewer_for_token(session, token)
-                if viewer is None and not is_introspection_only(gql.query):
-                    message = (
-                        "A valid bearer token is required."
-                        if token is None
-                        else "The bearer token is invalid or revoked."
-                    )
-                    log_fields["errors"] = ["UNAUTHENTICATED"]
-                    return graphql_response(
-                        error_body(message, "UNAUTHENTICATED"),
-                        status=401,
-                        media_type=media_type,
-                        headers={"WWW-Authenticate": "Bearer"},
-                    )
+                if viewer is None and not is_introspection(self.costs.document(gql.query)):
+                    return _unauthenticated("The bearer token is invalid or revoked.", media_type, log_fields)
                 log_fields["caller"] = viewer.email if viewer else None
                 # Open the connection now: loaders then share it one statement at a time.
                 await session.connection()
@@ -222,12 +273,31 @@ class GraphQLEndpoint:
             # type, status 400 (GraphQL-over-HTTP). Field errors keep `data`.
             if result.data is None and errors and all(e.path is None for e in errors):
                 body: dict[str, Any] = {"errors": [e.formatted for e in errors]}
-                if media_type == GRAPHQL_RESPONSE:
-                    status = 503 if "SERVICE_UNAVAILABLE" in codes else 400
+                status = 503 if "SERVICE_UNAVAILABLE" in codes else request_error_status(media_type)
             else:
                 body = {"data": result.data}
                 if errors:
                     body["errors"] = [e.formatted for e in errors]
+            body["extensions"] = {"cost": cost}
             return graphql_response(body, status=status, media_type=media_type)
         finally:
             await _close_quietly(session)
+
+
+def request_error_status(media_type: str) -> int:
+    """The status of a request error (parse, validation, bounds): 400, or 200 for legacy JSON clients.
+
+    GraphQL-over-HTTP: under ``application/graphql-response+json`` a request
+    error is a 4xx; a legacy ``application/json`` client gets 200.
+    """
+    return 400 if media_type == GRAPHQL_RESPONSE else 200
+
+
+def _unauthenticated(message: str, media_type: str, log_fields: dict[str, Any]) -> Response:
+    log_fields["errors"] = ["UNAUTHENTICATED"]
+    return graphql_response(
+        error_body(message, "UNAUTHENTICATED"),
+        status=401,
+        media_type=media_type,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
