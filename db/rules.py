@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -165,25 +164,18 @@ def days_between(later, earlier) -> ColumnElement[int]:
     return DaysBetween(later, earlier)
 
 
-class LineNumbers(NamedTuple):
-    """What a licence line's total, assigned and used imply (SPEC §2)."""
+def line_numbers(*, total: int, assigned: int, used: int) -> tuple[int, int, float | None, float | None]:
+    """``(available, overage, assignmentRate, usageRate)`` of a line (SPEC §2).
 
-    available: int
-    overage: int
-    assignment_rate: float | None
-    usage_rate: float | None
-
-
-def line_numbers(*, total: int, assigned: int, used: int) -> LineNumbers:
-    """``available = max(total − assigned, 0)``, ``overage = max(assigned − total, 0)``, and the rates.
-
-    Rates are fractions, null when ``total`` is 0. The analytics compute the
-    same numbers in SQL (``available`` and ``overage`` columns of a section
-    row); this is the form for one line already read.
+    ``available = max(total − assigned, 0)``, ``overage = max(assigned − total, 0)``;
+    rates are fractions, null when ``total`` is 0. The analytics compute the
+    same numbers in SQL (a section row's ``available`` and ``overage``); this
+    is the form for one line already read (a plain tuple: a list page builds
+    hundreds).
     """
-    return LineNumbers(
-        available=max(total - assigned, 0),
-        overage=max(assigned - total, 0),
-        assignment_rate=assigned / total if total else None,
-        usage_rate=used / total if total else None,
+    return (
+        max(total - assigned, 0),
+        max(assigned - total, 0),
+        assigned / total if total else None,
+        used / total if total else None,
     )

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
-from sqlalchemy import ColumnElement, Date, Integer, any_, bindparam, literal, select, union_all
+from sqlalchemy import ColumnElement, Date, Integer, any_, bindparam, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,9 +25,13 @@ from db.access import Viewer, visible_customers
 from db.models import PRODUCTS
 from db.records import records
 from db.rules import STATUS_ORDER, StatusWindows, is_live, line_values_on, status_predicates
+from db.sqlfunc import keyset_after
 from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, INVOICE, LINE, ORDER, PLAN
 
 PRODUCT_RANK = {p: i for i, p in enumerate(PRODUCTS)}
+# The assignments walked from an admin; an alias, so that a sales viewer's own
+# visibility check (an EXISTS on customer_admin) stays a subquery of its own.
+LINK = ASSIGNMENT.alias("link")
 PLAN_COLUMNS = (
     PLAN.c.id,
     PLAN.c.customer_id,
@@ -94,37 +98,39 @@ class _Loader(DataLoader):
             self.loop.call_soon(self._tick)
 
     async def load_now(self, keys: Iterable[Any]) -> None:
-        """Load ``keys`` in one batch at once (no event-loop ticks), sharing the cache with ``load``.
+        """Load ``keys`` as one batch, sharing the cache (and the batch window) with ``load``.
 
         Used to fill a relation for a whole page before it is completed
-        (``schema.relations``). Keys already cached (or in flight) are not
-        asked again; afterwards :meth:`peek` returns every key's value. On a
-        failure the keys are left uncached, as ``load`` leaves them, so the
-        per-object path can report the error.
+        (``schema.relations``): one future per missing key, queued together,
+        instead of a resolver and its awaitable per object. The keys join the
+        loader's current batch, so the pages of sibling connections (one
+        ``assignedCustomers`` page per admin of a list) prefetch their
+        relations in one statement, not one each. Keys already cached (or in
+        flight) are not asked again; afterwards :meth:`peek` returns every
+        key's value. On a failure the keys are left uncached, as ``load``
+        leaves them, so the per-object path can report the error.
         """
-        cache = self._cache
-        missing = [key for key in dict.fromkeys(keys) if key not in cache]
-        if missing:
-            futures = [self.loop.create_future() for _ in missing]
-            cache.update(zip(missing, futures, strict=False))
-            try:
-                values = await self.batch_load_fn(missing)
-                if len(values) != len(missing):  # pragma: no cover - our batch functions answer every key
-                    raise ValueError(f"{type(self).__name__} answered {len(values)} values for {len(missing)} keys")
-            except BaseException as error:
-                for key, future in zip(missing, futures, strict=False):
-                    cache.pop(key, None)
-                    if not future.done():
-                        future.set_exception(error)
-                        future.exception()  # retrieved: whoever shares it gets the error, nobody else is warned
-                raise
-            for future, value in zip(futures, values, strict=False):
+        cache, queue = self._cache, self._queue
+        idle = not queue
+        futures = []
+        for key in dict.fromkeys(keys):
+            future = cache.get(key)
+            if future is None:
+                future = cache[key] = self.loop.create_future()
+                queue.append(Loader(key=key, future=future))
+            futures.append(future)
+        if idle and queue:  # as do_resolve_reject does for the first key of a batch
+            self._seen, self._quiet, self._ticks = len(queue), 0, 0
+            self.loop.call_soon(self._tick)
+        try:
+            for future in futures:
                 if not future.done():
-                    future.set_result(value)
-        for key in keys:
-            future = cache[key]
-            if not future.done():
-                await future
+                    await future
+        except BaseException:
+            for future in futures:
+                if future.done() and not future.cancelled():
+                    future.exception()  # retrieved: whoever shares it gets the error, nobody else is warned
+            raise
 
     def peek(self, key: Any) -> Any:
         """The cached value of ``key`` (loaded by :meth:`load_now` or ``load``)."""
@@ -362,6 +368,69 @@ class AdminByIdLoader(_Loader):
         return [by_id.get(k) for k in keys]
 
 
+class AssignedCustomersByAdminLoader(_Loader):
+    """One keyset page of the customers assigned to each admin that the viewer may see, by name.
+
+    Keyed by ``(admin id, rows wanted, cursor)`` where the cursor is the
+    ``(name_key, id)`` to start after, or ``None``. Keys with the same page
+    arguments (the usual case: one ``assignedCustomers(first: n)`` under a
+    list of admins) are answered by one statement: each admin's rows numbered
+    in name order with a window function, and the first ``rows wanted`` kept.
+    So a nested connection costs one statement per level, not one per parent.
+    """
+
+    async def batch_load_fn(self, keys: list[tuple[int, int, tuple[str, int] | None]]):
+        groups: dict[tuple[int, tuple[str, int] | None], list[int]] = defaultdict(list)
+        for admin_id, size, cursor in keys:
+            groups[(size, cursor)].append(admin_id)
+        found: dict[tuple[int, int, tuple[str, int] | None], list[Any]] = {}
+        for (size, cursor), admin_ids in groups.items():
+            rows = await self.rows(self._statement(size, cursor), sorted(set(admin_ids)))
+            by_admin = _grouped(rows, "admin_id")
+            for admin_id in admin_ids:
+                found[(admin_id, size, cursor)] = by_admin.get(admin_id, [])
+        return [found[key] for key in keys]
+
+    def _statement(self, size: int, cursor: tuple[str, int] | None) -> Any:
+        viewer = self.viewer
+
+        def build() -> Any:
+            conditions = [self.keys_in(LINK.c.admin_id), visible_customers(CUSTOMER, viewer)]
+            if cursor is not None:
+                conditions.append(keyset_after([CUSTOMER.c.name_key, CUSTOMER.c.id], cursor, [False, False]))
+            number = func.row_number().over(partition_by=LINK.c.admin_id, order_by=(CUSTOMER.c.name_key, CUSTOMER.c.id))
+            numbered = (
+                select(LINK.c.admin_id, *CUSTOMER_COLUMNS, CUSTOMER.c.name_key, number.label("position"))
+                .select_from(LINK.join(CUSTOMER, CUSTOMER.c.id == LINK.c.customer_id))
+                .where(*conditions)
+                .subquery("numbered")
+            )
+            return (
+                select(numbered).where(numbered.c.position <= size).order_by(numbered.c.admin_id, numbered.c.position)
+            )
+
+        # Cursors are client-chosen: statements for a cursor are built for the request, not memoised.
+        return build() if cursor is not None else self.cached(("assigned_customers", viewer, size), build)
+
+
+class AssignedCountByAdminLoader(_Loader):
+    """How many customers are assigned to each admin that the viewer may see (one grouped count)."""
+
+    async def batch_load_fn(self, keys: list[int]):
+        viewer = self.viewer
+        statement = self.cached(
+            ("assigned_count", viewer),
+            lambda: (
+                select(LINK.c.admin_id, func.count().label("n"))
+                .select_from(LINK.join(CUSTOMER, CUSTOMER.c.id == LINK.c.customer_id))
+                .where(self.keys_in(LINK.c.admin_id), visible_customers(CUSTOMER, viewer))
+                .group_by(LINK.c.admin_id)
+            ),
+        )
+        counts = {row.admin_id: row.n for row in await self.rows(statement, keys)}
+        return [counts.get(k, 0) for k in keys]
+
+
 class HistoryPoint(NamedTuple):
     """One weekly point of a line: its values on ``date``, zeros while its plan is not live."""
 
@@ -434,6 +503,8 @@ class Loaders:
         self.admins_by_customer = AdminsByCustomerLoader(self)
         self.admin_by_id = AdminByIdLoader(self)
         self.history_by_line = HistoryByLineLoader(self)
+        self.assigned_customers_by_admin = AssignedCustomersByAdminLoader(self)
+        self.assigned_count_by_admin = AssignedCountByAdminLoader(self)
 
     def clear_all(self) -> None:
         """Forget every cached value (after a mutation changed the data)."""

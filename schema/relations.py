@@ -33,7 +33,9 @@ class Relation:
         loader: Attribute of the request's ``Loaders`` that answers the field.
         key: Attribute of the source object holding the loader's key; when it
             is ``None`` the field is null without a lookup.
-        build: ``build(record, context)``: the GraphQL object of one record.
+        build: ``build(record, context)``: the GraphQL object of one record;
+            ``None`` when the loaded values are the field's values already
+            (statuses, products).
         many: The loaded value is a list of records (else one record or ``None``).
         pick: Index into the loaded value (a loader may answer two fields at
             once, e.g. ``(subscriptions, trials)``), or ``None`` for all of it.
@@ -41,7 +43,7 @@ class Relation:
 
     loader: str
     key: str
-    build: Callable[[Any, Any], Any]
+    build: Callable[[Any, Any], Any] | None
     many: bool = False
     pick: int | None = None
 
@@ -76,6 +78,8 @@ class Relation:
         if self.pick is not None:
             loaded = loaded[self.pick]
         build = self.build
+        if build is None:
+            return loaded
         if self.many:
             return [build(record, context) for record in loaded]
         return None if loaded is None else build(loaded, context)

@@ -42,13 +42,9 @@ else:
     InfoT = Info
 
 
-def _same(value: Any, _context: Any) -> Any:
-    return value
-
-
 # Relations: each field's loader, key, part of the loaded value and builder, declared once (schema/relations.py).
-CUSTOMER_STATUSES = Relation("statuses_by_customer", key="db_id", build=_same)
-CUSTOMER_PRODUCTS = Relation("products_by_customer", key="db_id", build=_same)
+CUSTOMER_STATUSES = Relation("statuses_by_customer", key="db_id", build=None)
+CUSTOMER_PRODUCTS = Relation("products_by_customer", key="db_id", build=None)
 CUSTOMER_SUBSCRIPTIONS = Relation(
     "plans_by_customer", key="db_id", pick=0, many=True, build=lambda r, c: Subscription.from_record(r, c)
 )
@@ -110,17 +106,19 @@ class LicenseLine:
     @classmethod
     def from_record(cls, record: Any) -> LicenseLine:
         """A line from a licence-line record with its values as of today."""
-        numbers = line_numbers(total=record.total, assigned=record.assigned, used=record.used)
+        available, overage, assignment_rate, usage_rate = line_numbers(
+            total=record.total, assigned=record.assigned, used=record.used
+        )
         return cls(
             product=record.product,
             total=record.total,
             assigned=record.assigned,
             used=record.used,
             used_last90_days=record.used90,
-            available=numbers.available,
-            overage=numbers.overage,
-            assignment_rate=numbers.assignment_rate,
-            usage_rate=numbers.usage_rate,
+            available=available,
+            overage=overage,
+            assignment_rate=assignment_rate,
+            usage_rate=usage_rate,
             line_id=record.id,
         )
 
