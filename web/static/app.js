@@ -487,6 +487,7 @@
       for (const { control } of this.fields.values()) {
         control.removeAttribute("aria-invalid");
         control.removeAttribute("aria-errormessage");
+        control.removeAttribute("aria-describedby");
       }
       this.box.replaceChildren();
     }
@@ -501,11 +502,12 @@
         const spot = this.fields.get(key) || (key.includes(".") ? this.fields.get(key.split(".")[0]) : null);
         if (!spot) { loose.push([e, text]); continue; }
         const id = nextId("err");
-        const msg = h("p", { class: "field-error", id, testid: "field-error", "data-code": e.code, "data-field": key }, text);
+        const msg = h("p", { class: "field-error", id, role: "alert", testid: "field-error", "data-code": e.code, "data-field": key }, text);
         spot.wrap.after(msg);
         this.shown.push(msg);
         spot.control.setAttribute("aria-invalid", "true");
         spot.control.setAttribute("aria-errormessage", id);
+        spot.control.setAttribute("aria-describedby", id);
         firstControl = firstControl || spot.control;
       }
       if (loose.length) {
@@ -631,6 +633,10 @@
   }
 
   function showApp() {
+    // Tab starts again at the top of the page (the skip link), not after the sign-in button.
+    document.body.tabIndex = -1;
+    document.body.focus({ preventScroll: true });
+    document.body.removeAttribute("tabindex");
     $("#login").hidden = true;
     $("#app").hidden = false;
     paintViewer();
@@ -665,6 +671,8 @@
   });
 
   $("#sign-out").addEventListener("click", () => signOut());
+  // The skip link moves focus to the content without touching the hash (the router's).
+  $(".skip-link").addEventListener("click", (event) => { event.preventDefault(); $("#view").focus(); });
 
   const menuButton = $("#menu-toggle");
   menuButton.addEventListener("click", () => {
@@ -736,6 +744,8 @@
   window.addEventListener("hashchange", route);
 
   const customerHref = (id) => `#/customers/${encodeURIComponent(id)}`;
+  // A click on these inside a clickable row is theirs, not the row's.
+  const INTERACTIVE = "a, button, input, select, .has-tip";
 
   // ------------------------------------------------------------ CSV download (all pages, through the API)
 
@@ -1070,7 +1080,7 @@
         const href = customerHref(row.customer.id);
         tbody.append(h("tr", {
           class: "clickable", testid: "section-row", "data-customer-id": row.customer.id,
-          onclick: (event) => { if (!event.target.closest("a, button, [tabindex]")) navigate(href); },
+          onclick: (event) => { if (!event.target.closest(INTERACTIVE)) navigate(href); },
         },
         h("td", { class: "name" }, h("a", { href }, row.customer.name)),
         h("td", null, h("code", null, row.subscriptionId), " ", badge(PLAN_TYPE[row.planType], row.planType === "TRIAL" ? "accent" : "")),
@@ -1242,7 +1252,7 @@
     name: { field: "NAME", direction: "ASC" }, "-name": { field: "NAME", direction: "DESC" },
     created: { field: "CREATED_ON", direction: "ASC" }, "-created": { field: "CREATED_ON", direction: "DESC" },
   };
-  const LIST_KEYS = ["q", "managedBy", "product", "status", "type", "assignedTo", "sort", "size"];
+  const LIST_KEYS = ["q", "managedBy", "product", "status", "type", "assignedTo", "role", "sort", "size"];
   const list = (text) => (text ? text.split(",").filter(Boolean) : []);
 
   function listHash(params, base = "#/customers") {
@@ -1284,8 +1294,6 @@
       h("option", { value: "" }, "Any"), Object.entries(PLAN_TYPE).map(([v, t]) => h("option", { value: v }, t)));
     const assignedTo = h("select", { id: "filter-assignedTo", testid: "filter-assignedTo" }, h("option", { value: "" }, "Anyone"));
     const size = h("select", { id: "page-size", testid: "page-size" }, PAGE_SIZES.map((n) => h("option", { value: String(n) }, `${n} per page`)));
-    const statusStatus = STATUS;
-    let productSelect, statusSelect;
     const reset = h("button", { type: "button", class: "btn btn-ghost", testid: "filter-reset" }, "Reset filters");
     const count = h("span", { testid: "result-count", "aria-live": "polite" }, "");
     const body = h("div", { testid: "customers" }, h("div", { class: "loading" }, "Loading customers…"));
@@ -1327,22 +1335,24 @@
       });
     }
 
-    const fieldsBox = h("div", { class: "filters", role: "search", "aria-label": "Filter customers" });
+    // The multi-selects are repainted from the URL; the other controls stay (and keep focus while typing).
+    const productSlot = h("div", { class: "slot" });
+    const statusSlot = h("div", { class: "slot" });
     function paintFilters() {
-      productSelect = multiSelect({ label: "Product", options: PRODUCT, selected: list(params.product), testid: "filter-product", onChange: (v) => update({ product: v.join(",") }) });
-      statusSelect = multiSelect({
-        label: "Status", options: Object.fromEntries(Object.entries(statusStatus).map(([k, v]) => [k, v[0]])), selected: list(params.status),
+      productSlot.replaceChildren(multiSelect({ label: "Product", options: PRODUCT, selected: list(params.product), testid: "filter-product", onChange: (v) => update({ product: v.join(",") }) }));
+      statusSlot.replaceChildren(multiSelect({
+        label: "Status", options: Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [k, v[0]])), selected: list(params.status),
         testid: "filter-status", onChange: (v) => update({ status: v.join(",") }),
-      });
-      fieldsBox.replaceChildren(
-        h("div", { class: "field field-wide" }, h("label", { for: "filter-q" }, "Search"), search),
-        h("div", { class: "field" }, h("label", { for: "filter-managedBy" }, "Managed by"), managedBy),
-        h("div", { class: "field" }, h("span", { class: "label" }, "Product"), productSelect),
-        h("div", { class: "field" }, h("span", { class: "label" }, "Status"), statusSelect),
-        h("div", { class: "field" }, h("label", { for: "filter-type" }, "Subscription type"), type),
-        h("div", { class: "field" }, h("label", { for: "filter-assignedTo" }, "Assigned to"), assignedTo),
-        h("div", { class: "field field-reset" }, reset));
+      }));
     }
+    const fieldsBox = h("div", { class: "filters", role: "search", "aria-label": "Filter customers" },
+      h("div", { class: "field field-wide" }, h("label", { for: "filter-q" }, "Search"), search),
+      h("div", { class: "field" }, h("label", { for: "filter-managedBy" }, "Managed by"), managedBy),
+      h("div", { class: "field" }, h("span", { class: "label" }, "Product"), productSlot),
+      h("div", { class: "field" }, h("span", { class: "label" }, "Status"), statusSlot),
+      h("div", { class: "field" }, h("label", { for: "filter-type" }, "Subscription type"), type),
+      h("div", { class: "field" }, h("label", { for: "filter-assignedTo" }, "Assigned to"), assignedTo),
+      h("div", { class: "field field-reset" }, reset));
 
     root.append(
       h("div", { class: "page-head" },
@@ -1437,7 +1447,7 @@
           h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Launch")))),
         h("tbody", null, conn.nodes.map((c) => h("tr", {
           class: "clickable", testid: "customer-row", "data-id": c.id,
-          onclick: (event) => { if (!event.target.closest("a, button, [tabindex]")) navigate(customerHref(c.id)); },
+          onclick: (event) => { if (!event.target.closest(INTERACTIVE)) navigate(customerHref(c.id)); },
         },
         h("td", { class: "name" }, h("a", { href: customerHref(c.id) }, c.name)),
         h("td", null, statusBadges(c)),
@@ -1919,10 +1929,10 @@
       let roleCell;
       if (manage) {
         const errors = new FormErrors("setPartnerAdminRole", box);
-        const select = h("select", { testid: "role-select", "aria-label": `Role of ${a.displayName}` },
+        const select = h("select", { testid: "role-select", "data-action": "setPartnerAdminRole", "aria-label": `Role of ${a.displayName}` },
           Object.entries(ROLE).map(([v, label]) => h("option", { value: v, selected: v === a.role }, label)));
         errors.field("role", select);
-        const save = h("button", { type: "button", class: "btn btn-sm btn-primary", testid: "save-role", "data-action": "setPartnerAdminRole", hidden: true }, "Save role");
+        const save = h("button", { type: "button", class: "btn btn-sm btn-primary", testid: "save-role", hidden: true }, "Save role");
         select.addEventListener("change", () => { save.hidden = select.value === a.role; });
         save.addEventListener("click", async () => {
           const role = select.value;
@@ -2086,7 +2096,7 @@
         if (!conn.nodes.length) { body.replaceChildren(h("div", { class: "empty", testid: "audit-empty" }, "Nothing has been changed yet.")); return; }
         body.replaceChildren(h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Audit events" }, h("table", { testid: "audit-table" },
           h("thead", null, h("tr", null, ["When (UTC)", "Who", "What", "Details"].map((t) => h("th", { scope: "col" }, t)))),
-          h("tbody", null, conn.nodes.map((e) => h("tr", { testid: "audit-row", "data-id": e.id, "data-action": null, "data-event": e.action },
+          h("tbody", null, conn.nodes.map((e) => h("tr", { testid: "audit-row", "data-id": e.id, "data-event": e.action },
             h("td", { class: "nowrap" }, fmtTime(e.at)),
             h("td", null, e.actor ? e.actor.displayName : e.actorEmail, h("div", { class: "muted small" }, e.actorEmail)),
             h("td", null, ACTION_TEXT[e.action] || e.action,
