@@ -28,7 +28,6 @@ import calendar
 import contextlib
 import csv
 import datetime as dt
-import io
 import json
 import os
 import re
@@ -83,7 +82,12 @@ TOKEN_ROLES = {
     "salesfull": ("SALES_FULL_ADMIN", 0),
     "sales": ("SALES_ADMIN", 0),
 }
-ROLE_TOKEN = {"PARTNER_FULL_ADMIN": "full", "PARTNER_READ_ONLY_ADMIN": "readonly", "SALES_FULL_ADMIN": "salesfull", "SALES_ADMIN": "sales"}
+ROLE_TOKEN = {
+    "PARTNER_FULL_ADMIN": "full",
+    "PARTNER_READ_ONLY_ADMIN": "readonly",
+    "SALES_FULL_ADMIN": "salesfull",
+    "SALES_ADMIN": "sales",
+}
 
 # SPEC §4, written out by hand: which of the §3.1 mutations each role may run.
 TRIAL_ACTIONS = {"startTrial", "extendTrial", "cancelTrial", "convertTrial"}
@@ -142,7 +146,11 @@ def future_schema() -> Any:
     sdl = (ROOT / "schema.graphql").read_text()
     for name in SECTION_TYPES:
         sdl, count = re.subn(
-            rf"(type {name}Section \{{.*?  rows\(\n)", rf"\g<1>    orderBy: {name}RowOrder = null\n", sdl, count=1, flags=re.S
+            rf"(type {name}Section \{{.*?  rows\(\n)",
+            rf"\g<1>    orderBy: {name}RowOrder = null\n",
+            sdl,
+            count=1,
+            flags=re.S,
         )
         assert count == 1, name
     return build_schema(sdl + FEATURE_SDL)
@@ -361,12 +369,17 @@ def axe_check(page: Page, what: str) -> None:
     results = Axe().run(
         page,
         options={
-            "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
+            "runOnly": {
+                "type": "tag",
+                "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
+            },
             "resultTypes": ["violations"],
         },
     )
     bad = [
-        v for v in results.response["violations"] if v["id"] == "color-contrast" or v["impact"] in ("serious", "critical")
+        v
+        for v in results.response["violations"]
+        if v["id"] == "color-contrast" or v["impact"] in ("serious", "critical")
     ]
     assert not bad, f"axe on {what}:\n" + "\n".join(
         f"{v['id']} ({v['impact']}): {v['help']} — {[node['target'] for node in v['nodes']][:5]}" for v in bad
@@ -402,7 +415,12 @@ def analytics(server: Server, product: str) -> dict[str, Any]:
 
 
 def customer_list(
-    server: Server, filter: dict[str, Any], first: int = 25, after: str | None = None, order: dict | None = None, token: str | None = None
+    server: Server,
+    filter: dict[str, Any],
+    first: int = 25,
+    after: str | None = None,
+    order: dict | None = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
     return server.gql(
         """query ($f: CustomerFilter, $first: Int, $after: String, $o: CustomerOrder) {
@@ -431,7 +449,9 @@ def pick_customer(server: Server, *, trial: bool = False, pending: bool = False,
 
 
 def admin_id(server: Server, email: str) -> str:
-    nodes = server.gql("query ($s: String) { partnerAdmins(first: 100, filter: { search: $s }) { nodes { id email } } }", {"s": email})
+    nodes = server.gql(
+        "query ($s: String) { partnerAdmins(first: 100, filter: { search: $s }) { nodes { id email } } }", {"s": email}
+    )
     return next(a["id"] for a in nodes["partnerAdmins"]["nodes"] if a["email"] == email)
 
 
@@ -468,7 +488,9 @@ async def test_dashboard_files_are_served() -> None:
         assert '<script src="/static/app.js"' in index.text
         assert index.text.index("/static/documents.js") < index.text.index("/static/app.js")
         assert '<link rel="stylesheet" href="/static/app.css">' in index.text
-        assert "<script>" not in index.text and not re.search(r"\son[a-z]+=", index.text), "no inline scripts or handlers"
+        assert "<script>" not in index.text and not re.search(r"\son[a-z]+=", index.text), (
+            "no inline scripts or handlers"
+        )
         for name, kind in (
             ("index.html", "text/html"),
             ("documents.js", "javascript"),
@@ -573,8 +595,12 @@ def test_overview_tiles_match_the_sections_they_count(page: Page, server: Server
     expect(note).to_be_in_viewport()
     expect(note).to_contain_text(f"Meetings only: {meetings['overLimit']['customersWithOverage']} customer")
     expect(page.get_by_test_id("section-note-overLimit-tile")).to_have_text(n(kpis["overLicenseLimit"]))
-    expect(page.get_by_test_id("overLimit-customersWithOverage")).to_have_text(n(meetings["overLimit"]["customersWithOverage"]))
-    expect(page.get_by_test_id("overLimit-totalOverageLicenses")).to_have_text(n(meetings["overLimit"]["totalOverageLicenses"]))
+    expect(page.get_by_test_id("overLimit-customersWithOverage")).to_have_text(
+        n(meetings["overLimit"]["customersWithOverage"])
+    )
+    expect(page.get_by_test_id("overLimit-totalOverageLicenses")).to_have_text(
+        n(meetings["overLimit"]["totalOverageLicenses"])
+    )
 
 
 def test_overview_trend_sections_and_product_toggle(page: Page, server: Server) -> None:
@@ -588,7 +614,9 @@ def test_overview_trend_sections_and_product_toggle(page: Page, server: Server) 
     assert page.locator("[data-testid=trend-chart] path[data-series]").count() == 3
     expect(page.get_by_test_id("expiring-expiringCustomers")).to_have_text(n(meetings["expiring"]["expiringCustomers"]))
     for key in ("recentlyAdded", "expiring", "renewing", "lowAssignment", "overLimit"):
-        expect(page.locator(f"[data-testid=section-{key}] tbody tr")).to_have_count(min(10, meetings[key]["rows"]["totalCount"]))
+        expect(page.locator(f"[data-testid=section-{key}] tbody tr")).to_have_count(
+            min(10, meetings[key]["rows"]["totalCount"])
+        )
     # Without rows(orderBy:) in the schema no section column offers sorting.
     expect(page.locator("[data-testid^=sort-]")).to_have_count(0)
     shot(page, "overview")
@@ -602,7 +630,9 @@ def test_overview_trend_sections_and_product_toggle(page: Page, server: Server) 
     for key in ("total", "assigned", "used"):
         expect(page.get_by_test_id(f"trend-latest-{key}")).to_have_text(n(calling["licenseTrend"][-1][key]))
     for key in ("recentlyAdded", "expiring", "renewing", "lowAssignment", "overLimit"):
-        expect(page.locator(f"[data-testid=section-{key}] tbody tr")).to_have_count(min(10, calling[key]["rows"]["totalCount"]))
+        expect(page.locator(f"[data-testid=section-{key}] tbody tr")).to_have_count(
+            min(10, calling[key]["rows"]["totalCount"])
+        )
     expect(page.get_by_test_id("section-note-overLimit")).to_contain_text(
         f"Calling only: {calling['overLimit']['customersWithOverage']} customer"
     )
@@ -610,7 +640,10 @@ def test_overview_trend_sections_and_product_toggle(page: Page, server: Server) 
     shot(page, "overview-calling", full_page=True)
 
     # A section pages on with its rows' cursor.
-    longest = max(("recentlyAdded", "expiring", "renewing", "lowAssignment", "overLimit"), key=lambda k: calling[k]["rows"]["totalCount"])
+    longest = max(
+        ("recentlyAdded", "expiring", "renewing", "lowAssignment", "overLimit"),
+        key=lambda k: calling[k]["rows"]["totalCount"],
+    )
     total = calling[longest]["rows"]["totalCount"]
     assert total > 10, "the seeded data should give one section more than a page of rows"
     page.get_by_test_id(f"more-{longest}").click()
@@ -666,7 +699,9 @@ def test_licence_bar_tooltips_match_the_api(page: Page, server: Server) -> None:
     customer = server.gql(CUSTOMER_DETAIL, {"id": first["customer"]["id"]})["customer"]
     sub = customer["subscriptions"][0]
     line = sub["licenses"][0]
-    row = page.locator(f"[data-subscription-id='{sub['subscriptionId']}'] [data-testid=licence-row][data-product={line['product']}]")
+    row = page.locator(
+        f"[data-subscription-id='{sub['subscriptionId']}'] [data-testid=licence-row][data-product={line['product']}]"
+    )
     row.get_by_test_id("licence-bar").hover()
     expect(tip.get_by_test_id("tt-total")).to_have_text(n(line["total"]))
     expect(tip.get_by_test_id("tt-assigned")).to_contain_text(n(line["assigned"]))
@@ -758,7 +793,10 @@ def test_customer_list_multi_filters_sorting_page_size_and_paging(page: Page, se
             expect(page.get_by_test_id("customers-empty")).to_be_visible()
         if key == "status" and value == "READY_FOR_SETUP":
             assert totals[1] > totals[0] > 0  # the second status widened the list
-            assert "status=EXPIRING_SOON%2CREADY_FOR_SETUP" in page.url or "status=EXPIRING_SOON,READY_FOR_SETUP" in page.url
+            assert (
+                "status=EXPIRING_SOON%2CREADY_FOR_SETUP" in page.url
+                or "status=EXPIRING_SOON,READY_FOR_SETUP" in page.url
+            )
             shot(page, "customers")
             axe_check(page, "the customer list")
 
@@ -789,7 +827,9 @@ def test_status_badges_explain_themselves_from_the_page_when_the_api_cannot(page
     badge = page.locator("[data-testid=customer-row] [data-testid=status-SUBSCRIPTION]").first
     badge.hover()
     expect(badge).to_have_attribute("data-explained-by", "page")
-    expect(page.get_by_test_id("tooltip").get_by_test_id("status-reason")).to_have_text("The customer has an active subscription.")
+    expect(page.get_by_test_id("tooltip").get_by_test_id("status-reason")).to_have_text(
+        "The customer has an active subscription."
+    )
     names = {body["operationName"] for body in page.sent}  # type: ignore[attr-defined]
     assert "Features" in names and "Customers" in names
     assert not names & FEATURE_DOCUMENTS, names & FEATURE_DOCUMENTS
@@ -798,7 +838,9 @@ def test_status_badges_explain_themselves_from_the_page_when_the_api_cannot(page
 def test_csv_download_of_the_list_and_a_section_has_every_row(page: Page, server: Server, tmp_path: Path) -> None:
     sign_in(page, server, server.tokens["full"])
     page.goto(f"{server.url}/#/customers?status=SUBSCRIPTION&sort=-created")
-    expected = customer_list(server, {"statuses": ["SUBSCRIPTION"]}, first=100, order={"field": "CREATED_ON", "direction": "DESC"})
+    expected = customer_list(
+        server, {"statuses": ["SUBSCRIPTION"]}, first=100, order={"field": "CREATED_ON", "direction": "DESC"}
+    )
     assert expected["totalCount"] > 25  # more than the one page on screen
     expect(page.get_by_test_id("result-count")).to_have_attribute("data-total", str(expected["totalCount"]))
     with page.expect_download() as info:
@@ -825,7 +867,9 @@ def test_csv_download_of_the_list_and_a_section_has_every_row(page: Page, server
     assert len(rows) == section["totalCount"]
     top = section["nodes"][0]
     assert (rows[0]["Customer ID"], rows[0]["Subscription ID"], rows[0]["Overage"]) == (
-        top["customer"]["id"], top["subscriptionId"], str(top["overage"]),
+        top["customer"]["id"],
+        top["subscriptionId"],
+        str(top["overage"]),
     )
 
     # Cancel: while a page is on its way, Cancel stops the download and saves nothing.
@@ -834,7 +878,8 @@ def test_csv_download_of_the_list_and_a_section_has_every_row(page: Page, server
     downloads: list[Any] = []
     page.on("download", lambda download: downloads.append(download))
     held: list[Route] = []
-    page.route("**/graphql", lambda route: held.append(route))  # hold every request: the export's first page never arrives
+    # Hold every request: the export's first page never arrives.
+    page.route("**/graphql", lambda route: held.append(route))
     page.get_by_test_id("csv-customers").click()
     progress = page.get_by_test_id("csv-customers-progress")
     expect(progress).to_have_attribute("data-state", "running")
@@ -897,7 +942,9 @@ def test_each_role_finds_exactly_the_actions_it_may_take(page: Page, server: Ser
     assert offered == MAY[role], (role, offered ^ MAY[role])
     assert denied == ALL_ACTIONS - MAY[role], (role, denied ^ (ALL_ACTIONS - MAY[role]))
     if MAY[role] != ALL_ACTIONS:
-        expect(page.locator("[data-denied]").first).to_contain_text(f"Your role ({page.get_by_test_id('viewer-role').inner_text()})")
+        expect(page.locator("[data-denied]").first).to_contain_text(
+            f"Your role ({page.get_by_test_id('viewer-role').inner_text()})"
+        )
     # The audit log: in the navigation only for the roles that may read it.
     nav_audit = page.get_by_test_id("nav-audit")
     if role in READS_AUDIT:
@@ -944,7 +991,10 @@ def test_start_extend_convert_a_trial_and_set_up_the_order(page: Page, server: S
     active = [t for t in after["trials"] if t["status"] == "ACTIVE"]
     assert len(after["trials"]) == len(customer["trials"]) + 1 and len(active) == 1
     trial = active[0]
-    assert (trial["startsOn"], trial["endsOn"]) == (TODAY, (dt.date.fromisoformat(TODAY) + dt.timedelta(days=14)).isoformat())
+    assert (trial["startsOn"], trial["endsOn"]) == (
+        TODAY,
+        (dt.date.fromisoformat(TODAY) + dt.timedelta(days=14)).isoformat(),
+    )
     assert trial["licenses"] == [{"product": "MEETINGS", "total": 40}, {"product": "CALLING", "total": 40}]
     # In place: the start form is gone; the trial and its actions took its place.
     expect(page.get_by_test_id("trial-form")).to_have_count(0)
@@ -969,7 +1019,9 @@ def test_start_extend_convert_a_trial_and_set_up_the_order(page: Page, server: S
     page.get_by_test_id("extend-trial").click()
     expect(page.get_by_test_id("trial-extended")).to_contain_text("extended by 7 days")
     extended = dt.date.fromisoformat(trial["endsOn"]) + dt.timedelta(days=7)
-    got = next(t for t in server.gql(CUSTOMER_DETAIL, {"id": customer["id"]})["customer"]["trials"] if t["id"] == trial["id"])
+    got = next(
+        t for t in server.gql(CUSTOMER_DETAIL, {"id": customer["id"]})["customer"]["trials"] if t["id"] == trial["id"]
+    )
     assert got["endsOn"] == extended.isoformat() and got["status"] == "ACTIVE"
     expect(page.get_by_test_id("trial-remaining")).to_have_text("21 days")
 
@@ -1002,7 +1054,14 @@ def test_start_extend_convert_a_trial_and_set_up_the_order(page: Page, server: S
     error = setup.get_by_test_id("field-error")
     expect(error).to_have_attribute("data-code", "TERMS_NOT_ACCEPTED")
     expect(error).to_have_text("Accept the terms and conditions to set up the order.")
-    assert next(s for s in server.gql(CUSTOMER_DETAIL, {"id": customer["id"]})["customer"]["subscriptions"] if s["subscriptionId"] == new_id)["status"] == "PENDING_SETUP"
+    assert (
+        next(
+            s
+            for s in server.gql(CUSTOMER_DETAIL, {"id": customer["id"]})["customer"]["subscriptions"]
+            if s["subscriptionId"] == new_id
+        )["status"]
+        == "PENDING_SETUP"
+    )
     setup.get_by_test_id("accept-terms").check()
     setup.get_by_test_id("complete-setup").click()
     expect(page.get_by_test_id("setup-done")).to_contain_text(f"{new_id} is now active")
@@ -1066,7 +1125,9 @@ def test_cancel_a_trial_with_confirmation_and_a_trial_started_meanwhile(page: Pa
     trials = server.gql(CUSTOMER_DETAIL, {"id": customer["id"]})["customer"]["trials"]
     assert next(t for t in trials if t["id"] == started["trial"]["id"])["status"] == "CANCELLED"
     expect(page.get_by_test_id("trial-form")).to_be_visible()  # a new trial may be started again
-    expect(page.locator(f"[data-testid=trial-row][data-trial-id='{started['trial']['trialId']}']")).to_have_attribute("data-status", "CANCELLED")
+    expect(page.locator(f"[data-testid=trial-row][data-trial-id='{started['trial']['trialId']}']")).to_have_attribute(
+        "data-status", "CANCELLED"
+    )
 
 
 def test_assign_and_unassign_an_admin(page: Page, server: Server) -> None:
@@ -1119,7 +1180,9 @@ def test_start_a_trial_for_a_new_customer(page: Page, server: Server) -> None:
     error = form.locator("[data-testid=field-error][data-field='newCustomer.name']")
     expect(error).to_have_attribute("data-code", "NAME_TAKEN")
     expect(error).to_contain_text("already exists")
-    assert server.gql('{ customers(filter: { search: "browser tests" }) { totalCount } }')["customers"]["totalCount"] == 1
+    assert (
+        server.gql('{ customers(filter: { search: "browser tests" }) { totalCount } }')["customers"]["totalCount"] == 1
+    )
 
 
 # ------------------------------------------------------------------ administrators, audit log
@@ -1145,7 +1208,9 @@ def test_administrators_list_filters_create_change_role_and_remove(page: Page, s
     expect(entries).to_have_count(expected["totalCount"])
     assert [e.get_attribute("data-email") for e in entries.all()] == [a["email"] for a in expected["nodes"]]
     page.get_by_test_id("admin-q").fill("sales")
-    expected = server.gql(ADMINS, {"f": {"roles": ["SALES_ADMIN", "PARTNER_READ_ONLY_ADMIN"], "search": "sales"}})["partnerAdmins"]
+    expected = server.gql(ADMINS, {"f": {"roles": ["SALES_ADMIN", "PARTNER_READ_ONLY_ADMIN"], "search": "sales"}})[
+        "partnerAdmins"
+    ]
     expect(entries).to_have_count(expected["totalCount"])
     assert 0 < expected["totalCount"] < everyone["totalCount"]
     page.goto(f"{server.url}/#/admins")
@@ -1157,7 +1222,9 @@ def test_administrators_list_filters_create_change_role_and_remove(page: Page, s
     page.get_by_test_id("new-admin-role").select_option("SALES_ADMIN")
     page.get_by_test_id("create-admin").click()
     expect(page.get_by_test_id("admin-created")).to_contain_text("petra.browser@demo.example")
-    created = next(a for a in server.gql(ADMINS)["partnerAdmins"]["nodes"] if a["email"] == "petra.browser@demo.example")
+    created = next(
+        a for a in server.gql(ADMINS)["partnerAdmins"]["nodes"] if a["email"] == "petra.browser@demo.example"
+    )
     assert (created["displayName"], created["role"]) == ("Petra Browser", "SALES_ADMIN")
     row = page.locator("[data-testid=admin-entry][data-email='petra.browser@demo.example']")
     expect(row).to_be_visible()
@@ -1175,7 +1242,12 @@ def test_administrators_list_filters_create_change_role_and_remove(page: Page, s
     row.get_by_test_id("role-select").select_option("SALES_FULL_ADMIN")
     row.get_by_test_id("save-role").click()
     expect(page.get_by_test_id("admin-saved")).to_contain_text("Petra Browser is now a Sales full admin")
-    assert server.gql("query ($id: ID!) { node(id: $id) { ... on PartnerAdmin { role } } }", {"id": created["id"]})["node"]["role"] == "SALES_FULL_ADMIN"
+    assert (
+        server.gql("query ($id: ID!) { node(id: $id) { ... on PartnerAdmin { role } } }", {"id": created["id"]})[
+            "node"
+        ]["role"]
+        == "SALES_FULL_ADMIN"
+    )
     expect(row).to_have_attribute("data-role", "SALES_FULL_ADMIN")
 
     # Remove, after a confirmation that says what it does.
@@ -1198,7 +1270,10 @@ def test_the_last_full_admin_cannot_be_demoted_or_removed(page: Page, server: Se
     fulls = server.gql(ADMINS, {"f": {"roles": ["PARTNER_FULL_ADMIN"]}})["partnerAdmins"]
     assert [a["email"] for a in fulls["nodes"]] == [server.emails["full"]]
     # The removed admin's token no longer works.
-    assert server.raw({"query": "{ viewer { id } }"}, server.tokens["full2"])["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (
+        server.raw({"query": "{ viewer { id } }"}, server.tokens["full2"])["errors"][0]["extensions"]["code"]
+        == "UNAUTHENTICATED"
+    )
 
     me = page.locator(f"[data-testid=admin-entry][data-email='{server.emails['full']}']")
     expect(me.get_by_test_id("only-full-admin")).to_be_visible()
@@ -1224,7 +1299,9 @@ def test_audit_log_pages_match_the_api(page: Page, server: Server) -> None:
     events = "query ($a: String) { auditLog(first: 25, after: $a) { totalCount pageInfo { endCursor hasNextPage } nodes { id action actorEmail } } }"
     if server.gql(events)["auditLog"]["totalCount"] <= 25:
         # Make sure there is a second page: idempotent assignments are recorded too.
-        customer = server.gql("{ customers(first: 1, filter: { statuses: [SUBSCRIPTION] }) { nodes { id } } }")["customers"]["nodes"][0]
+        customer = server.gql("{ customers(first: 1, filter: { statuses: [SUBSCRIPTION] }) { nodes { id } } }")[
+            "customers"
+        ]["nodes"][0]
         sales = admin_id(server, server.emails["sales"])
         for _ in range(26):
             server.gql(
@@ -1260,7 +1337,9 @@ def test_audit_log_pages_match_the_api(page: Page, server: Server) -> None:
 def test_phone_widths_have_no_horizontal_scroll(browser: Any, server: Server, width: int) -> None:
     ctx, tab, problems, _ = _new_tab(browser, {"width": width, "height": 800})
     try:
-        customer = server.gql("{ customers(first: 1, filter: { statuses: [LICENSE_OVERAGE] }) { nodes { id } } }")["customers"]["nodes"][0]
+        customer = server.gql("{ customers(first: 1, filter: { statuses: [LICENSE_OVERAGE] }) { nodes { id } } }")[
+            "customers"
+        ]["nodes"][0]
         sign_in(tab, server, server.tokens["full"])
         for where, ready in (
             ("/", "[data-testid=section-overLimit] tbody tr"),
@@ -1317,7 +1396,9 @@ def test_keyboard_reaches_the_content_with_visible_focus(page: Page, server: Ser
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("section-expiring")).to_be_focused()
     # A confirmation dialog traps focus and closes with Escape.
-    customer = server.gql("{ customers(first: 1, filter: { subscriptionType: TRIAL }) { nodes { id } } }")["customers"]["nodes"][0]
+    customer = server.gql("{ customers(first: 1, filter: { subscriptionType: TRIAL }) { nodes { id } } }")["customers"][
+        "nodes"
+    ][0]
     open_customer(page, server, customer["id"])
     page.get_by_test_id("cancel-trial").focus()
     page.keyboard.press("Enter")
@@ -1325,7 +1406,9 @@ def test_keyboard_reaches_the_content_with_visible_focus(page: Page, server: Ser
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("confirm-dialog")).to_have_count(0)
     expect(page.get_by_test_id("cancel-trial")).to_be_focused()
-    assert any(t["status"] == "ACTIVE" for t in server.gql(CUSTOMER_DETAIL, {"id": customer["id"]})["customer"]["trials"])
+    assert any(
+        t["status"] == "ACTIVE" for t in server.gql(CUSTOMER_DETAIL, {"id": customer["id"]})["customer"]["trials"]
+    )
 
 
 # ------------------------------------------------------------------ the announced API features
@@ -1348,12 +1431,29 @@ def test_announced_api_features_light_up_when_the_schema_has_them(page: Page, se
             data = server.raw(body, token)["data"]
             data["customer"]["fields"].append({"name": "statusDetails"})
             data["statusDetail"] = {"fields": [{"name": f} for f in ("status", "reason", "since", "until", "plans")]}
-            enum = {"kind": "ENUM", "name": "OverLimitRowOrderField", "enumValues": [{"name": v} for v in ("CUSTOMER_NAME", "OVERAGE", "MONTHS_REMAINING")]}
+            enum = {
+                "kind": "ENUM",
+                "name": "OverLimitRowOrderField",
+                "enumValues": [{"name": v} for v in ("CUSTOMER_NAME", "OVERAGE", "MONTHS_REMAINING")],
+            }
             order_type = {
-                "kind": "INPUT_OBJECT", "name": "OverLimitRowOrder",
+                "kind": "INPUT_OBJECT",
+                "name": "OverLimitRowOrder",
                 "inputFields": [
                     {"name": "field", "type": {"kind": "NON_NULL", "name": None, "enumValues": None, "ofType": enum}},
-                    {"name": "direction", "type": {"kind": "NON_NULL", "name": None, "enumValues": None, "ofType": {"kind": "ENUM", "name": "OrderDirection", "enumValues": [{"name": "ASC"}, {"name": "DESC"}]}}},
+                    {
+                        "name": "direction",
+                        "type": {
+                            "kind": "NON_NULL",
+                            "name": None,
+                            "enumValues": None,
+                            "ofType": {
+                                "kind": "ENUM",
+                                "name": "OrderDirection",
+                                "enumValues": [{"name": "ASC"}, {"name": "DESC"}],
+                            },
+                        },
+                    },
                 ],
             }
             rows = next(f for f in data["overLimit"]["fields"] if f["name"] == "rows")
@@ -1362,21 +1462,34 @@ def test_announced_api_features_light_up_when_the_schema_has_them(page: Page, se
         elif name == "CustomerWithStatusDetails":
             data = server.raw({**body, "query": DOCUMENTS["Customer"], "operationName": "Customer"}, token)["data"]
             data["customer"]["statusDetails"] = [
-                {"status": st, "reason": f"Stand-in reason for {st}.", "since": "2026-11-01", "until": None} for st in data["customer"]["statuses"]
+                {"status": st, "reason": f"Stand-in reason for {st}.", "since": "2026-11-01", "until": None}
+                for st in data["customer"]["statuses"]
             ]
             route.fulfill(json={"data": data})
         elif name == "CustomersWithStatusDetails":
             data = server.raw({**body, "query": DOCUMENTS["Customers"], "operationName": "Customers"}, token)["data"]
             for node in data["customers"]["nodes"]:
-                node["statusDetails"] = [{"status": st, "reason": f"Stand-in reason for {st}.", "since": None, "until": None} for st in node["statuses"]]
+                node["statusDetails"] = [
+                    {"status": st, "reason": f"Stand-in reason for {st}.", "since": None, "until": None}
+                    for st in node["statuses"]
+                ]
             route.fulfill(json={"data": data})
         elif name == "OverLimitRowsOrdered":
             ordered_requests.append(body["variables"])
-            plain = {**body, "query": DOCUMENTS["OverLimitRows"], "operationName": "OverLimitRows", "variables": {"product": body["variables"]["product"], "first": 100}}
+            plain = {
+                **body,
+                "query": DOCUMENTS["OverLimitRows"],
+                "operationName": "OverLimitRows",
+                "variables": {"product": body["variables"]["product"], "first": 100},
+            }
             data = server.raw(plain, token)["data"]
             nodes = data["analytics"]["overLimit"]["rows"]["nodes"]
             order = body["variables"]["orderBy"]
-            key = {"CUSTOMER_NAME": lambda r: r["customer"]["name"].casefold(), "OVERAGE": lambda r: r["overage"], "MONTHS_REMAINING": lambda r: r["monthsRemaining"]}[order["field"]]
+            key = {
+                "CUSTOMER_NAME": lambda r: r["customer"]["name"].casefold(),
+                "OVERAGE": lambda r: r["overage"],
+                "MONTHS_REMAINING": lambda r: r["monthsRemaining"],
+            }[order["field"]]
             nodes.sort(key=key, reverse=order["direction"] == "DESC")
             data["analytics"]["overLimit"]["rows"]["nodes"] = nodes[: body["variables"]["first"]]
             route.fulfill(json={"data": data})
@@ -1390,13 +1503,17 @@ def test_announced_api_features_light_up_when_the_schema_has_them(page: Page, se
     sortable = page.locator("[data-testid=section-overLimit] [data-testid^=sort-]")
     expect(sortable).to_have_count(3)
     assert {s.get_attribute("data-testid") for s in sortable.all()} == {
-        "sort-overLimit-customer", "sort-overLimit-monthsRemaining", "sort-overLimit-overage",
+        "sort-overLimit-customer",
+        "sort-overLimit-monthsRemaining",
+        "sort-overLimit-overage",
     }
     expect(page.locator("[data-testid=section-expiring] [data-testid^=sort-]")).to_have_count(0)
     page.get_by_test_id("sort-overLimit-customer").click()
     rows = analytics(server, "MEETINGS")["overLimit"]["rows"]["nodes"]
     by_name = sorted(rows, key=lambda r: r["customer"]["name"].casefold())[:10]
-    expect(page.locator("[data-testid=section-overLimit] tbody td.name")).to_have_text([r["customer"]["name"] for r in by_name])
+    expect(page.locator("[data-testid=section-overLimit] tbody td.name")).to_have_text(
+        [r["customer"]["name"] for r in by_name]
+    )
     assert ordered_requests[-1]["orderBy"] == {"field": "CUSTOMER_NAME", "direction": "ASC"}
     expect(page.locator("th:has([data-testid=sort-overLimit-customer])")).to_have_attribute("aria-sort", "ascending")
     page.get_by_test_id("sort-overLimit-customer").click()
@@ -1413,5 +1530,7 @@ def test_announced_api_features_light_up_when_the_schema_has_them(page: Page, se
     expect(badge).to_have_attribute("data-explained-by", "api")
     badge.hover()
     status = badge.get_attribute("data-testid").removeprefix("status-")
-    expect(page.get_by_test_id("tooltip").get_by_test_id("status-reason")).to_have_text(f"Stand-in reason for {status}.")
+    expect(page.get_by_test_id("tooltip").get_by_test_id("status-reason")).to_have_text(
+        f"Stand-in reason for {status}."
+    )
     expect(page.get_by_test_id("tooltip")).to_contain_text("Since 1 Nov 2026")

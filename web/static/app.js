@@ -342,8 +342,8 @@
   // The note shown instead of controls a role may not use (SPEC §4).
   function deniedNote(what, actions, extra) {
     return h("p", { class: "denied", testid: `denied-${what}`, "data-denied": actions.join(" ") },
-      h("span", { class: "denied-icon", "aria-hidden": "true" }, "🔒"),
-      ` Your role (${roleName()}) cannot ${DENIED[what]}. ${WHO_MAY[what]}`, extra ? ` ${extra}` : "");
+      h("b", null, "Not available to your role. "),
+      `Your role (${roleName()}) cannot ${DENIED[what]}. ${WHO_MAY[what]}`, extra ? ` ${extra}` : "");
   }
 
   const okFlash = (text, testid = "flash") => h("div", { class: "alert alert-ok", role: "status", testid, tabindex: "-1" }, text);
@@ -1571,7 +1571,7 @@
       if (active) card.append(activeTrial(c, active));
       else {
         card.append(h("div", { class: "card-body", testid: "start-trial-panel" },
-          h("h3", null, "Start a trial"),
+          h("h3", { class: "h3" }, "Start a trial"),
           can("trials")
             ? startTrialForm({
               customerId: c.id,
