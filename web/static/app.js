@@ -2039,7 +2039,8 @@
 
   function auditSummary(e, names) {
     const d = e.details || {};
-    const who = (ids) => (ids || []).map((id) => names.get(id) || "a removed admin").join(", ") || "nobody";
+    // Names come from the first 100 admins (AuditLog asks for no more): past that, or once removed, the id is unnamed.
+    const who = (ids) => (ids || []).map((id) => names.get(id) || "an admin not listed (removed, or beyond the first 100)").join(", ") || "nobody";
     const products = (list_) => (list_ || []).map((p) => PRODUCT[p] || p).join(", ");
     switch (e.action) {
       case "startTrial":
