@@ -231,6 +231,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "DATABASE_URL": f"sqlite:///{tmp / 'partnerhub.db'}",
         "PARTNERHUB_TODAY": TODAY,
         "PARTNERHUB_LOG_LEVEL": "warning",
+        # One browser session here reloads the page dozens of times a minute,
+        # far beyond a person's pace; the budget itself is tests/test_cost.py's.
+        "PARTNERHUB_COST_REFILL_PER_SECOND": "1e12",
     }
     env.pop("TEST_DATABASE_URL", None)
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
