@@ -24,10 +24,12 @@ pick customers no other test uses; the ones that remove admins run last.
 
 from __future__ import annotations
 
+import base64
 import calendar
 import contextlib
 import csv
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -37,6 +39,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -1537,3 +1540,53 @@ def test_announced_api_features_light_up_when_the_schema_has_them(page: Page, se
         f"Stand-in reason for {status}."
     )
     expect(page.get_by_test_id("tooltip")).to_contain_text("Since 1 Nov 2026")
+
+
+def test_graphiql_loads_offline_and_runs_a_query_with_the_dashboards_token(browser: Any, server: Server) -> None:
+    """GraphiQL comes from this server alone; opened after signing in, its Authorization header is filled in."""
+    ctx, tab, problems, _sent = _new_tab(browser, VIEWPORT)
+    outside: list[str] = []
+    authorizations: list[str | None] = []
+
+    def this_server_only(route: Any) -> None:
+        # Everything not from the server under test fails, as on a machine without internet.
+        if route.request.url.startswith(server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    def record(request: Any) -> None:
+        if request.url.endswith("/graphql") and request.method == "POST":
+            authorizations.append(request.headers.get("authorization"))
+
+    ctx.route("**/*", this_server_only)
+    tab.on("request", record)
+    try:
+        sign_in(tab, server, server.tokens["full"])
+        # The same tab keeps the dashboard's sessionStorage, where the token is.
+        query = "{ viewer { email role } }"
+        tab.goto(f"{server.url}/graphql?q={urllib.parse.quote(query)}")
+        expect(tab.locator(".graphiql-container")).to_be_visible()
+        tab.locator(".graphiql-execute-button").click()
+        expect(tab.locator(".result-window")).to_contain_text(server.emails["full"])
+        expect(tab.locator(".result-window")).to_contain_text("PARTNER_FULL_ADMIN")
+        assert authorizations and authorizations[-1] == f"Bearer {server.tokens['full']}"
+        assert outside == [], f"GraphiQL reached outside the server: {outside}"
+        shot(tab, "graphiql")
+        # The page's own requests (introspection, the query) are GraphiQL's, not documents.js's.
+        assert [p for p in problems if "documents.js" not in p] == []
+    finally:
+        ctx.close()
+
+
+def test_graphiql_files_are_vendored_with_their_upstream_hashes() -> None:
+    """Each file GraphiQL's page loads is in web/static/graphiql/ and matches the integrity hash the page states."""
+    page = (ROOT / "web" / "static" / "graphiql" / "index.html").read_text()
+    assets = re.findall(r'(?:src|href)="/static/graphiql/([^"]+)"\s+integrity="(sha384-[^"]+)"', page)
+    # react, react-dom, graphiql, the explorer plugin: two scripts of React, two of GraphiQL, two styles.
+    assert len(assets) == 6
+    for name, integrity in assets:
+        digest = hashlib.sha384((ROOT / "web" / "static" / "graphiql" / name).read_bytes()).digest()
+        assert integrity == "sha384-" + base64.b64encode(digest).decode(), name
+    assert "https://" not in page and "<script>" not in page

@@ -24,7 +24,10 @@ def client(api):
         (None, "application/json"),  # legacy client
         ("application/json", "application/json"),
         (GQL, GQL),
-        ("*/*", GQL),
+        ("*/*", "application/json"),  # graphql-http audit: SHOULD be application/json
+        ("application/*;q=0.9", "application/json"),
+        (f"{GQL};q=0.5, */*", "application/json"),  # the wildcard's higher q wins
+        (f"*/*, {GQL}", GQL),  # same q: the named type beats the wildcard
         ("application/json, application/graphql-response+json", GQL),  # tie → the new type
         ("application/json;q=1, application/graphql-response+json;q=0.5", "application/json"),
         ("application/graphql-response+json;q=0, application/json", "application/json"),

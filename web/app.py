@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from strawberry.http.ides import get_graphql_ide_html
 
 from db.engine import make_engine, make_sessionmaker
 from db.settings import Settings, get_settings
@@ -59,6 +58,11 @@ DASHBOARD_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# GraphiQL (web/static/graphiql/, vendored: no CDN) embeds its fonts as data: URLs.
+GRAPHIQL_HEADERS = {
+    **DASHBOARD_HEADERS,
+    "Content-Security-Policy": DASHBOARD_HEADERS["Content-Security-Policy"] + "; font-src 'self' data:",
+}
 
 
 async def dashboard(_request: Request) -> Response:
@@ -103,7 +107,8 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
             Route(
                 "/graphql",
                 GraphQLEndpoint(
-                    get_graphql_ide_html("graphiql"),
+                    (WEB_DIR / "graphiql" / "index.html").read_text(encoding="utf-8"),
+                    graphiql_headers=GRAPHIQL_HEADERS,
                     costs=CostModel(schema._schema, Weights(), max_tokens=settings.max_tokens),
                     budgets=Budgets(capacity=settings.cost_budget, refill_per_second=settings.cost_refill_per_second),
                 ),

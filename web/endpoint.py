@@ -86,8 +86,11 @@ class GraphQLEndpoint:
     session, viewer and fresh loaders.
     """
 
-    def __init__(self, graphiql_html: str, *, costs: CostModel, budgets: Budgets) -> None:
+    def __init__(
+        self, graphiql_html: str, *, graphiql_headers: dict[str, str], costs: CostModel, budgets: Budgets
+    ) -> None:
         self.graphiql_html = graphiql_html
+        self.graphiql_headers = graphiql_headers
         self.costs = costs
         self.budgets = budgets
 
@@ -101,7 +104,7 @@ class GraphQLEndpoint:
         settings: Settings = state.settings
         accept = request.headers.get("accept")
         if request.method == "GET" and "query" not in request.query_params and "text/html" in (accept or ""):
-            return HTMLResponse(self.graphiql_html)
+            return HTMLResponse(self.graphiql_html, headers=self.graphiql_headers)
         media_type = negotiate(accept)
         if media_type is None:
             return graphql_response(

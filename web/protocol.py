@@ -29,9 +29,11 @@ class RequestError(Exception):
 def negotiate(accept: str | None) -> str | None:
     """The response media type for an ``Accept`` header (GraphQL-over-HTTP §Accept).
 
-    No header means a legacy client: ``application/json``. Of the two GraphQL
-    media types the one with the higher q wins; on a tie (and for wildcards)
-    ``application/graphql-response+json``. ``None`` when neither is acceptable.
+    No header means a legacy client: ``application/json``, and so does a
+    wildcard alone (the spec's SHOULD: a client that names no GraphQL type may
+    not know the new one). Of the two GraphQL media types the one with the
+    higher q wins, and on a tie ``application/graphql-response+json``; a named
+    type beats a wildcard of the same q. ``None`` when neither is acceptable.
     """
     if not accept or not accept.strip():
         return JSON
@@ -52,7 +54,7 @@ def negotiate(accept: str | None) -> str | None:
         if media == GRAPHQL_RESPONSE:
             candidate = (q, 2, GRAPHQL_RESPONSE)
         elif media in ("*/*", "application/*"):
-            candidate = (q, 1, GRAPHQL_RESPONSE)
+            candidate = (q, 0, JSON)
         elif media == JSON:
             candidate = (q, 1, JSON)
         else:
