@@ -51,18 +51,21 @@ async def _migrate(url: str | None = None) -> None:
 DEMO_CUSTOMERS = 500
 
 
-async def _prepare_for_serve(settings: Settings) -> str | None:
-    """Migrate; on an empty database seed the demo partner. Returns a new token, if one was made."""
+async def _prepare_for_serve(settings: Settings) -> tuple[str | None, str | None]:
+    """Migrate; on an empty database seed the demo partner.
+
+    Returns a new token (only when the demo was just seeded) and the email of
+    a full admin to name in the start-up message (``None`` when there is none).
+    """
     await _migrate(settings.database_url)
 
-    async def _seed_if_empty(session: AsyncSession) -> str | None:
+    async def _seed_if_empty(session: AsyncSession) -> tuple[str | None, str | None]:
         partners = (await session.execute(select(func.count()).select_from(Partner))).scalar_one()
-        if partners:
-            return None
-        print(f"Empty database: seeding a demo partner with {DEMO_CUSTOMERS} customers…", file=sys.stderr)
-        await seed(
-            session, customers=DEMO_CUSTOMERS, seed=1, partner="demo", today=today(), progress=sys.stderr.isatty()
-        )
+        if not partners:
+            print(f"Empty database: seeding a demo partner with {DEMO_CUSTOMERS} customers…", file=sys.stderr)
+            await seed(
+                session, customers=DEMO_CUSTOMERS, seed=1, partner="demo", today=today(), progress=sys.stderr.isatty()
+            )
         email = (
             await session.execute(
                 select(PartnerAdmin.email)
@@ -70,12 +73,30 @@ async def _prepare_for_serve(settings: Settings) -> str | None:
                 .order_by(PartnerAdmin.email)
                 .limit(1)
             )
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if partners or email is None:
+            return None, email
         token = await create_token(session, email=email)
         await session.commit()
-        return f"{token}\t{email}"
+        return token, email
 
     return await _with_session(_seed_if_empty, settings.database_url)
+
+
+def startup_hint(token: str | None, email: str | None) -> str:
+    """What the start-up message says about signing in: the new demo token, or how to make one."""
+    if token is not None:
+        return "\n".join(
+            (
+                f"Demo token for {email} (PARTNER_FULL_ADMIN); sign in to the dashboard with it, or in GraphiQL add the header",
+                f'  {{"Authorization": "Bearer {token}"}}',
+                "or in a shell:",
+                f"  TOKEN={token}",
+            )
+        )
+    if email is None:
+        return "No full admin yet: import a partner (partnerhub import FILE), then: partnerhub token create EMAIL"
+    return f"Make a token with:  partnerhub token create {email}"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -84,19 +105,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     host = args.host or settings.host
     port = args.port or settings.port
-    created = asyncio.run(_prepare_for_serve(settings))
+    token, email = asyncio.run(_prepare_for_serve(settings))
     url = f"http://{host}:{port}/graphql"
     print(f"partnerhub: dashboard at http://{host}:{port}/ · GraphiQL at {url}", file=sys.stderr)
-    if created:
-        token, email = created.split("\t")
-        print(f"Demo token for {email} (PARTNER_FULL_ADMIN); add this header in GraphiQL:", file=sys.stderr)
-        print(f'  {{"Authorization": "Bearer {token}"}}', file=sys.stderr)
-        print(
-            "Then run:  { viewer { email role } customers(first: 5) { totalCount nodes { name statuses } } }",
-            file=sys.stderr,
-        )
-    else:
-        print("Make a token with:  partnerhub token create EMAIL", file=sys.stderr)
+    print(startup_hint(token, email), file=sys.stderr)
     if args.workers == 1:
         # The schema, ORM metadata and modules live as long as the process: keep
         # them out of the cyclic GC's full collections, which otherwise rescan

@@ -567,6 +567,22 @@ def test_wrong_token_is_refused_with_a_useful_message(page: Page, server: Server
     axe_check(page, "the sign-in page")
 
 
+@pytest.mark.parametrize("form", ["plain", "bearer", "banner-json"])
+def test_sign_in_takes_the_token_in_each_form_the_server_prints(page: Page, server: Server, form: str) -> None:
+    token = server.tokens["full"]
+    pasted = {
+        "plain": f"  {token} ",
+        "bearer": f"Bearer {token}",
+        # The start-up banner's line, as copied from the terminal (leading blanks included).
+        "banner-json": f'  {{"Authorization": "Bearer {token}"}}',
+    }[form]
+    page.goto(server.url + "/")
+    page.get_by_test_id("token-input").fill(pasted)
+    page.get_by_test_id("sign-in").click()
+    expect(page.locator("#app")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('partnerhub.token')") == token
+
+
 def test_overview_tiles_match_the_sections_they_count(page: Page, server: Server) -> None:
     sign_in(page, server, server.tokens["full"])
     viewer = server.gql("{ viewer { displayName } }")["viewer"]

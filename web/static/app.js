@@ -643,9 +643,25 @@
     route();
   }
 
+  // The token as the user may paste it: `ph_…`, `Bearer ph_…`, or the server
+  // banner's whole header line `{"Authorization": "Bearer ph_…"}`.
+  function tokenFrom(text) {
+    let value = text.trim();
+    if (value.startsWith("{")) {
+      try {
+        const header = JSON.parse(value);
+        const key = Object.keys(header).find((k) => k.toLowerCase() === "authorization");
+        value = key && typeof header[key] === "string" ? header[key].trim() : "";
+      } catch (_) {
+        value = ""; // not JSON after all: nothing usable
+      }
+    }
+    return value.replace(/^Bearer\s+/i, "").trim();
+  }
+
   $("#login-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const token = $("#token-input").value.trim().replace(/^Bearer\s+/i, "");
+    const token = tokenFrom($("#token-input").value);
     const box = $("#login-error");
     const button = $("#login-form button[type=submit]");
     if (!token) {
