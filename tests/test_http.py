@@ -112,6 +112,16 @@ async def test_get_queries_and_no_mutations_over_get(client, world):
             400,
             "`variables` must be a JSON object.",
         ),
+        # graphql-http audit 58B0–58B3: extensions that are not an object are refused.
+        *(
+            (
+                b'{"query": "{ viewer { email } }", "extensions": ' + bad + b"}",
+                "application/json",
+                400,
+                "`extensions` must be a JSON object.",
+            )
+            for bad in (b'"x"', b"1", b"true", b"[]")
+        ),
         (
             b'{"query": "{ viewer { email } }", "operationName": 5}',
             "application/json",

@@ -87,26 +87,34 @@ class GraphQLRequest:
     query: str
     variables: dict[str, Any] | None
     operation_name: str | None
+    extensions: dict[str, Any] | None = None
 
 
 def _parse_params(raw: dict[str, Any], *, from_get: bool) -> GraphQLRequest:
     query = raw.get("query")
     if not isinstance(query, str) or not query.strip():
         raise RequestError(400, "The request has no `query` string.")
-    variables = raw.get("variables")
-    if from_get and isinstance(variables, str):
-        try:
-            variables = orjson.loads(variables) if variables else None
-        except orjson.JSONDecodeError:
-            raise RequestError(400, "`variables` is not valid JSON.") from None
-    if variables is not None and not isinstance(variables, dict):
-        raise RequestError(400, "`variables` must be a JSON object.")
+    variables = _object_param(raw, "variables", from_get=from_get)
+    extensions = _object_param(raw, "extensions", from_get=from_get)
     operation_name = raw.get("operationName")
     if operation_name == "":
         operation_name = None
     if operation_name is not None and not isinstance(operation_name, str):
         raise RequestError(400, "`operationName` must be a string.")
-    return GraphQLRequest(query=query, variables=variables, operation_name=operation_name)
+    return GraphQLRequest(query=query, variables=variables, operation_name=operation_name, extensions=extensions)
+
+
+def _object_param(raw: dict[str, Any], name: str, *, from_get: bool) -> dict[str, Any] | None:
+    """``variables`` or ``extensions``: absent, or a JSON object (in a GET, JSON text of one)."""
+    value = raw.get(name)
+    if from_get and isinstance(value, str):
+        try:
+            value = orjson.loads(value) if value else None
+        except orjson.JSONDecodeError:
+            raise RequestError(400, f"`{name}` is not valid JSON.") from None
+    if value is not None and not isinstance(value, dict):
+        raise RequestError(400, f"`{name}` must be a JSON object.")
+    return value
 
 
 async def read_graphql_request(request: Request, max_body_bytes: int) -> GraphQLRequest:

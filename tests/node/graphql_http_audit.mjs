@@ -1,0 +1,11 @@
+// Runs graphql-http's server audits against URL with a bearer token; prints the results as JSON.
+import { auditServer } from "graphql-http";
+
+const [url, token] = process.argv.slice(2);
+const fetchFn = (input, init = {}) => {
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${token}`);
+  return fetch(input, { ...init, headers });
+};
+const results = await auditServer({ url, fetchFn });
+console.log(JSON.stringify(results.map((r) => ({ id: r.id, name: r.name, status: r.status, reason: r.reason ?? null }))));
