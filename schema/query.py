@@ -69,7 +69,7 @@ class Query:
         ] = None,
         filter: Annotated[CustomerFilter | None, strawberry.argument(description="Filters; all must hold.")] = None,
         order_by: Annotated[CustomerOrder | None, strawberry.argument(description="Order; default NAME ASC.")] = None,
-    ) -> Connection[Customer]:
+    ) -> Connection[Customer] | None:
         ctx = info.context
         page = await customer_resolvers.customer_page(
             ctx,
@@ -96,7 +96,7 @@ class Query:
         first: Annotated[int | None, strawberry.argument(description=PAGE)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
         filter: Annotated[PartnerAdminFilter | None, strawberry.argument(description="Filters; all must hold.")] = None,
-    ) -> Connection[PartnerAdmin]:
+    ) -> Connection[PartnerAdmin] | None:
         flt = None if filter is None else PartnerAdminFilterArgs(**plain(filter))
         page = await customer_resolvers.partner_admin_page(info.context, first=first, after=after, flt=flt)
         return connection(page, PartnerAdmin.from_record)
@@ -113,7 +113,7 @@ class Query:
         info: InfoT,
         first: Annotated[int | None, strawberry.argument(description=PAGE)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
-    ) -> Connection[AuditEvent]:
+    ) -> Connection[AuditEvent] | None:
         page = await audit_resolvers.audit_log(info.context, first=first, after=after)
         return connection(page, AuditEvent.from_record)
 
@@ -127,7 +127,7 @@ class Query:
         self,
         info: InfoT,
         as_of: Annotated[dt.date | None, strawberry.argument(description="Day to compute for; default today.")] = None,
-    ) -> KpiSummary:
+    ) -> KpiSummary | None:
         return await resolve_kpis(info, as_of)
 
     @strawberry.field(
@@ -142,5 +142,5 @@ class Query:
         info: InfoT,
         product: Annotated[KpiProduct, strawberry.argument(description="MEETINGS or CALLING.")],
         as_of: Annotated[dt.date | None, strawberry.argument(description="Day to compute for; default today.")] = None,
-    ) -> Analytics:
+    ) -> Analytics | None:
         return resolve_analytics(info, product, as_of)

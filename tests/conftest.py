@@ -138,7 +138,11 @@ class Api:
         self.last_cost: dict | None = None
 
     async def post(self, query: str, variables: dict | None = None, *, token: str | None = None):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # A current GraphQL-over-HTTP client names the new media type (a bare */* is
+        # answered as the legacy application/json, with request errors at 200).
+        headers = {"Accept": "application/graphql-response+json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         return await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
 
     async def __call__(self, query: str, variables: dict | None = None, *, token: str | None = None) -> dict:

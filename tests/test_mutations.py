@@ -1284,7 +1284,7 @@ async def test_audit_log_readers_see_their_partner_only(api, world, who, visible
 async def test_audit_log_is_forbidden_to_sales_roles(api, world, who):
     await three_events(api, world)
     result = await api(AUDIT, {"first": 10}, token=TOKENS[who])
-    assert result["data"] is None
+    assert result["data"] == {"auditLog": None}  # the field alone is nulled (SPEC §3.2)
     assert [e["extensions"]["code"] for e in result["errors"]] == ["FORBIDDEN"]
 
 
