@@ -109,7 +109,7 @@ class _Generator:
         self.partner = partner
         self.today = today
         self.id_width = max(6, len(str(customers)))
-        self.names: dict[str, int] = {}
+        self.names: set[str] = set()
         self.next_sub = 100_001
         self.next_trial = 1
         self.next_invoice = 1
@@ -165,13 +165,20 @@ class _Generator:
             yield self._customer(number)
 
     def _name(self) -> str:
+        """A name no other customer of the partner has (case- and accent-folded), without numbered copies.
+
+        Single-word prefixes give 83 × 30 × 13 = 32,370 names; after a clash a
+        brand and a place together (51 × 32 × 30 × 13 = 636,480 more) are drawn
+        until one is free, so 100,000 customers still read like companies.
+        """
         rng = self.rng
         prefix = rng.choice(_PLACES) if rng.random() < 0.3 else rng.choice(_BRANDS)
-        base = f"{prefix} {rng.choice(_INDUSTRIES)}{rng.choice(_LEGAL_FORMS)}"
-        # Bases never end in a digit, so "Atlas Labs 2" cannot meet another base.
-        seen = self.names.get(fold(base), 0) + 1
-        self.names[fold(base)] = seen
-        return base if seen == 1 else f"{base} {seen}"
+        name = f"{prefix} {rng.choice(_INDUSTRIES)}{rng.choice(_LEGAL_FORMS)}"
+        while fold(name) in self.names:
+            prefix = f"{rng.choice(_BRANDS)} {rng.choice(_PLACES)}"
+            name = f"{prefix} {rng.choice(_INDUSTRIES)}{rng.choice(_LEGAL_FORMS)}"
+        self.names.add(fold(name))
+        return name
 
     def _customer(self, number: int) -> dict[str, Any]:
         rng, today = self.rng, self.today
@@ -409,27 +416,38 @@ class _Generator:
         return order
 
     def _orders(self, start: dt.date, end: dt.date, status: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The order history of a subscription: per line, NEW + ADD_LICENSES − REMOVE_LICENSES equals its total.
+
+        RENEWAL and CANCELLATION name the quantity renewed or ended and change nothing.
+        """
         rng, today = self.rng, self.today
-        orders = [
-            self._order(start - rng.randint(0, 10) * DAY, "NEW", line["product"], line["total"]) for line in lines
-        ]
         first = lines[0]
+        span = (min(end, today) - start).days
+        changes: list[dict[str, Any]] = []
+        added = removed = 0
+        if span > 30 and rng.random() < 0.25 and first["total"] > 1:
+            added = rng.randint(1, min(100, first["total"] - 1))
+            changes.append(self._order(start + rng.randint(15, span) * DAY, "ADD_LICENSES", first["product"], added))
+        if span > 30 and rng.random() < 0.08:
+            removed = rng.randint(1, 20)
+            changes.append(
+                self._order(start + rng.randint(15, span) * DAY, "REMOVE_LICENSES", first["product"], removed)
+            )
+        orders = [
+            self._order(
+                start - rng.randint(0, 10) * DAY,
+                "NEW",
+                line["product"],
+                line["total"] - added + removed if line is first else line["total"],
+            )
+            for line in lines
+        ]
         # One RENEWAL per completed year of a multi-year run (first product).
         renewal = add_months(start, 12)
         while renewal <= min(end, today):
             orders.append(self._order(renewal - rng.randint(0, 14) * DAY, "RENEWAL", first["product"], first["total"]))
             renewal = add_months(renewal, 12)
-        span = (min(end, today) - start).days
-        if span > 30 and rng.random() < 0.25:
-            orders.append(
-                self._order(start + rng.randint(15, span) * DAY, "ADD_LICENSES", first["product"], rng.randint(5, 100))
-            )
-        if span > 30 and rng.random() < 0.08:
-            orders.append(
-                self._order(
-                    start + rng.randint(15, span) * DAY, "REMOVE_LICENSES", first["product"], rng.randint(1, 20)
-                )
-            )
+        orders += changes
         if status == "CANCELLED":
             orders.append(
                 self._order(

@@ -163,3 +163,31 @@ async def test_seed_export_load_round_trip(session: AsyncSession) -> None:
     assert (await session.execute(select(func.count()).select_from(metadata.tables["customer"]))).scalar_one() == 0
     await load_document(session, exported)
     assert dump_json(await export_document(session)) == first
+
+
+def test_demo_names_are_distinct_without_numbered_copies() -> None:
+    # 40,000 customers is more than the 32,370 single-prefix names: clashes must
+    # be resolved by other words, never by " 2" suffixes, and folded names stay unique.
+    from db.seed import fold
+
+    document = generate_document(customers=40_000, seed=3, today=TODAY)
+    names = [c["name"] for c in document["partners"][0]["customers"]]
+    assert len(names) == 40_000
+    assert [n for n in names if n.rsplit(" ", 1)[-1].isdigit()] == []
+    assert len({fold(n) for n in names}) == 40_000
+
+
+def test_demo_licence_totals_equal_the_sum_of_their_orders() -> None:
+    # Per subscription line: NEW + ADD_LICENSES − REMOVE_LICENSES = total
+    # (RENEWAL and CANCELLATION restate a quantity; they change nothing).
+    document = generate_document(customers=3_000, seed=1, today=TODAY)
+    sign = {"NEW": 1, "ADD_LICENSES": 1, "REMOVE_LICENSES": -1, "RENEWAL": 0, "CANCELLATION": 0}
+    checked = changed = 0
+    for customer in document["partners"][0]["customers"]:
+        for sub in customer["subscriptions"]:
+            for line in sub["lines"]:
+                orders = [o for o in sub["orders"] if o["product"] == line["product"]]
+                assert sum(sign[o["action"]] * o["quantity"] for o in orders) == line["total"], sub["subscriptionId"]
+                checked += 1
+                changed += any(o["action"] in ("ADD_LICENSES", "REMOVE_LICENSES") for o in orders)
+    assert checked > 3_000 and changed > 300  # the rule is exercised on lines that did change
