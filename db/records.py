@@ -9,7 +9,7 @@ from typing import Any
 
 @functools.lru_cache(maxsize=128)
 def _record_type(keys: tuple[str, ...]) -> Any:
-    return namedtuple("Record", keys, rename=True)  # type: ignore[misc]
+    return namedtuple("Record", keys, rename=True)
 
 
 def records(result: Any) -> list[Any]:

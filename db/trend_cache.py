@@ -43,10 +43,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from db.models import TrendCache, TrendCacheVersion
+from db.tables import TREND_CACHE as CACHE
+from db.tables import TREND_CACHE_VERSION as VERSION
 
-CACHE = TrendCache.__table__
-VERSION = TrendCacheVersion.__table__
 log = logging.getLogger(__name__)
 
 Sums = tuple[int, int, int]  # total, assigned, used
@@ -78,8 +77,10 @@ async def forget(
 
 def _insert(bind: AsyncSession | AsyncConnection | AsyncEngine):
     """The dialect's INSERT (both have ON CONFLICT)."""
-    dialect = bind.dialect if isinstance(bind, (AsyncConnection, AsyncEngine)) else bind.bind.dialect
-    return pg_insert if dialect.name == "postgresql" else sqlite_insert
+    engine = bind.bind if isinstance(bind, AsyncSession) else bind
+    if engine is None:
+        raise ValueError("trend cache: the session is bound to no engine")
+    return pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
 
 async def forget_partners(session: AsyncSession | AsyncConnection, partner_ids: Iterable[int]) -> None:
@@ -132,6 +133,9 @@ async def _store(session: AsyncSession, partner_id: int, product: str, version: 
     Never fails the request: a value not stored is computed again next time.
     """
     engine = session.bind
+    if not isinstance(engine, AsyncEngine):  # pragma: no cover - db.engine binds every session to the engine
+        log.warning("could not store licence trend days for partner %s: no engine to connect to", partner_id)
+        return
     sqlite = engine.dialect.name == "sqlite"
     insert = _insert(engine)
     rows = [

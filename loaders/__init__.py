@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
-from sqlalchemy import ColumnElement, Date, Integer, any_, bindparam, func, literal, select, union_all
+from sqlalchemy import BindParameter, ColumnElement, Date, Integer, any_, bindparam, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -159,7 +159,11 @@ class _Loader(DataLoader):
 
     @property
     def viewer(self) -> Viewer:
-        return self.loaders.viewer
+        """The request's viewer: ``None`` only for introspection, which runs no loader."""
+        viewer = self.loaders.viewer
+        if viewer is None:  # pragma: no cover - the HTTP layer answers 401 first
+            raise RuntimeError("a loader ran without a signed-in viewer")
+        return viewer
 
     async def rows(self, statement, keys: list[Any] | None = None) -> list[Any]:
         """Rows of ``statement``; ``keys`` fill its expanding ``:keys`` parameter.
@@ -178,7 +182,7 @@ class _Loader(DataLoader):
 # every request of the day. Building and hashing the status and licence
 # expressions anew for every batch was ~40 % of a list page's CPU
 # (bench/README.md).
-KEYS = bindparam("keys", expanding=True)
+KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 ARRAY_KEYS = bindparam("keys", type_=postgresql.ARRAY(Integer))
 _STATEMENTS: OrderedDict[tuple, Any] = OrderedDict()
 _STATEMENT_CACHE_SIZE = 256

@@ -56,7 +56,7 @@ from graphql import (
     get_named_type,
     parse,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.type.definition import GraphQLEnumType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 
@@ -137,7 +137,7 @@ def _introspection_sizes(schema: GraphQLSchema) -> dict[tuple[str, str], float]:
 class _Walk:
     """One walk of an operation, adding up objects and collecting distinct scans."""
 
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any], weights: Weights):
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: VariableValues, weights: Weights):
         self.schema = schema
         self.variables = variables
         self.weights = weights
