@@ -2,9 +2,8 @@
 
 A trend point of a past day is the most expensive number of the dashboard:
 each line's value on that day is a lookup of its latest snapshot on or before
-the day (measured at 100,000 customers: ~450 ms per past point, 4.5 s for the
-default 12 weeks, against ~140 ms for today's point, which reads the values
-stored on the lines). Past days rarely change, so the sums for a partner-wide
+the day, several times the cost of today's point, which reads the values
+stored on the lines (bench/README.md, "Measured"). Past days rarely change, so the sums for a partner-wide
 viewer (who sees every customer of the partner, hence the same sums as any
 other such viewer) are stored in ``trend_cache`` once computed.
 

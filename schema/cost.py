@@ -67,9 +67,9 @@ from resolvers.pagination import DEFAULT_PAGE_SIZE
 class Weights:
     """Points per unit of work.
 
-    A scan of the partner's live lines takes 0.1–0.45 s at 100,000 customers
-    (bench/README.md), against microseconds per object of a page: one scan
-    weighs as much as 2,000 objects. The limit per request is a setting
+    A scan of the partner's live lines takes tenths of a second at 100,000
+    customers, an object of a page microseconds (bench/README.md, "Measured"):
+    one scan weighs as much as 2,000 objects. The limit per request is a setting
     (``PARTNERHUB_MAX_COST``); ``tests/test_cost.py`` checks that everything
     the dashboard, the README and the benchmark send stays well within it.
     """
