@@ -24,7 +24,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
 )
-from graphql.pyutils import Undefined
+from graphql.pyutils import Path, Undefined
 from graphql.type.scalars import serialize_boolean, serialize_float, serialize_id, serialize_int, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -54,12 +54,14 @@ INCLUDE_SKIP = frozenset({"include", "skip"})
 _MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
 NOT_FAST = object()  # plan marker: take graphql-core's path for this field
 SLOW = object()  # a leaf value the inline check does not handle: take the full fast path
+# ``f(executor, field_details_list, path, result, finfo)``: see "type-specialised completers" below.
+Completer = Callable[[Any, Any, Path, Any, Any], Any]
 
 # Per field definition (schema objects live as long as the process): how to
 # read its value, or NOT_FAST. Keyed by id(); the value keeps the field alive.
 _FIELD_PLANS: dict[int, tuple[Any, Any]] = {}
 # Per output type: its specialised completer. Keyed by id(); keeps the type alive.
-_COMPLETERS: dict[int, tuple[Any, Callable]] = {}
+_COMPLETERS: dict[int, tuple[Any, Completer]] = {}
 
 
 def _is_strawberry_is_type_of(fn: Any) -> bool:
@@ -222,11 +224,11 @@ def _enum_names(enum_type: Any) -> dict:
     return _per_object(_ENUM_NAMES, enum_type, lambda _type: {})
 
 
-def completer_for(return_type: Any) -> Callable:
+def completer_for(return_type: Any) -> Completer:
     return _per_object(_COMPLETERS, return_type, _build_completer)
 
 
-def _leaf_completer(leaf_type: Any, outer_type: Any) -> Callable:
+def _leaf_completer(leaf_type: Any, outer_type: Any) -> Completer:
     """Completer of a scalar or enum (``outer_type`` is it, or its non-null wrapper)."""
     if isinstance(leaf_type, GraphQLScalarType):
         coerce = leaf_type.coerce_output_value
@@ -235,14 +237,14 @@ def _leaf_completer(leaf_type: Any, outer_type: Any) -> Callable:
             kind = PLAIN_KINDS.get(coerce)
             if kind is not None:
 
-                def complete_plain(executor, fdl, path, result, finfo):
+                def complete_plain(executor: Any, fdl: Any, path: Path, result: Any, finfo: Any) -> Any:
                     if type(result) is kind:
                         return result
                     return executor._stock_complete(outer_type, fdl, path, result, finfo)
 
                 return complete_plain
 
-            def complete_checked(executor, fdl, path, result, finfo):
+            def complete_checked(executor: Any, fdl: Any, path: Path, result: Any, finfo: Any) -> Any:
                 if exact(result):
                     return result
                 return executor._stock_complete(outer_type, fdl, path, result, finfo)
@@ -251,7 +253,7 @@ def _leaf_completer(leaf_type: Any, outer_type: Any) -> Callable:
 
         complete_leaf_value = StrawberryGraphQLCoreExecutionContext.complete_leaf_value
 
-        def complete_custom(executor, fdl, path, result, finfo):
+        def complete_custom(executor: Any, fdl: Any, path: Path, result: Any, finfo: Any) -> Any:
             # Stock checks for an exception, null and Undefined before coercing.
             if result is None or result is Undefined or isinstance(result, Exception):
                 return executor._stock_complete(outer_type, fdl, path, result, finfo)
@@ -262,7 +264,7 @@ def _leaf_completer(leaf_type: Any, outer_type: Any) -> Callable:
     # Enum: graphql-core maps a value to its name; remember the names it gave.
     names: dict[tuple[type, Any], str] = _enum_names(leaf_type)
 
-    def complete_enum(executor, fdl, path, result, finfo):
+    def complete_enum(executor: Any, fdl: Any, path: Path, result: Any, finfo: Any) -> Any:
         try:
             return names[(result.__class__, result)]
         except (KeyError, TypeError):
@@ -276,7 +278,7 @@ def _leaf_completer(leaf_type: Any, outer_type: Any) -> Callable:
     return complete_enum
 
 
-def _build_completer(return_type: Any) -> Callable:
+def _build_completer(return_type: Any) -> Completer:
     inner = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
 
     if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
@@ -285,7 +287,7 @@ def _build_completer(return_type: Any) -> Callable:
     if isinstance(inner, GraphQLList):
         item_type = inner.of_type
 
-        def complete_list(executor, fdl, path, result, finfo):
+        def complete_list(executor: Any, fdl: Any, path: Path, result: Any, finfo: Any) -> Any:
             kind = type(result)
             if kind is list or kind is tuple:
                 return executor._complete_items(item_type, completer_for(item_type), fdl, path, result, finfo)
@@ -298,12 +300,12 @@ def _build_completer(return_type: Any) -> Callable:
         is_type_of: Callable[..., Any] | None = inner.is_type_of
         if is_type_of is not None and not _is_strawberry_is_type_of(is_type_of):
 
-            def complete_object_stock(executor, fdl, path, result, finfo):
+            def complete_object_stock(executor: Any, fdl: Any, path: Path, result: Any, finfo: Any) -> Any:
                 return executor._stock_complete(return_type, fdl, path, result, finfo)
 
             return complete_object_stock
 
-        def complete_object(executor, fdl, path, result, finfo):
+        def complete_object(executor: Any, fdl: Any, path: Path, result: Any, finfo: Any) -> Any:
             if result is None or result is Undefined or isinstance(result, Exception):
                 return executor._stock_complete(return_type, fdl, path, result, finfo)
             # strawberry's is_type_of ignores its info argument.
@@ -314,7 +316,7 @@ def _build_completer(return_type: Any) -> Callable:
         return complete_object
 
     # Interfaces and unions: graphql-core resolves the runtime type.
-    def complete_abstract(executor, fdl, path, result, finfo):
+    def complete_abstract(executor: Any, fdl: Any, path: Path, result: Any, finfo: Any) -> Any:
         return executor._stock_complete(return_type, fdl, path, result, finfo)
 
     return complete_abstract
