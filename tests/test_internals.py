@@ -173,7 +173,7 @@ def _instance_attributes() -> bool:
 def _fast_path_taken() -> bool:
     # { items { name rank __typename } }: only Query.items has a resolver, so
     # graphql-core builds one ResolveInfo; the 3 items × 3 fields build none.
-    # On the stock path it would be 1 + 3 × 2 = 7.
+    # On the stock path every field builds one: 1 + 3 × 3 = 10.
     data = _run_items()
     expected = {"items": [{"name": n, "rank": r, "__typename": "Item"} for n, r in (("a", 1), ("b", 2), ("c", 3))]}
     return data == expected and RECORDED["infos"] == 1
