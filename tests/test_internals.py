@@ -216,6 +216,10 @@ INTERNALS: list[tuple[str, Callable[[], bool]]] = [
         "graphql.execution.values.get_variable_values (schema/cost.py)",
         _importable("graphql.execution.values.get_variable_values"),
     ),
+    (
+        "graphql.execution.values.VariableValues (schema/cost.py)",
+        _importable("graphql.execution.values.VariableValues"),
+    ),
     # The serialisers are the very functions on the built-in scalars (the exact-type shortcuts key on them).
     (
         "GraphQLString.coerce_output_value is graphql.type.scalars.serialize_string",
@@ -312,6 +316,10 @@ INTERNALS: list[tuple[str, Callable[[], bool]]] = [
     (
         "graphql.execution.collect_fields.FieldDetails(node, fragment_variable_values, defer_usage)",
         _field_details_attributes,
+    ),
+    (
+        "graphql.execution.collect_fields.CollectedFields[0] is grouped_field_set (collect_subfields(...)[0])",
+        lambda: _lookup("graphql.execution.collect_fields.CollectedFields")._fields[0] == "grouped_field_set",
     ),
     # Strawberry's generated resolvers, recognised by their shape.
     (
