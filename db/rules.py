@@ -28,6 +28,10 @@ from sqlalchemy import (
 from db.sqlfunc import DaysBetween
 from db.tables import LINE, PLAN, SNAPSHOT
 
+# A day in a rule: a Python date (a bound parameter) or a date column (one day
+# per row, e.g. the points of a trend).
+Day = dt.date | ColumnElement[dt.date]
+
 # Expressions depend only on hashable arguments and are immutable: build each
 # once (SQLAlchemy construction costs more Python time than the SQL runs).
 # Small: the hits are the loaders' (base tables, today); analytics pass fresh
@@ -46,12 +50,12 @@ STATUS_ORDER = (
 )
 
 
-def is_live(plan, d: dt.date) -> ColumnElement[bool]:
+def is_live(plan, d: Day) -> ColumnElement[bool]:
     """A plan is live on ``d``: status ACTIVE and ``startsOn <= d <= endsOn``."""
     return and_(plan.c.status == "ACTIVE", plan.c.starts_on <= d, plan.c.ends_on >= d)
 
 
-def _snapshot_value(line, column: str, d: dt.date):
+def _snapshot_value(line, column: str, d: Day):
     snap = SNAPSHOT.alias("snap_on_day")
     return (
         select(snap.c[column])
@@ -63,7 +67,7 @@ def _snapshot_value(line, column: str, d: dt.date):
 
 
 @_memo
-def line_value_on(line, column: str, d: dt.date) -> ColumnElement[int]:
+def line_value_on(line, column: str, d: Day) -> ColumnElement[int]:
     """A line's ``assigned``/``used``/``used90`` on day ``d`` (SPEC §2).
 
     The latest snapshot on or before ``d``, or 0 without one. The line keeps its
@@ -79,7 +83,7 @@ def line_value_on(line, column: str, d: dt.date) -> ColumnElement[int]:
     )
 
 
-def line_values_on(line, d: dt.date) -> tuple[ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
+def line_values_on(line, d: Day) -> tuple[ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
     """``(assigned, used, used90)`` of ``line`` on day ``d``."""
     return (
         line_value_on(line, "assigned", d),

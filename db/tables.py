@@ -6,6 +6,9 @@ columns and costs per row); every module takes its tables from here.
 
 from __future__ import annotations
 
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
 from db.models import (
     ApiToken,
     AuditEvent,
@@ -22,19 +25,25 @@ from db.models import (
     UsageSnapshot,
 )
 
-PARTNER = Partner.__table__
-ADMIN = PartnerAdmin.__table__
-TOKEN = ApiToken.__table__
-CUSTOMER = Customer.__table__
-ASSIGNMENT = CustomerAdmin.__table__
-PLAN = Plan.__table__
-LINE = LicenseLine.__table__
-SNAPSHOT = UsageSnapshot.__table__
-INVOICE = Invoice.__table__
-ORDER = PurchaseOrder.__table__
-AUDIT = AuditEvent.__table__
-TREND_CACHE = TrendCache.__table__
-TREND_CACHE_VERSION = TrendCacheVersion.__table__
+
+def _table(model: type[SQLModel]) -> Table:
+    """``model.__table__``: SQLModel sets it when a table model's class is created, out of mypy's sight."""
+    return model.__table__  # type: ignore[attr-defined]
+
+
+PARTNER = _table(Partner)
+ADMIN = _table(PartnerAdmin)
+TOKEN = _table(ApiToken)
+CUSTOMER = _table(Customer)
+ASSIGNMENT = _table(CustomerAdmin)
+PLAN = _table(Plan)
+LINE = _table(LicenseLine)
+SNAPSHOT = _table(UsageSnapshot)
+INVOICE = _table(Invoice)
+ORDER = _table(PurchaseOrder)
+AUDIT = _table(AuditEvent)
+TREND_CACHE = _table(TrendCache)
+TREND_CACHE_VERSION = _table(TrendCacheVersion)
 
 __all__ = [
     "ADMIN",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
-from sqlalchemy import ColumnElement, Date, Integer, any_, bindparam, func, literal, select, union_all
+from sqlalchemy import BindParameter, ColumnElement, Date, Integer, any_, bindparam, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,8 +61,9 @@ class _Loader(DataLoader):
     key). aiodataloader dispatches two iterations after the first key, but
     graphql-core completes sibling lists through nested ``gather`` tasks, so
     the same field of objects at slightly different depths (a customer with
-    one subscription, another with three) asks a few iterations apart: on the
-    list page that split one licence query into ~10 (bench/README.md).
+    one subscription, another with three) asks a few iterations apart, which
+    split the list page's one licence query into several (bench/README.md,
+    "Measured").
     Waiting for a quiet queue costs microseconds and keeps one statement per
     relation per page.
     """
@@ -142,7 +143,7 @@ class _Loader(DataLoader):
         PostgreSQL gets one array parameter (``= ANY(:keys)``): the SQL text is
         the same for every batch size, so it is compiled and prepared once,
         where an expanding ``IN`` re-renders one placeholder per key on every
-        execution (~0.1 ms of CPU per 50 keys per statement, measured).
+        execution (its cost: bench/README.md, "Measured").
         SQLite has no arrays and keeps ``IN``.
         """
         if self.loaders.dialect == "postgresql":
@@ -159,7 +160,11 @@ class _Loader(DataLoader):
 
     @property
     def viewer(self) -> Viewer:
-        return self.loaders.viewer
+        """The request's viewer: ``None`` only for introspection, which runs no loader."""
+        viewer = self.loaders.viewer
+        if viewer is None:  # pragma: no cover - the HTTP layer answers 401 first
+            raise RuntimeError("a loader ran without a signed-in viewer")
+        return viewer
 
     async def rows(self, statement, keys: list[Any] | None = None) -> list[Any]:
         """Rows of ``statement``; ``keys`` fill its expanding ``:keys`` parameter.
@@ -176,9 +181,9 @@ class _Loader(DataLoader):
 # reused: the keys of a batch are an expanding bind parameter, so the statement
 # object, its memoised cache key and SQLAlchemy's compiled form are shared by
 # every request of the day. Building and hashing the status and licence
-# expressions anew for every batch was ~40 % of a list page's CPU
-# (bench/README.md).
-KEYS = bindparam("keys", expanding=True)
+# expressions anew for every batch was a large share of a list page's CPU
+# (bench/README.md, "Measured").
+KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 ARRAY_KEYS = bindparam("keys", type_=postgresql.ARRAY(Integer))
 _STATEMENTS: OrderedDict[tuple, Any] = OrderedDict()
 _STATEMENT_CACHE_SIZE = 256

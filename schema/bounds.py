@@ -36,7 +36,7 @@ class _ArgumentCollector(Visitor):
 
 # Bounded arguments per document. ParserCache hands out the same document
 # object for the same query text, so walking it once per document (not once
-# per request: ~0.5 ms for the list page) is enough. Keyed by id(); the entry
+# per request; its cost is in bench/README.md, "Measured") is enough. Keyed by id(); the entry
 # keeps the document alive so the id cannot be reused while cached.
 _FOUND: OrderedDict[int, tuple[Any, list[ArgumentNode]]] = OrderedDict()
 _FOUND_SIZE = 512

@@ -56,7 +56,7 @@ from graphql import (
     get_named_type,
     parse,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.type.definition import GraphQLEnumType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 
@@ -67,9 +67,9 @@ from resolvers.pagination import DEFAULT_PAGE_SIZE
 class Weights:
     """Points per unit of work.
 
-    A scan of the partner's live lines takes 0.1–0.45 s at 100,000 customers
-    (bench/README.md), against microseconds per object of a page: one scan
-    weighs as much as 2,000 objects. The limit per request is a setting
+    A scan of the partner's live lines takes tenths of a second at 100,000
+    customers, an object of a page microseconds (bench/README.md, "Measured"):
+    one scan weighs as much as 2,000 objects. The limit per request is a setting
     (``PARTNERHUB_MAX_COST``); ``tests/test_cost.py`` checks that everything
     the dashboard, the README and the benchmark send stays well within it.
     """
@@ -137,7 +137,7 @@ def _introspection_sizes(schema: GraphQLSchema) -> dict[tuple[str, str], float]:
 class _Walk:
     """One walk of an operation, adding up objects and collecting distinct scans."""
 
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any], weights: Weights):
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: VariableValues, weights: Weights):
         self.schema = schema
         self.variables = variables
         self.weights = weights

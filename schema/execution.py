@@ -52,15 +52,11 @@ resolver runs, asking the same loader for the same value.
 from __future__ import annotations
 
 import contextlib
-import inspect
-import math
-import operator
 from collections.abc import Callable
 from typing import Any
 
 from graphql import (
     GraphQLEnumType,
-    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
@@ -68,102 +64,28 @@ from graphql import (
 )
 from graphql.execution.executor import collect_iterator_awaitables, to_nodes
 from graphql.pyutils import Path, Undefined, gather_with_cancel
-from graphql.type.scalars import serialize_boolean, serialize_float, serialize_id, serialize_int, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from schema.relations import RELATION
+from schema.execution_plans import (
+    NOT_FAST,
+    PLAIN_KINDS,
+    PREFETCHED_PREFIX,
+    SLOW,
+    completer_for,
+    field_plan,
+    leaf_serializer,
+    objects_in,
+    plain_selection,
+    relation_of,
+)
 
 __all__ = ["PREFETCHED_PREFIX", "FastExecutionContext"]
 
-# A relation prefetched for a page is stored on its object under this prefix
-# plus the field's Python name (e.g. ``_prefetched_subscriptions``).
-PREFETCHED_PREFIX = "_prefetched_"
-
 _EXECUTOR_COMPLETE_VALUE = StrawberryGraphQLCoreExecutionContext.complete_value
 
-_INCLUDE_SKIP = frozenset({"include", "skip"})
-_MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
-_NOT_FAST = object()  # plan marker: take graphql-core's path for this field
-_SLOW = object()  # a leaf value the inline check does not handle: take the full fast path
 _K_PLAIN, _K_LEAF, _K_FAST, _K_STOCK = "plain", "leaf", "fast", "stock"  # execute_fields entry kinds
 _UNREAD = object()  # a fast field's value not read yet
 _TYPENAME = object()  # plan marker: __typename
-
-# Per field definition (schema objects live as long as the process): how to
-# read its value, or _NOT_FAST. Keyed by id(); the value keeps the field alive.
-_FIELD_PLANS: dict[int, tuple[Any, Any]] = {}
-# Per output type: its specialised completer. Keyed by id(); keeps the type alive.
-_COMPLETERS: dict[int, tuple[Any, Callable]] = {}
-
-
-def _is_strawberry_is_type_of(fn: Any) -> bool:
-    """Whether ``fn`` is the ``is_type_of`` strawberry generates (it ignores ``info``)."""
-    return getattr(fn, "__module__", None) == "strawberry.schema.schema_converter" and getattr(
-        fn, "__qualname__", ""
-    ).endswith("_get_is_type_of.<locals>.is_type_of")
-
-
-def _basic_getter(field_def: Any) -> Any:
-    """The attribute getter of a strawberry basic field, or ``_NOT_FAST``.
-
-    Strawberry resolves a basic field with ``_get_basic_result`` (flagged
-    ``_is_default``), which calls ``field.get_result(source, None, [], {})``,
-    i.e. ``field.default_resolver(source, field.python_name)``. We call the
-    same ``default_resolver`` with the same name, minus the two wrappers.
-    """
-    resolve = field_def.resolve
-    if resolve is None or not getattr(resolve, "_is_default", False):
-        relation = _relation(field_def)
-        if relation is None:
-            return _NOT_FAST
-        # A prefetched relation reads like an attribute; where it was not
-        # prefetched the getter raises and graphql-core runs the resolver.
-        return operator.attrgetter(relation[0])
-    sfield = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if sfield is None or getattr(sfield, "base_resolver", None) is not None or not sfield.is_basic_field:
-        return _NOT_FAST
-    try:
-        closure = inspect.getclosurevars(resolve).nonlocals
-    except (TypeError, ValueError):
-        return _NOT_FAST
-    if closure.get("field") is not sfield or field_def.args:
-        return _NOT_FAST
-    default_resolver = getattr(sfield, "default_resolver", None)
-    name = sfield.python_name
-    if default_resolver is getattr and isinstance(name, str) and name.isidentifier():
-        return operator.attrgetter(name)
-    if default_resolver is None:
-        return _NOT_FAST
-    return lambda source: default_resolver(source, name)
-
-
-def _relation(field_def: Any) -> tuple[str, Any] | None:
-    """``(attribute, relation)`` of a field declared as a :class:`schema.relations.Relation`, else ``None``.
-
-    Only a plain relation qualifies: no arguments, no permission classes or
-    field extensions (those must run per object).
-    """
-    sfield = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if sfield is None or field_def.args or sfield.extensions or sfield.permission_classes:
-        return None
-    relation = (getattr(sfield, "metadata", None) or {}).get(RELATION)
-    if relation is None or not isinstance(sfield.python_name, str):
-        return None
-    return (PREFETCHED_PREFIX + sfield.python_name, relation)
-
-
-def _per_object(cache: dict[int, tuple[Any, Any]], obj: Any, build: Callable[[Any], Any]) -> Any:
-    """``build(obj)``, once per schema object: keyed by ``id(obj)``, the entry keeps ``obj`` alive."""
-    entry = cache.get(id(obj))
-    if entry is None or entry[0] is not obj:
-        entry = (obj, build(obj))
-        cache[id(obj)] = entry
-    return entry[1]
-
-
-def _field_plan(field_def: Any) -> Any:
-    return _per_object(_FIELD_PLANS, field_def, _basic_getter)
 
 
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -194,7 +116,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         * ``_K_PLAIN``: ``a`` reads a ``String``/``ID``/``Boolean`` (``b`` its
           Python type, ``c`` nullable) whose value graphql-core stores unchanged;
         * ``_K_LEAF``: ``a`` reads another scalar or an enum, ``b`` maps a value
-          to its serialised form or ``_SLOW`` (then the full fast path decides),
+          to its serialised form or ``SLOW`` (then the full fast path decides),
           ``c`` nullable;
         * ``_K_FAST``: ``a`` is the field's fast plan (lists, objects, relations);
         * ``_K_STOCK``: graphql-core's own ``execute_field``.
@@ -202,18 +124,18 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plan = self._node_plan(parent_type, field_details_list)
         if plan is _TYPENAME:
             return (response_name, field_details_list, _TYPENAME, None, None, None)
-        if plan is _NOT_FAST:
+        if plan is NOT_FAST:
             return (response_name, field_details_list, _K_STOCK, None, None, None)
         getter, field_def, _complete = plan
         field_type = field_def.type
         nullable = not isinstance(field_type, GraphQLNonNull)
         leaf = field_type if nullable else field_type.of_type
         if isinstance(leaf, GraphQLScalarType):
-            kind = _PLAIN_KINDS.get(leaf.coerce_output_value)
+            kind = PLAIN_KINDS.get(leaf.coerce_output_value)
             if kind is not None:
                 return (response_name, field_details_list, _K_PLAIN, getter, kind, nullable)
         if isinstance(leaf, (GraphQLScalarType, GraphQLEnumType)):
-            return (response_name, field_details_list, _K_LEAF, getter, _leaf_serializer(leaf), nullable)
+            return (response_name, field_details_list, _K_LEAF, getter, leaf_serializer(leaf), nullable)
         return (response_name, field_details_list, _K_FAST, plan, None, None)
 
     def execute_fields(
@@ -262,7 +184,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                 continue
                         else:
                             serialized = b(value)
-                            if serialized is not _SLOW:
+                            if serialized is not SLOW:
                                 results[response_name] = serialized
                                 continue
                         result = self._execute_fast_field(
@@ -313,26 +235,18 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     # -- field execution ---------------------------------------------------
 
     def _plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> Any:
-        first = field_details_list[0].node
-        name = first.name.value
-        for details in field_details_list:
-            node = details.node
-            if details.fragment_variable_values is not None or details.defer_usage is not None:
-                return _NOT_FAST
-            if node.arguments:
-                return _NOT_FAST
-            for directive in node.directives or ():
-                if directive.name.value not in _INCLUDE_SKIP:
-                    return _NOT_FAST
+        name = field_details_list[0].node.name.value
+        if not plain_selection(field_details_list):
+            return NOT_FAST
         if name == "__typename":
             return _TYPENAME
         field_def = self.schema.get_field(parent_type, name)
         if field_def is None:
-            return _NOT_FAST
-        getter = _field_plan(field_def)
-        if getter is _NOT_FAST:
-            return _NOT_FAST
-        return (getter, field_def, _completer(field_def.type))
+            return NOT_FAST
+        getter = field_plan(field_def)
+        if getter is NOT_FAST:
+            return NOT_FAST
+        return (getter, field_def, completer_for(field_def.type))
 
     def _node_plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> Any:
         key = id(field_details_list)
@@ -353,7 +267,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if position_context is not None or not self._fast_enabled:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
         plan = self._node_plan(parent_type, field_details_list)
-        if plan is _NOT_FAST:
+        if plan is NOT_FAST:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
         if plan is _TYPENAME:
             # graphql-core: TypeNameMetaFieldDef resolves info.parent_type.name, a
@@ -424,13 +338,13 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """Complete a resolver's result (or a list item) on the fast path where it applies."""
         if position_context is not None or not self._fast_enabled:
             return _EXECUTOR_COMPLETE_VALUE(self, return_type, field_details_list, info, path, result, position_context)
-        complete = _completer(return_type)
+        complete = completer_for(return_type)
         if result is not None and (type(result) is list or not self.is_awaitable(result)):
             named = get_named_type(return_type)
             if isinstance(named, GraphQLObjectType):
                 steps = self._prefetch_plan(named, field_details_list)
                 if steps:
-                    sources = _objects(result)
+                    sources = objects_in(result)
                     if sources:
                         return self._prefetch_then_complete(
                             steps, sources, complete, field_details_list, path, result, info
@@ -458,21 +372,21 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return entry[1]
         self._prefetch_plans[key] = (field_details_list, ())  # cycles end here
         grouped_field_set = self.collect_subfields(object_type, field_details_list)[0]
-        steps = []
+        steps: list[tuple[str | None, Any, tuple]] = []
         for sub_list in grouped_field_set.values():
-            if not _plain_selection(sub_list):
+            if not plain_selection(sub_list):
                 continue
             field_def = self.schema.get_field(object_type, sub_list[0].node.name.value)
             if field_def is None:
                 continue
             named = get_named_type(field_def.type)
             child = self._prefetch_plan(named, sub_list) if isinstance(named, GraphQLObjectType) else ()
-            relation = _relation(field_def)
+            relation = relation_of(field_def)
             if relation is not None:
                 steps.append((relation[0], relation[1], child))
             elif child:
-                getter = _field_plan(field_def)
-                if getter is not _NOT_FAST:
+                getter = field_plan(field_def)
+                if getter is not NOT_FAST:
                     steps.append((None, getter, child))
         plan = tuple(steps)
         self._prefetch_plans[key] = (field_details_list, plan)
@@ -526,9 +440,9 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     if not child:
                         continue
                     if attribute is None:
-                        children = _objects([read(o) for o in objects])
+                        children = objects_in([read(o) for o in objects])
                     else:
-                        children = _objects([o.__dict__.get(attribute) for o in objects])
+                        children = objects_in([o.__dict__.get(attribute) for o in objects])
                     if children:
                         next_level.append((child, children))
             level = next_level
@@ -598,191 +512,3 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, item_type, field_details_list, item_path)
             return None
-
-
-def _plain_selection(field_details_list: Any) -> bool:
-    """Whether a field is selected without arguments, fragment variables, @defer or custom directives."""
-    for details in field_details_list:
-        node = details.node
-        if details.fragment_variable_values is not None or details.defer_usage is not None or node.arguments:
-            return False
-        for directive in node.directives or ():
-            if directive.name.value not in _INCLUDE_SKIP:
-                return False
-    return True
-
-
-def _objects(value: Any) -> list:
-    """The objects in a value (an object, or nested lists of objects and nulls), in order."""
-    if type(value) is not list and type(value) is not tuple:
-        return [] if value is None or not hasattr(value, "__dict__") else [value]
-    found = []
-    for item in value:
-        if type(item) is list or type(item) is tuple:
-            found.extend(_objects(item))
-        elif item is not None and hasattr(item, "__dict__"):
-            found.append(item)
-    return found
-
-
-# -- type-specialised completers ------------------------------------------------
-#
-# A completer is ``f(executor, field_details_list, path, result, finfo)`` and
-# returns what ``Executor.complete_value(type, ...)`` would return, raising what
-# it would raise: it handles the exact cases itself and calls graphql-core's
-# ``complete_value`` for everything else.
-
-_TRIVIAL_SCALARS: dict[Any, Callable[[Any], bool]] = {
-    serialize_string: lambda v: type(v) is str,
-    serialize_id: lambda v: type(v) is str,
-    serialize_boolean: lambda v: type(v) is bool,
-    serialize_int: lambda v: type(v) is int and _MIN_INT <= v <= _MAX_INT,
-    serialize_float: lambda v: type(v) is float and math.isfinite(v),
-}
-
-
-# Scalars whose graphql-core serialiser returns a value of this exact Python type unchanged.
-_PLAIN_KINDS: dict[Any, type] = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
-
-
-def _leaf_serializer(leaf_type: Any) -> Callable[[Any], Any]:
-    """``f(value)``: the serialised value of a non-null scalar or enum value, or ``_SLOW``.
-
-    Only the cases where graphql-core's ``complete_leaf_value`` returns that
-    very result without error: an in-range ``int`` for ``Int``, a finite
-    ``float`` for ``Float``, an enum value whose name graphql-core already gave
-    once (learnt through the leaf completer), a custom scalar whose serialiser
-    returns neither ``None`` nor ``Undefined`` nor raises. Anything else is
-    ``_SLOW`` and goes through the full path, which raises what stock raises.
-    """
-    if isinstance(leaf_type, GraphQLScalarType):
-        coerce = leaf_type.coerce_output_value
-        exact = _TRIVIAL_SCALARS.get(coerce)
-        if exact is not None:
-            return lambda value: value if exact(value) else _SLOW
-
-        def serialize_custom(value: Any) -> Any:
-            if isinstance(value, Exception) or value is Undefined:
-                return _SLOW
-            try:
-                serialized = coerce(value)
-            except Exception:
-                return _SLOW
-            return _SLOW if serialized is None or serialized is Undefined else serialized
-
-        return serialize_custom
-
-    names = _enum_names(leaf_type)
-
-    def serialize_enum(value: Any) -> Any:
-        try:
-            return names.get((value.__class__, value), _SLOW)
-        except TypeError:
-            return _SLOW
-
-    return serialize_enum
-
-
-# Per enum type: the names graphql-core gave to values, shared by the completers.
-_ENUM_NAMES: dict[int, tuple[Any, dict]] = {}
-
-
-def _enum_names(enum_type: Any) -> dict:
-    return _per_object(_ENUM_NAMES, enum_type, lambda _type: {})
-
-
-def _completer(return_type: Any) -> Callable:
-    return _per_object(_COMPLETERS, return_type, _build_completer)
-
-
-def _leaf_completer(leaf_type: Any, outer_type: Any) -> Callable:
-    """Completer of a scalar or enum (``outer_type`` is it, or its non-null wrapper)."""
-    if isinstance(leaf_type, GraphQLScalarType):
-        coerce = leaf_type.coerce_output_value
-        exact = _TRIVIAL_SCALARS.get(coerce)
-        if exact is not None:
-            kind = {serialize_string: str, serialize_id: str, serialize_boolean: bool}.get(coerce)
-            if kind is not None:
-
-                def complete_plain(executor, fdl, path, result, finfo):
-                    if type(result) is kind:
-                        return result
-                    return executor._stock_complete(outer_type, fdl, path, result, finfo)
-
-                return complete_plain
-
-            def complete_checked(executor, fdl, path, result, finfo):
-                if exact(result):
-                    return result
-                return executor._stock_complete(outer_type, fdl, path, result, finfo)
-
-            return complete_checked
-
-        complete_leaf_value = StrawberryGraphQLCoreExecutionContext.complete_leaf_value
-
-        def complete_custom(executor, fdl, path, result, finfo):
-            # Stock checks for an exception, null and Undefined before coercing.
-            if result is None or result is Undefined or isinstance(result, Exception):
-                return executor._stock_complete(outer_type, fdl, path, result, finfo)
-            return complete_leaf_value(leaf_type, result)
-
-        return complete_custom
-
-    # Enum: graphql-core maps a value to its name; remember the names it gave.
-    names: dict[tuple[type, Any], str] = _enum_names(leaf_type)
-
-    def complete_enum(executor, fdl, path, result, finfo):
-        try:
-            return names[(result.__class__, result)]
-        except (KeyError, TypeError):
-            pass
-        completed = executor._stock_complete(outer_type, fdl, path, result, finfo)
-        if type(completed) is str and result is not None:
-            with contextlib.suppress(TypeError):
-                names[(result.__class__, result)] = completed
-        return completed
-
-    return complete_enum
-
-
-def _build_completer(return_type: Any) -> Callable:
-    inner = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
-
-    if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
-        return _leaf_completer(inner, return_type)
-
-    if isinstance(inner, GraphQLList):
-        item_type = inner.of_type
-
-        def complete_list(executor, fdl, path, result, finfo):
-            kind = type(result)
-            if kind is list or kind is tuple:
-                return executor._complete_items(item_type, _completer(item_type), fdl, path, result, finfo)
-            return executor._stock_complete(return_type, fdl, path, result, finfo)
-
-        return complete_list
-
-    if isinstance(inner, GraphQLObjectType):
-        is_type_of = inner.is_type_of
-        if is_type_of is not None and not _is_strawberry_is_type_of(is_type_of):
-
-            def complete_object_stock(executor, fdl, path, result, finfo):
-                return executor._stock_complete(return_type, fdl, path, result, finfo)
-
-            return complete_object_stock
-
-        def complete_object(executor, fdl, path, result, finfo):
-            if result is None or result is Undefined or isinstance(result, Exception):
-                return executor._stock_complete(return_type, fdl, path, result, finfo)
-            # strawberry's is_type_of ignores its info argument.
-            if is_type_of is not None and is_type_of(result, None) is not True:
-                return executor._stock_complete(return_type, fdl, path, result, finfo)
-            return executor.collect_and_execute_subfields(inner, fdl, path, result, None)
-
-        return complete_object
-
-    # Interfaces and unions: graphql-core resolves the runtime type.
-    def complete_abstract(executor, fdl, path, result, finfo):
-        return executor._stock_complete(return_type, fdl, path, result, finfo)
-
-    return complete_abstract

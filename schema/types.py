@@ -199,7 +199,7 @@ class Subscription(Node):
     def from_record(cls, record: Any, context: Context) -> Subscription:
         """A subscription from a ``plan`` record of kind SUBSCRIPTION."""
         return cls(
-            id=to_global_id("Subscription", record.id),
+            id=strawberry.ID(to_global_id("Subscription", record.id)),
             subscription_id=record.ext_id,
             status=record.status,
             starts_on=record.starts_on,
@@ -245,7 +245,7 @@ class Trial(Node):
     def from_record(cls, record: Any, context: Context) -> Trial:
         """A trial from a ``plan`` record of kind TRIAL."""
         return cls(
-            id=to_global_id("Trial", record.id),
+            id=strawberry.ID(to_global_id("Trial", record.id)),
             trial_id=record.ext_id,
             status=record.status,
             starts_on=record.starts_on,
@@ -286,7 +286,7 @@ class Customer(Node):
     @classmethod
     def from_record(cls, record: Any, context: Context) -> Customer:
         """A customer from a ``customer`` record (id, name, managed_by, created_on, last_admin_activity_on)."""
-        gid = to_global_id("Customer", record.id)
+        gid = strawberry.ID(to_global_id("Customer", record.id))
         return cls(
             id=gid,
             name=record.name,
@@ -346,7 +346,7 @@ class PartnerAdmin(Node):
     def from_record(cls, record: Any) -> PartnerAdmin:
         """An admin from a ``partner_admin`` record (id, email, display_name, role)."""
         return cls(
-            id=to_global_id("PartnerAdmin", record.id),
+            id=strawberry.ID(to_global_id("PartnerAdmin", record.id)),
             email=record.email,
             display_name=record.display_name,
             role=record.role,

@@ -47,6 +47,9 @@ from typing import Any
 
 import pytest
 
+# A Chromium process per module and seconds per page: outside the fast loop.
+pytestmark = pytest.mark.slow
+
 try:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import Page, Route, expect, sync_playwright

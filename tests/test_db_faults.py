@@ -28,6 +28,9 @@ from db.settings import get_settings
 from server import create_app
 from tests.world import TOKENS, build_world
 
+# Starts and stops a PostgreSQL cluster: outside the fast loop.
+pytestmark = pytest.mark.slow
+
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 

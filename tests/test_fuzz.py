@@ -25,6 +25,9 @@ from schema.schema import schema
 from server import create_app
 from tests.world import TOKENS, build_world
 
+# Hundreds of generated queries per role: a few seconds each, outside the fast loop.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 ACME_ONLY = ("Alpha", "Beta", "Delta", "Epsilon", "Zeta", "Čačak", 'Sub-A"', "Trial-G")
 OTHER_ONLY = ("Aardvark", "Sub-A-other")

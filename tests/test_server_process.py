@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+# Starts server processes: outside the fast loop.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
