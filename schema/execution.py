@@ -51,6 +51,7 @@ resolver runs, asking the same loader for the same value.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Any
@@ -63,7 +64,7 @@ from graphql import (
     get_named_type,
 )
 from graphql.execution.executor import collect_iterator_awaitables, to_nodes
-from graphql.pyutils import Path, Undefined, gather_with_cancel
+from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.execution_plans import (
@@ -87,6 +88,25 @@ _K_PLAIN, _K_LEAF, _K_FAST, _K_STOCK = "plain", "leaf", "fast", "stock"  # execu
 _UNREAD = object()  # a fast field's value not read yet
 _TYPENAME = object()  # plan marker: __typename
 
+
+
+async def gather_settled(*awaitables: Any) -> list[Any]:
+    """Await every sibling, then raise the first error, as graphql-js does.
+
+    graphql-core 3.3 cancels the siblings of a field whose error reaches a
+    non-null parent. Ours share the request's database session: a statement
+    cancelled half-way leaves the connection busy or invalidated, and the
+    request's other root fields then fail with SERVICE_UNAVAILABLE (a bad
+    cursor in one analytics section took the KPIs beside it down). The
+    siblings' work is small and bounded by the request's cost, so it is
+    finished rather than torn off. Cancelling the request itself (a client
+    gone, a statement timeout) still cancels every child.
+    """
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor with a fast path for plain attribute fields.
@@ -226,7 +246,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 field = awaitable_fields[0]
                 results[field] = await results[field]
             else:
-                awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+                awaited = await gather_settled(*(results[field] for field in awaitable_fields))
                 results.update(zip(awaitable_fields, awaited, strict=True))
             return results
 
@@ -499,7 +519,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 i = awaitable_indices[0]
                 completed_results[i] = await completed_results[i]
             else:
-                awaited = await gather_with_cancel(*(completed_results[i] for i in awaitable_indices))
+                awaited = await gather_settled(*(completed_results[i] for i in awaitable_indices))
                 for i, value in zip(awaitable_indices, awaited, strict=True):
                     completed_results[i] = value
             return completed_results

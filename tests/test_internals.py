@@ -205,7 +205,6 @@ INTERNALS: list[tuple[str, Callable[[], bool]]] = [
         _importable("graphql.execution.executor.collect_iterator_awaitables"),
     ),
     ("graphql.execution.executor.to_nodes", _importable("graphql.execution.executor.to_nodes")),
-    ("graphql.pyutils.gather_with_cancel", _importable("graphql.pyutils.gather_with_cancel")),
     ("graphql.pyutils.Undefined", _importable("graphql.pyutils.Undefined")),
     ("graphql.pyutils.Path(prev, key, typename)", _signature("graphql.pyutils.Path", ["prev", "key", "typename"])),
     (
