@@ -249,6 +249,11 @@ async def _insert_partner(session, ids: Ids, key: str, plans, admins) -> dict[st
 
 @pytest.fixture
 async def viewers(session) -> dict[str, Viewer]:
+    return await insert_world(session)
+
+
+async def insert_world(session) -> dict[str, Viewer]:
+    """Insert the data set of the module docstring; its viewers by ``full``, ``sales`` and ``globex``."""
     ids = Ids()
     acme = await _insert_partner(
         session,

@@ -198,6 +198,13 @@ def ordered_rows(
         extra = [missing, key]
         leading = [(missing, False), (key, descending)]
         parsers = [_PARSERS[int], _parser(column)]
+    elif column.type is bool:
+        # A keyset compares with bound values, and SQL has no `>` for a bound
+        # boolean on every database: false/true sort as 0/1.
+        key = case((key, 1), else_=0).label("order_value")
+        extra = [key]
+        leading = [(key, descending)]
+        parsers = [_PARSERS[int]]
     else:
         leading = [(key, descending)]
         parsers = [_PARSERS[str] if column.sort_key else _parser(column)]
