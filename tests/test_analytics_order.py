@@ -19,7 +19,7 @@ from db.settings import get_settings
 from resolvers import analytics as A
 from resolvers.analytics.declare import Column, Kpi, SectionDeclaration
 from schema.analytics import section_type
-from tests.test_analytics import D, M, _execute, insert_world
+from tests.test_analytics import DASHBOARD, D, M, _execute, insert_world
 
 C = "CALLING"
 
@@ -277,3 +277,14 @@ async def test_a_sixth_section_is_one_declaration(session, engine, acme):
     assert "type LiveTrialsSection {" in sdl and "trialCustomers: Int!" in sdl
     assert "enum LiveTrialsRowOrderField {" in sdl and "  DAYS_LEFT\n" in sdl
     assert "input LiveTrialsRowOrder {" in sdl and "type LiveTrialsRow implements AnalyticsRow {" in sdl
+
+
+async def test_a_repeated_dashboard_builds_no_statement_again(session, engine, acme):
+    # Building the statements costs more than running them, so they are memoised; a dashboard
+    # asks for 5 sections × (row query, KPI statement, ordered rows): with one cache of 4 entries
+    # shared by the sections (as before) every request rebuilt them.
+    builders = (A.row_query, A.aggregate_statement, A.ordered_rows)
+    await _execute(session, engine, acme["full"], DASHBOARD, {"product": "CALLING"})
+    misses = [b.cache_info().misses for b in builders]
+    await _execute(session, engine, acme["full"], DASHBOARD, {"product": "CALLING"})
+    assert [b.cache_info().misses for b in builders] == misses

@@ -13,6 +13,7 @@ Everything a section reports is built from its *row query*
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -31,7 +32,6 @@ from resolvers.analytics.lines import (
     check_product,
     common_columns,
     live_lines,
-    memo,
 )
 from resolvers.analytics.sections import SECTIONS
 from resolvers.pagination import Page, bad_input, keyset_page, page_request
@@ -40,6 +40,12 @@ from resolvers.pagination import Page, bad_input, keyset_page, page_request
 # the plan key, which is unique among a section's rows (one line per product
 # and plan), so pages never skip or repeat a row.
 TIES = ("name_key", "subscription_id", "plan_id")
+
+# The statements are memoised as in lines.memo (four argument sets), but per
+# section: one cache shared by the sections would hold fewer entries than one
+# dashboard request asks for (five sections), and rebuild every statement on
+# every request.
+section_memo = functools.lru_cache(maxsize=4 * len(SECTIONS))
 
 
 def section_of(section: str | SectionDeclaration) -> SectionDeclaration:
@@ -62,7 +68,7 @@ def frame_of(
     )
 
 
-@memo
+@section_memo
 def row_query(decl: SectionDeclaration, viewer: Viewer, frame: Frame) -> Select:
     """The section's rows: the common columns and its own, over its live lines."""
     where = decl.where
@@ -85,7 +91,7 @@ def _value(column: Column, base: Any, frame: Frame) -> Any:
     return column.value(base, frame)
 
 
-@memo
+@section_memo
 def aggregate_statement(decl: SectionDeclaration, viewer: Viewer, frame: Frame) -> Select:
     """One statement: distinct customers, row count and column sums of the section's rows."""
     rows = row_query(decl, viewer, frame).subquery("section_rows")
@@ -179,7 +185,7 @@ def _parser(column: Column) -> Callable[[Any], Any]:
     return _PARSERS[kinds[0]]
 
 
-@memo
+@section_memo
 def ordered_rows(
     decl: SectionDeclaration, viewer: Viewer, frame: Frame, column_name: str, descending: bool
 ) -> tuple[Select, list[tuple[Any, bool]], tuple[Callable[[Any], Any], ...]]:
