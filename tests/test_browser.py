@@ -810,7 +810,10 @@ def test_customer_list_multi_filters_sorting_page_size_and_paging(page: Page, se
 def test_status_badges_explain_themselves_from_the_page_when_the_api_cannot(page: Page, server: Server) -> None:
     """Today's schema has no Customer.statusDetails: the page detects that and explains statuses itself."""
     sign_in(page, server, server.tokens["full"])
-    assert page.evaluate("document.documentElement.dataset.features") == ""
+    # rows(orderBy:) is in today's schema; statusDetails is not.
+    assert page.evaluate("document.documentElement.dataset.features") == (
+        "rowOrder:recentlyAdded rowOrder:expiring rowOrder:renewing rowOrder:lowAssignment rowOrder:overLimit"
+    )
     page.get_by_test_id("nav-customers").click()
     badge = page.locator("[data-testid=customer-row] [data-testid=status-SUBSCRIPTION]").first
     badge.hover()
