@@ -131,35 +131,19 @@ def documents() -> dict[str, str]:
 
 DOCUMENTS = documents()
 # Documents of API features announced but not in today's schema, and the SDL that adds them.
-FEATURE_DOCUMENTS = {name for name in DOCUMENTS if name.endswith(("WithStatusDetails", "Ordered"))}
-SECTION_TYPES = ("RecentlyAdded", "Expiring", "Renewing", "LowAssignment", "OverLimit")
+# (The `...Ordered` documents, rows(orderBy:), are in today's schema.)
+FEATURE_DOCUMENTS = {name for name in DOCUMENTS if name.endswith("WithStatusDetails")}
 FEATURE_SDL = """
 type StatusDetail { status: CustomerStatus! reason: String! since: Date until: Date }
 extend type Customer { statusDetails: [StatusDetail!]! }
-""" + "".join(
-    f"""
-enum {t}RowOrderField {{ CUSTOMER_NAME }}
-input {t}RowOrder {{ field: {t}RowOrderField!, direction: OrderDirection! = ASC }}
 """
-    for t in SECTION_TYPES
-)
 
 
 def future_schema() -> Any:
-    """schema.graphql with the announced features: Customer.statusDetails and rows(orderBy: <Section>RowOrder)."""
+    """schema.graphql with the announced feature Customer.statusDetails."""
     from graphql import build_schema
 
-    sdl = (ROOT / "schema.graphql").read_text()
-    for name in SECTION_TYPES:
-        sdl, count = re.subn(
-            rf"(type {name}Section \{{.*?  rows\(\n)",
-            rf"\g<1>    orderBy: {name}RowOrder = null\n",
-            sdl,
-            count=1,
-            flags=re.S,
-        )
-        assert count == 1, name
-    return build_schema(sdl + FEATURE_SDL)
+    return build_schema((ROOT / "schema.graphql").read_text() + FEATURE_SDL)
 
 
 # ------------------------------------------------------------------ the server
@@ -642,8 +626,9 @@ def test_overview_trend_sections_and_product_toggle(page: Page, server: Server) 
         expect(page.locator(f"[data-testid=section-{key}] tbody tr")).to_have_count(
             min(10, meetings[key]["rows"]["totalCount"])
         )
-    # Without rows(orderBy:) in the schema no section column offers sorting.
-    expect(page.locator("[data-testid^=sort-]")).to_have_count(0)
+    # rows(orderBy:) is in the schema: every section's customer column offers sorting.
+    for key in ("recentlyAdded", "expiring", "renewing", "lowAssignment", "overLimit"):
+        expect(page.get_by_test_id(f"sort-{key}-customer")).to_have_count(1)
     shot(page, "overview")
     axe_check(page, "the overview")
 
@@ -847,7 +832,10 @@ def test_customer_list_multi_filters_sorting_page_size_and_paging(page: Page, se
 def test_status_badges_explain_themselves_from_the_page_when_the_api_cannot(page: Page, server: Server) -> None:
     """Today's schema has no Customer.statusDetails: the page detects that and explains statuses itself."""
     sign_in(page, server, server.tokens["full"])
-    assert page.evaluate("document.documentElement.dataset.features") == ""
+    # rows(orderBy:) is in today's schema; statusDetails is not.
+    assert page.evaluate("document.documentElement.dataset.features") == (
+        "rowOrder:recentlyAdded rowOrder:expiring rowOrder:renewing rowOrder:lowAssignment rowOrder:overLimit"
+    )
     page.get_by_test_id("nav-customers").click()
     badge = page.locator("[data-testid=customer-row] [data-testid=status-SUBSCRIPTION]").first
     badge.hover()
@@ -1440,11 +1428,11 @@ def test_keyboard_reaches_the_content_with_visible_focus(page: Page, server: Ser
 
 
 def test_announced_api_features_light_up_when_the_schema_has_them(page: Page, server: Server) -> None:
-    """statusDetails and rows(orderBy:) as the other engineers announced them, answered here by a stand-in.
+    """statusDetails as the other engineers announced it, answered here by a stand-in; rows(orderBy:) for real.
 
-    The stand-in answers the start-up introspection as a schema with both
-    features would, and the feature documents from the real server's data
-    (the plain document, plus a reason per status; rows sorted as asked).
+    The stand-in answers the start-up introspection as a schema with
+    statusDetails would, and its documents from the real server's data (the
+    plain document, plus a reason per status); the server orders the rows.
     """
     token = server.tokens["full"]
     ordered_requests: list[dict] = []
@@ -1456,33 +1444,6 @@ def test_announced_api_features_light_up_when_the_schema_has_them(page: Page, se
             data = server.raw(body, token)["data"]
             data["customer"]["fields"].append({"name": "statusDetails"})
             data["statusDetail"] = {"fields": [{"name": f} for f in ("status", "reason", "since", "until", "plans")]}
-            enum = {
-                "kind": "ENUM",
-                "name": "OverLimitRowOrderField",
-                "enumValues": [{"name": v} for v in ("CUSTOMER_NAME", "OVERAGE", "MONTHS_REMAINING")],
-            }
-            order_type = {
-                "kind": "INPUT_OBJECT",
-                "name": "OverLimitRowOrder",
-                "inputFields": [
-                    {"name": "field", "type": {"kind": "NON_NULL", "name": None, "enumValues": None, "ofType": enum}},
-                    {
-                        "name": "direction",
-                        "type": {
-                            "kind": "NON_NULL",
-                            "name": None,
-                            "enumValues": None,
-                            "ofType": {
-                                "kind": "ENUM",
-                                "name": "OrderDirection",
-                                "enumValues": [{"name": "ASC"}, {"name": "DESC"}],
-                            },
-                        },
-                    },
-                ],
-            }
-            rows = next(f for f in data["overLimit"]["fields"] if f["name"] == "rows")
-            rows["args"].append({"name": "orderBy", "type": {**order_type, "ofType": None}})
             route.fulfill(json={"data": data})
         elif name == "CustomerWithStatusDetails":
             data = server.raw({**body, "query": DOCUMENTS["Customer"], "operationName": "Customer"}, token)["data"]
@@ -1500,39 +1461,35 @@ def test_announced_api_features_light_up_when_the_schema_has_them(page: Page, se
                 ]
             route.fulfill(json={"data": data})
         elif name == "OverLimitRowsOrdered":
+            # rows(orderBy:) is real now: the server itself answers the ordered pages.
             ordered_requests.append(body["variables"])
-            plain = {
-                **body,
-                "query": DOCUMENTS["OverLimitRows"],
-                "operationName": "OverLimitRows",
-                "variables": {"product": body["variables"]["product"], "first": 100},
-            }
-            data = server.raw(plain, token)["data"]
-            nodes = data["analytics"]["overLimit"]["rows"]["nodes"]
-            order = body["variables"]["orderBy"]
-            key = {
-                "CUSTOMER_NAME": lambda r: r["customer"]["name"].casefold(),
-                "OVERAGE": lambda r: r["overage"],
-                "MONTHS_REMAINING": lambda r: r["monthsRemaining"],
-            }[order["field"]]
-            nodes.sort(key=key, reverse=order["direction"] == "DESC")
-            data["analytics"]["overLimit"]["rows"]["nodes"] = nodes[: body["variables"]["first"]]
-            route.fulfill(json={"data": data})
+            route.continue_()
         else:
             route.continue_()
 
     page.route("**/graphql", handle)
     sign_in(page, server, token)
-    assert page.evaluate("document.documentElement.dataset.features") == "statusDetails rowOrder:overLimit"
-    # Only the columns the API can order by are sortable: over-limit's customer, months remaining, overage.
+    assert page.evaluate("document.documentElement.dataset.features") == (
+        "statusDetails rowOrder:recentlyAdded rowOrder:expiring rowOrder:renewing rowOrder:lowAssignment "
+        "rowOrder:overLimit"
+    )
+    # Every over-limit column is one the API can order by (the bar by ASSIGNED).
     sortable = page.locator("[data-testid=section-overLimit] [data-testid^=sort-]")
-    expect(sortable).to_have_count(3)
+    expect(sortable).to_have_count(9)
     assert {s.get_attribute("data-testid") for s in sortable.all()} == {
-        "sort-overLimit-customer",
-        "sort-overLimit-monthsRemaining",
-        "sort-overLimit-overage",
+        f"sort-overLimit-{key}"
+        for key in (
+            "customer",
+            "subscriptionId",
+            "monthsRemaining",
+            "autoRenew",
+            "totalLicenses",
+            "assignmentRate",
+            "usageRate",
+            "bar",
+            "overage",
+        )
     }
-    expect(page.locator("[data-testid=section-expiring] [data-testid^=sort-]")).to_have_count(0)
     page.get_by_test_id("sort-overLimit-customer").click()
     rows = analytics(server, "MEETINGS")["overLimit"]["rows"]["nodes"]
     by_name = sorted(rows, key=lambda r: r["customer"]["name"].casefold())[:10]
