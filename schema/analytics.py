@@ -225,7 +225,7 @@ def _rows_field(decl: A.SectionDeclaration, row: type, order: type) -> Any:
         last: Annotated[int | None, strawberry.argument(description=LAST)] = None,
         before: Annotated[str | None, strawberry.argument(description=BEFORE)] = None,
         order_by: Annotated[order | None, strawberry.argument(description=ORDER_BY)] = None,  # type: ignore[valid-type]
-    ) -> Connection[row]:  # type: ignore[valid-type]
+    ) -> Connection[row] | None:  # type: ignore[valid-type]
         row_order = None
         if order_by is not None:
             row_order = A.RowOrder(field=order_by.field.value, descending=order_by.direction == OrderDirection.DESC)
@@ -271,7 +271,7 @@ def _section_field(decl: A.SectionDeclaration, section: type) -> Any:
 
         def windowed(
             self: Any, days: Annotated[int, strawberry.argument(description=DAYS)] = A.DEFAULT_DAYS
-        ) -> section:  # type: ignore[valid-type]
+        ) -> section | None:  # type: ignore[valid-type]
             return section(days=A.check_days(days), product=self.product.value, as_of=self.as_of)
 
         return strawberry.field(resolver=windowed, name=decl.name, description=decl.field_description)
@@ -286,7 +286,7 @@ async def _license_trend(
     self: Any,
     info: InfoT,
     weeks: Annotated[int, strawberry.argument(description="Number of weekly points, 1–52 (default 12).")] = 12,
-) -> list[LicensePoint]:
+) -> list[LicensePoint] | None:
     points = await A.license_trend(
         session=info.context.session,
         viewer=info.context.require_viewer(),

@@ -89,7 +89,6 @@ _UNREAD = object()  # a fast field's value not read yet
 _TYPENAME = object()  # plan marker: __typename
 
 
-
 async def gather_settled(*awaitables: Any) -> list[Any]:
     """Await every sibling, then raise the first error, as graphql-js does.
 
@@ -107,6 +106,7 @@ async def gather_settled(*awaitables: Any) -> list[Any]:
         if isinstance(result, BaseException):
             raise result
     return results
+
 
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor with a fast path for plain attribute fields.

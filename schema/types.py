@@ -132,7 +132,7 @@ class LicenseLine:
         self,
         info: InfoT,
         weeks: Annotated[int, strawberry.argument(description=HISTORY_WEEKS_DESCRIPTION)] = 12,
-    ) -> list[LicensePoint]:
+    ) -> list[LicensePoint] | None:
         if not 1 <= weeks <= 52:
             raise bad_input(f"`weeks` must be between 1 and 52; got {weeks}.")
         points = await info.context.loaders.history_by_line.load((self.line_id, weeks))
@@ -362,7 +362,7 @@ class PartnerAdmin(Node):
         info: InfoT,
         first: Annotated[int | None, strawberry.argument(description="Page size, 1–100 (default 25).")] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
-    ) -> Connection[Customer]:
+    ) -> Connection[Customer] | None:
         ctx = info.context
         page = await customer_resolvers.assigned_customers(ctx, admin_db_id=self.db_id, first=first, after=after)
         return connection(page, lambda r: Customer.from_record(r, ctx))

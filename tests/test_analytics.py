@@ -1127,6 +1127,6 @@ async def test_sections_are_lazy_through_graphql(session, engine, viewers):
 async def test_bad_days_through_graphql(session, engine, viewers):
     query = "query { analytics(product: MEETINGS) { expiring(days: 4000) { expiringCustomers } } }"
     result, _ = await _execute(session, engine, viewers["full"], query, {})
-    assert result.data is None
+    assert result.data == {"analytics": {"expiring": None}}  # the section alone is nulled (SPEC §3.2)
     assert result.errors[0].extensions == {"code": "BAD_USER_INPUT"}
     assert result.errors[0].path == ["analytics", "expiring"]

@@ -14,3 +14,27 @@ async def test_a_bad_cursor_on_the_customer_list_nulls_only_the_list(api, world)
     assert body["data"] == {"viewer": {"role": "PARTNER_FULL_ADMIN"}, "customers": None}
     assert body["errors"][0]["path"] == ["customers"]
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_bad_cursor_in_one_section_leaves_the_kpis_and_other_sections(api, world):
+    query = """{
+      kpis { totalCustomers }
+      analytics(product: MEETINGS) {
+        expiring { rows(first: 1, after: "not-a-cursor") { totalCount } }
+        overLimit { rows(first: 1) { totalCount } }
+      }
+    }"""
+    body = await api(query, token="t-ana")
+    errors = body["errors"]
+    assert [(e["path"], e["extensions"]["code"]) for e in errors] == [
+        (["analytics", "expiring", "rows"], "BAD_USER_INPUT")
+    ]
+    assert body["data"]["analytics"]["expiring"] == {"rows": None}
+    # The fields beside the bad one answer exactly what they answer alone.
+    alone = await api(
+        "{ kpis { totalCustomers } analytics(product: MEETINGS) { overLimit { rows(first: 1) { totalCount } } } }",
+        token="t-ana",
+    )
+    assert "errors" not in alone
+    assert body["data"]["kpis"] == alone["data"]["kpis"]
+    assert body["data"]["analytics"]["overLimit"] == alone["data"]["analytics"]["overLimit"]
