@@ -34,7 +34,7 @@ from resolvers.mutations import assignments, order_setup, partner_admins, runner
 from tests import factories as f
 from tests.conftest import is_postgres
 from tests.test_mutations import DOCS
-from tests.world import TOKENS, World, build_world
+from tests.world import TOKENS, World
 
 pytestmark = pytest.mark.skipif(
     not is_postgres(),
@@ -44,11 +44,6 @@ pytestmark = pytest.mark.skipif(
 N = 10
 TOKEN = {**TOKENS, "fiona": "t-fiona"}
 BARRIER_TIMEOUT = 10
-
-
-@pytest.fixture
-async def world(session) -> World:
-    return await build_world(session)
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
@@ -87,14 +87,24 @@ async def _assignable_admins(tx: Tx, customer_id: str, admin_ids: Sequence[str])
     return customer_db_id, list(admins.values())
 
 
-@mutation("assignCustomerAdmins", Permission.ASSIGN_ADMINS)
-async def assign_customer_admins(tx: Tx, *, customer_id: str, admin_ids: Sequence[str]) -> Done:
-    """Assign sales admins to a customer; admins already assigned stay so (idempotent).
+async def _reassign(
+    tx: Tx,
+    customer_id: str,
+    admin_ids: Sequence[str],
+    change: Callable[[int, list[int]], Any],
+    changed: str,
+    unchanged: str,
+) -> Done:
+    """The body both mutations share: validate, ``change`` the assignments, audit which admins it touched.
 
     Args:
         tx: The mutation's transaction.
         customer_id: Global ID of a customer the caller may see.
         admin_ids: Global IDs of SALES_FULL_ADMIN / SALES_ADMIN admins of the partner.
+        change: ``change(customer id, admin ids)``: the statement that writes, returning the
+            ``admin_id`` of each row it touched.
+        changed: Audit key of the admins touched.
+        unchanged: Audit key of the admins already in the state asked for.
 
     Returns:
         The customer with the audit record.
@@ -103,54 +113,36 @@ async def assign_customer_admins(tx: Tx, *, customer_id: str, admin_ids: Sequenc
         Failure: INVALID_INPUT, NOT_FOUND, ALREADY_HAS_ACCESS.
     """
     customer_db_id, admins = await _assignable_admins(tx, customer_id, admin_ids)
-    # ON CONFLICT DO NOTHING: a concurrent assignment of the same admin is
-    # not an error but the state asked for.
-    added = set(
-        (
-            await tx.session.execute(
-                _insert_ignoring_duplicates(tx.dialect, ASSIGNMENT)
-                .values([{"customer_id": customer_db_id, "admin_id": admin.id} for admin in admins])
-                .returning(ASSIGNMENT.c.admin_id)
-            )
-        ).scalars()
-    )
+    touched = set((await tx.session.execute(change(customer_db_id, [a.id for a in admins]))).scalars())
     details = {
-        "added": [to_global_id("PartnerAdmin", a.id) for a in admins if a.id in added],
-        "alreadyAssigned": [to_global_id("PartnerAdmin", a.id) for a in admins if a.id not in added],
+        changed: [to_global_id("PartnerAdmin", a.id) for a in admins if a.id in touched],
+        unchanged: [to_global_id("PartnerAdmin", a.id) for a in admins if a.id not in touched],
     }
     return Done(Outcome(customer_id=customer_db_id), "Customer", customer_db_id, details)
+
+
+@mutation("assignCustomerAdmins", Permission.ASSIGN_ADMINS)
+async def assign_customer_admins(tx: Tx, *, customer_id: str, admin_ids: Sequence[str]) -> Done:
+    """Assign sales admins to a customer; admins already assigned stay so (idempotent). See :func:`_reassign`."""
+
+    def add(customer: int, admins: list[int]) -> Any:
+        # ON CONFLICT DO NOTHING: a concurrent assignment of the same admin is
+        # not an error but the state asked for.
+        rows = [{"customer_id": customer, "admin_id": admin} for admin in admins]
+        return _insert_ignoring_duplicates(tx.dialect, ASSIGNMENT).values(rows).returning(ASSIGNMENT.c.admin_id)
+
+    return await _reassign(tx, customer_id, admin_ids, add, "added", "alreadyAssigned")
 
 
 @mutation("unassignCustomerAdmins", Permission.ASSIGN_ADMINS)
 async def unassign_customer_admins(tx: Tx, *, customer_id: str, admin_ids: Sequence[str]) -> Done:
-    """Remove sales admins from a customer; admins not assigned are ignored (idempotent).
+    """Remove sales admins from a customer; admins not assigned are ignored (idempotent). See :func:`_reassign`."""
 
-    Args:
-        tx: The mutation's transaction.
-        customer_id: Global ID of a customer the caller may see.
-        admin_ids: Global IDs of SALES_FULL_ADMIN / SALES_ADMIN admins of the partner.
+    def remove(customer: int, admins: list[int]) -> Any:
+        assigned = (ASSIGNMENT.c.customer_id == customer) & ASSIGNMENT.c.admin_id.in_(admins)
+        return delete(ASSIGNMENT).where(assigned).returning(ASSIGNMENT.c.admin_id)
 
-    Returns:
-        The customer with the audit record.
-
-    Raises:
-        Failure: INVALID_INPUT, NOT_FOUND, ALREADY_HAS_ACCESS.
-    """
-    customer_db_id, admins = await _assignable_admins(tx, customer_id, admin_ids)
-    removed = set(
-        (
-            await tx.session.execute(
-                delete(ASSIGNMENT)
-                .where(ASSIGNMENT.c.customer_id == customer_db_id, ASSIGNMENT.c.admin_id.in_([a.id for a in admins]))
-                .returning(ASSIGNMENT.c.admin_id)
-            )
-        ).scalars()
-    )
-    details = {
-        "removed": [to_global_id("PartnerAdmin", a.id) for a in admins if a.id in removed],
-        "notAssigned": [to_global_id("PartnerAdmin", a.id) for a in admins if a.id not in removed],
-    }
-    return Done(Outcome(customer_id=customer_db_id), "Customer", customer_db_id, details)
+    return await _reassign(tx, customer_id, admin_ids, remove, "removed", "notAssigned")
 
 
 def _insert_ignoring_duplicates(dialect: str, table: Any) -> Any:
@@ -158,3 +150,6 @@ def _insert_ignoring_duplicates(dialect: str, table: Any) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+__all__ = ["assign_customer_admins", "unassign_customer_admins"]

@@ -28,7 +28,10 @@ rest, the same way for all of them:
       grants the permission in ``FORBIDDEN``; nothing is written.
       ``FOR SHARE`` rather than ``FOR UPDATE``: one admin's own mutations
       run side by side, and two sales admins assigning each other (both read
-      their targets ``FOR SHARE``) cannot deadlock.
+      their targets ``FOR SHARE``) cannot deadlock. The price: a role change
+      waits until the actor has no mutation in flight (PostgreSQL grants a
+      share lock while others hold one, so a burst by the actor delays its
+      demotion until the burst ends).
    d. The body's rows: trial rows ``FOR UPDATE``, target admin rows (``FOR
       UPDATE`` to change, ``FOR SHARE`` to assign), then the writes.
       ``startTrial`` numbers its trials under a transaction-level advisory
