@@ -249,7 +249,7 @@ async def test_concurrent_starts_for_new_customers_get_distinct_trial_ids(
     api, session, world, monkeypatch, constraint_spy
 ):
     # All are inside their transactions, past their checks, before anyone numbers its trial:
-    # the partner lock makes them number one at a time, so none reuses a number.
+    # the partner's trial-numbering lock makes them number one at a time, so none reuses a number.
     hold(monkeypatch, "_name_taken", N, after=True)
     payloads = await concurrently(
         api,
@@ -262,6 +262,29 @@ async def test_concurrent_starts_for_new_customers_get_distinct_trial_ids(
     # Acme had 2 trials: the new ones are Trial-3 … Trial-12, each once.
     assert sorted(int(p["trial"]["trialId"].split("-")[1]) for p in payloads) == list(range(3, 3 + N))
     assert constraint_spy == []  # no collision needed retrying
+
+
+async def test_a_start_and_a_role_change_of_its_actor_do_not_deadlock(api, session, world, monkeypatch):
+    # sam's startTrial holds sam's row (its rights re-read) while ana's role change of sam holds the
+    # partner row and waits for sam's row. Were trials numbered under the partner row lock, the
+    # start would now wait for ana and ana for the start: PostgreSQL would abort one (deadlock).
+    # The numbering lock is an advisory lock of its own, so both go through.
+    original = trials._name_taken
+
+    async def slow(*args):
+        taken = await original(*args)
+        await asyncio.sleep(0.3)  # time for ana's change to take the partner row and queue on sam's
+        return taken
+
+    monkeypatch.setattr(trials, "_name_taken", slow)
+    results = await attempts(
+        api,
+        [
+            ("startTrial", {"newCustomer": {"name": "Nova"}, "products": ["CALLING"], "licenses": 1}, "sam"),
+            ("setPartnerAdminRole", {"adminId": world.gid("PartnerAdmin", "sam"), "role": "SALES_ADMIN"}, "ana"),
+        ],
+    )
+    assert results == ["ok", "ok"]
 
 
 # ------------------------------------------------------------- partner admins

@@ -161,7 +161,7 @@ TRIAL_ID_ATTEMPTS = 5
 async def _insert_trial(tx: Tx, *, customer_id: int, starts_on: dt.date, ends_on: dt.date) -> tuple[int, str]:
     """Insert an ACTIVE trial with a fresh ``Trial-<n>`` id.
 
-    Callers hold the partner's lock, so API starts never pick the same
+    Callers hold the partner's trial-numbering lock, so API starts never pick the same
     number; a trial written meanwhile by ``partnerhub load`` (which takes no
     such lock) still can: the insert then hits ``uq_plan_ext_id`` inside a
     savepoint and the next free number is tried, without losing the rest of
