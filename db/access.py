@@ -9,7 +9,7 @@ is declared above this layer, in ``resolvers.permissions``.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists
@@ -24,13 +24,19 @@ ASSIGNABLE_ROLES = frozenset({"SALES_FULL_ADMIN", "SALES_ADMIN"})
 
 @dataclass(frozen=True)
 class Viewer:
-    """The authenticated partner admin making the request."""
+    """The authenticated partner admin making the request.
+
+    ``token_id`` is the ``api_token`` row the request came with (``None`` for
+    in-process callers): mutations re-read it at commit. It takes no part in
+    equality, so one admin's tokens share the per-viewer caches.
+    """
 
     id: int
     partner_id: int
     email: str
     display_name: str
     role: str
+    token_id: int | None = field(default=None, compare=False)
 
     @property
     def sees_all_customers(self) -> bool:

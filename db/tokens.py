@@ -114,7 +114,9 @@ async def revoke_tokens(session: AsyncSession, *, email: str, commit: bool = Tru
 
 # Built once: every request runs it, and building it cost more than running it.
 _VIEWER_BY_HASH = (
-    select(ADMIN.c.id, ADMIN.c.partner_id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role)
+    select(
+        ADMIN.c.id, ADMIN.c.partner_id, ADMIN.c.email, ADMIN.c.display_name, ADMIN.c.role, TOKEN.c.id.label("token_id")
+    )
     .select_from(TOKEN.join(ADMIN, ADMIN.c.id == TOKEN.c.admin_id))
     .where(TOKEN.c.token_hash == bindparam("token_hash"))
 )
@@ -136,4 +138,11 @@ async def viewer_for_token(session: AsyncSession, token: str) -> Viewer | None:
     row = (await session.execute(_VIEWER_BY_HASH, {"token_hash": hash_token(token)})).first()
     if row is None:
         return None
-    return Viewer(id=row.id, partner_id=row.partner_id, email=row.email, display_name=row.display_name, role=row.role)
+    return Viewer(
+        id=row.id,
+        partner_id=row.partner_id,
+        email=row.email,
+        display_name=row.display_name,
+        role=row.role,
+        token_id=row.token_id,
+    )

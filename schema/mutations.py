@@ -1,15 +1,20 @@
-"""The Mutation root (SPEC §3.1): inputs, payloads and thin resolvers.
+"""The Mutation root (SPEC §3.1): inputs, payloads and the mutation fields, as declarations.
 
-Each resolver converts its input to plain values, calls the business logic in
+Each field converts its input to plain values, calls the business logic in
 :mod:`resolvers.mutations` (permissions, validation, the transaction, the
-audit event) and builds the payload through the request's loaders, which the
-mutation cleared, so follow-up fields show the new state.
+audit event) and builds its payload from the :class:`~resolvers.mutations.Outcome`
+through the request's loaders, which the mutation cleared, so follow-up
+fields show the new state. Payloads are declared by :func:`payload` from
+:class:`Slot` s, the fields by :func:`_mutation` from a table.
 """
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Annotated
+import dataclasses
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import strawberry
 
@@ -30,44 +35,13 @@ ATOMIC = (
 
 # ------------------------------------------------------------------ errors
 
-
-@strawberry.enum(
-    description="Why a mutation was refused; the payload's other fields are then null and nothing changed."
+# Generated from resolvers.mutations.codes.Code: one declaration of the codes.
+_CODES = enum.Enum(  # type: ignore[misc]
+    "UserErrorCode", {code.name: strawberry.enum_value(code.name, description=code.value) for code in logic.Code}
 )
-class UserErrorCode(Enum):
-    TRIAL_ALREADY_ACTIVE = strawberry.enum_value(
-        "TRIAL_ALREADY_ACTIVE", description="The customer already has a trial with status ACTIVE (at most one)."
-    )
-    NAME_TAKEN = strawberry.enum_value(
-        "NAME_TAKEN", description="The partner already has a customer with this name (compared case-insensitively)."
-    )
-    INVALID_INPUT = strawberry.enum_value(
-        "INVALID_INPUT", description="An input value is out of its documented range or malformed; `field` names it."
-    )
-    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="No object with this ID exists that the caller may see.")
-    TRIAL_NOT_ACTIVE = strawberry.enum_value(
-        "TRIAL_NOT_ACTIVE", description="The trial's status is CONVERTED or CANCELLED; only ACTIVE trials change."
-    )
-    TRIAL_TOO_LONG = strawberry.enum_value(
-        "TRIAL_TOO_LONG", description="The extension would make endsOn − startsOn exceed 90 days."
-    )
-    ALREADY_HAS_ACCESS = strawberry.enum_value(
-        "ALREADY_HAS_ACCESS",
-        description="The admin's role sees every customer; only SALES_FULL_ADMIN and SALES_ADMIN are (un)assigned.",
-    )
-    EMAIL_TAKEN = strawberry.enum_value("EMAIL_TAKEN", description="A partner admin with this email already exists.")
-    LAST_FULL_ADMIN = strawberry.enum_value(
-        "LAST_FULL_ADMIN", description="The change would leave the partner without a PARTNER_FULL_ADMIN."
-    )
-    TERMS_NOT_ACCEPTED = strawberry.enum_value(
-        "TERMS_NOT_ACCEPTED", description="`acceptTerms` must be true to complete the order setup."
-    )
-    NOTHING_TO_SET_UP = strawberry.enum_value(
-        "NOTHING_TO_SET_UP", description="The customer has no subscription with status PENDING_SETUP."
-    )
-    SUBSCRIPTION_ID_TAKEN = strawberry.enum_value(
-        "SUBSCRIPTION_ID_TAKEN", description="The partner already has a subscription with this subscriptionId."
-    )
+UserErrorCode = strawberry.enum(
+    _CODES, description="Why a mutation was refused; the payload's other fields are then null and nothing changed."
+)
 
 
 @strawberry.type(description="An input or business-rule failure of a mutation.")
@@ -79,31 +53,16 @@ class UserError:
         )
     )
     message: str = strawberry.field(description="Explanation for people; may change, match on `code`.")
-    code: UserErrorCode = strawberry.field(description="Machine-readable reason.")
+    code: UserErrorCode = strawberry.field(description="Machine-readable reason.")  # type: ignore[valid-type]
 
 
 def _user_errors(outcome: logic.Outcome) -> list[UserError]:
     return [
-        UserError(field=list(e.field) if e.field is not None else None, message=e.message, code=UserErrorCode[e.code])
+        UserError(
+            field=list(e.field) if e.field is not None else None, message=e.message, code=UserErrorCode[e.code.name]
+        )
         for e in outcome.user_errors
     ]
-
-
-async def _customer(ctx: Context, db_id: int | None) -> Customer | None:
-    record = None if db_id is None else await ctx.loaders.customer_by_id.load(db_id)
-    return None if record is None else Customer.from_record(record, ctx)
-
-
-async def _plan(ctx: Context, db_id: int | None) -> Subscription | Trial | None:
-    record = None if db_id is None else await ctx.loaders.plan_by_id.load(db_id)
-    if record is None:
-        return None
-    return (Subscription if record.kind == "SUBSCRIPTION" else Trial).from_record(record, ctx)
-
-
-async def _admin(ctx: Context, db_id: int | None) -> PartnerAdmin | None:
-    record = None if db_id is None else await ctx.loaders.admin_by_id.load(db_id)
-    return None if record is None else PartnerAdmin.from_record(record)
 
 
 # ------------------------------------------------------------------ inputs
@@ -170,7 +129,7 @@ class CustomerAdminsInput:
 @strawberry.input(description="A new partner admin. Its API tokens are created from the command line.")
 class CreatePartnerAdminInput:
     email: str = strawberry.field(
-        description="Email address, stored trimmed and lower-cased; unique (else EMAIL_TAKEN)."
+        description="Email address, stored trimmed and lower-cased; unique among the partner's admins (else EMAIL_TAKEN)."
     )
     display_name: str = strawberry.field(description="Name shown in the portal, 1–200 characters after trimming.")
     role: PartnerAdminRole = strawberry.field(description="The admin's role.")
@@ -200,226 +159,271 @@ class CompleteOrderSetupInput:
 USER_ERRORS = "Why the mutation was refused; empty on success."
 
 
-@strawberry.type(description="Result of `startTrial`.")
-class StartTrialPayload:
-    trial: Trial | None = strawberry.field(description="The new trial; null on error.")
-    customer: Customer | None = strawberry.field(description="The trial's customer (new or existing); null on error.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+@dataclass(frozen=True)
+class Slot:
+    """What a payload field shows: its GraphQL type and how it is read from the outcome.
+
+    Attributes:
+        type: The field's (nullable) type.
+        fetch: ``fetch(ctx, outcome)``: the object, or ``None`` on error.
+    """
+
+    type: Any
+    fetch: Callable[[Context, logic.Outcome], Awaitable[Any]]
 
 
-@strawberry.type(description="Result of a mutation changing a trial.")
-class TrialPayload:
-    trial: Trial | None = strawberry.field(description="The trial as changed; null on error.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+async def _customer(ctx: Context, outcome: logic.Outcome) -> Customer | None:
+    db_id = outcome.customer_id
+    record = None if db_id is None else await ctx.loaders.customer_by_id.load(db_id)
+    return None if record is None else Customer.from_record(record, ctx)
 
 
-@strawberry.type(description="Result of `convertTrial`.")
-class ConvertTrialPayload:
-    trial: Trial | None = strawberry.field(description="The trial, now CONVERTED; null on error.")
-    subscription: Subscription | None = strawberry.field(
-        description="The new PENDING_SETUP subscription; null on error."
-    )
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+async def _plan(ctx: Context, db_id: int | None) -> Subscription | Trial | None:
+    record = None if db_id is None else await ctx.loaders.plan_by_id.load(db_id)
+    if record is None:
+        return None
+    return (Subscription if record.kind == "SUBSCRIPTION" else Trial).from_record(record, ctx)
 
 
-@strawberry.type(description="Result of a mutation changing a customer.")
-class CustomerPayload:
-    customer: Customer | None = strawberry.field(
-        description="The customer as changed; null on error, or when the caller no longer sees it (it unassigned itself)."
-    )
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+async def _trial(ctx: Context, outcome: logic.Outcome) -> Subscription | Trial | None:
+    return await _plan(ctx, outcome.trial_id)
 
 
-@strawberry.type(description="Result of a mutation creating or changing a partner admin.")
-class PartnerAdminPayload:
-    partner_admin: PartnerAdmin | None = strawberry.field(description="The admin as changed; null on error.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+async def _subscription(ctx: Context, outcome: logic.Outcome) -> Subscription | Trial | None:
+    return await _plan(ctx, outcome.subscription_id)
 
 
-@strawberry.type(description="Result of `removePartnerAdmin`.")
-class RemovePartnerAdminPayload:
-    removed_admin_id: strawberry.ID | None = strawberry.field(
-        description="Global ID of the removed admin; null on error."
-    )
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+async def _admin(ctx: Context, outcome: logic.Outcome) -> PartnerAdmin | None:
+    db_id = outcome.admin_id
+    record = None if db_id is None else await ctx.loaders.admin_by_id.load(db_id)
+    return None if record is None else PartnerAdmin.from_record(record)
+
+
+async def _removed_admin_id(_ctx: Context, outcome: logic.Outcome) -> strawberry.ID | None:
+    return None if outcome.removed_admin_id is None else strawberry.ID(outcome.removed_admin_id)
+
+
+TRIAL = Slot(Trial | None, _trial)
+CUSTOMER = Slot(Customer | None, _customer)
+SUBSCRIPTION = Slot(Subscription | None, _subscription)
+ADMIN = Slot(PartnerAdmin | None, _admin)
+REMOVED_ADMIN_ID = Slot(strawberry.ID | None, _removed_admin_id)
+_SLOTS: dict[type, dict[str, Slot]] = {}
+
+
+def payload(name: str, description: str, **fields: tuple[Slot, str]) -> type:
+    """Declare a payload type: its object fields (slot and description, in SDL order), then ``userErrors``.
+
+    Args:
+        name: The GraphQL type name.
+        description: The type's description.
+        **fields: Python field name → (slot, field description).
+
+    Returns:
+        The strawberry type; :func:`_answer` fills it from an outcome.
+    """
+    annotations: dict[str, Any] = {attr: slot.type for attr, (slot, _) in fields.items()}
+    annotations["user_errors"] = list[UserError]
+    namespace: dict[str, Any] = {attr: strawberry.field(description=text) for attr, (_, text) in fields.items()}
+    namespace.update(user_errors=strawberry.field(description=USER_ERRORS), __annotations__=annotations)
+    namespace["__module__"] = __name__
+    built = strawberry.type(type(name, (), namespace), description=description)
+    _SLOTS[built] = {attr: slot for attr, (slot, _) in fields.items()}
+    return built
+
+
+async def _answer(payload_type: type, ctx: Context, outcome: logic.Outcome) -> Any:
+    """The payload of ``outcome``: each slot fetched through the loaders, and the user errors."""
+    values = {attr: await slot.fetch(ctx, outcome) for attr, slot in _SLOTS[payload_type].items()}
+    return payload_type(**values, user_errors=_user_errors(outcome))
+
+
+StartTrialPayload = payload(
+    "StartTrialPayload",
+    "Result of `startTrial`.",
+    trial=(TRIAL, "The new trial; null on error."),
+    customer=(CUSTOMER, "The trial's customer (new or existing); null on error."),
+)
+TrialPayload = payload(
+    "TrialPayload", "Result of a mutation changing a trial.", trial=(TRIAL, "The trial as changed; null on error.")
+)
+ConvertTrialPayload = payload(
+    "ConvertTrialPayload",
+    "Result of `convertTrial`.",
+    trial=(TRIAL, "The trial, now CONVERTED; null on error."),
+    subscription=(SUBSCRIPTION, "The new PENDING_SETUP subscription; null on error."),
+)
+CustomerPayload = payload(
+    "CustomerPayload",
+    "Result of a mutation changing a customer.",
+    customer=(
+        CUSTOMER,
+        "The customer as changed; null on error, or when the caller no longer sees it (it unassigned itself).",
+    ),
+)
+PartnerAdminPayload = payload(
+    "PartnerAdminPayload",
+    "Result of a mutation creating or changing a partner admin.",
+    partner_admin=(ADMIN, "The admin as changed; null on error."),
+)
+RemovePartnerAdminPayload = payload(
+    "RemovePartnerAdminPayload",
+    "Result of `removePartnerAdmin`.",
+    removed_admin_id=(REMOVED_ADMIN_ID, "Global ID of the removed admin; null on error."),
+)
 
 
 # ------------------------------------------------------------------- root
 
 
-def _input(description: str):
-    return strawberry.argument(description=description)
+def _plain(value: Any) -> Any:
+    """An input value as the business logic takes it: enums by their value."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
-@strawberry.type(description="Change trials, customer assignments, partner admins and order setups (SPEC §3.1).")
-class Mutation:
-    @strawberry.mutation(
-        description=(
-            "Start a trial for an existing customer (`customerId`) or a new one (`newCustomer`): it starts today, "
-            "ends today + days, with a licence line of `licenses` per product, and is started by the caller; "
-            "its trialId is `Trial-<n>`. A sales admin creating a customer is assigned to it. "
-            "Errors: TRIAL_ALREADY_ACTIVE, NAME_TAKEN, INVALID_INPUT, NOT_FOUND. "
-            f"Concurrent calls for one customer make one trial. {ATOMIC} {WHO_TRIALS}"
-        )
-    )
-    async def start_trial(
-        self, info: InfoT, input: Annotated[StartTrialInput, _input("The trial to start.")]
-    ) -> StartTrialPayload:
+def _arguments(input: Any) -> dict[str, Any]:
+    """An input object's fields as the business logic's keyword arguments (same names)."""
+    return {f.name: _plain(getattr(input, f.name)) for f in dataclasses.fields(input)}
+
+
+def _start_trial_arguments(input: StartTrialInput) -> dict[str, Any]:
+    new = input.new_customer
+    return {**_arguments(input), "new_customer": None if new is None else logic.NewCustomerArgs(**_arguments(new))}
+
+
+def _mutation(
+    run: Callable[..., Awaitable[logic.Outcome]],
+    input_type: type,
+    argument: str,
+    payload_type: type,
+    description: str,
+    arguments: Callable[[Any], dict[str, Any]] = _arguments,
+) -> Any:
+    """A Mutation field: ``input`` → ``run(ctx, **arguments(input))`` → its payload.
+
+    Args:
+        run: The business logic (a :func:`resolvers.mutations.runner.mutation`).
+        input_type: The ``input`` argument's type.
+        argument: The ``input`` argument's description.
+        payload_type: A type declared with :func:`payload`.
+        description: The field's description.
+        arguments: Input object → keyword arguments of ``run``.
+
+    Returns:
+        The strawberry field.
+    """
+
+    async def resolve(info: InfoT, input: Any) -> Any:
         ctx = info.context
-        new = input.new_customer
-        outcome = await logic.start_trial(
-            ctx,
-            customer_id=input.customer_id,
-            new_customer=None if new is None else logic.NewCustomerArgs(name=new.name, managed_by=new.managed_by.value),
-            products=[p.value for p in input.products],
-            licenses=input.licenses,
-            days=input.days,
-        )
-        return StartTrialPayload(
-            trial=await _plan(ctx, outcome.trial_id),
-            customer=await _customer(ctx, outcome.customer_id),
-            user_errors=_user_errors(outcome),
-        )
+        return await _answer(payload_type, ctx, await run(ctx, **arguments(input)))
 
-    @strawberry.mutation(
-        description=(
-            "Move an ACTIVE trial's endsOn `days` later; endsOn − startsOn may not exceed 90 days. "
-            f"Errors: TRIAL_NOT_ACTIVE, TRIAL_TOO_LONG, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_TRIALS}"
-        )
-    )
-    async def extend_trial(
-        self, info: InfoT, input: Annotated[ExtendTrialInput, _input("The trial and the days to add.")]
-    ) -> TrialPayload:
-        outcome = await logic.extend_trial(info.context, trial_id=input.trial_id, days=input.days)
-        return TrialPayload(trial=await _plan(info.context, outcome.trial_id), user_errors=_user_errors(outcome))
+    # Set here rather than written: the types are this declaration's parameters.
+    resolve.__annotations__ = {
+        "info": InfoT,
+        "input": Annotated[input_type, strawberry.argument(description=argument)],
+        "return": payload_type,
+    }
+    return strawberry.mutation(resolver=resolve, description=description)
 
-    @strawberry.mutation(
-        description=(
-            "Cancel an ACTIVE trial (status CANCELLED). "
-            f"Errors: TRIAL_NOT_ACTIVE, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_TRIALS}"
-        )
-    )
-    async def cancel_trial(
-        self, info: InfoT, input: Annotated[CancelTrialInput, _input("The trial to cancel.")]
-    ) -> TrialPayload:
-        outcome = await logic.cancel_trial(info.context, trial_id=input.trial_id)
-        return TrialPayload(trial=await _plan(info.context, outcome.trial_id), user_errors=_user_errors(outcome))
 
-    @strawberry.mutation(
-        description=(
-            "Convert an ACTIVE trial: it becomes CONVERTED, and a PENDING_SETUP subscription starts today with the "
-            "trial's licence totals and ends `termMonths` calendar months later (same day of the month, or that "
-            "month's last day when shorter, e.g. Jan 31 + 1 month = Feb 28/29). "
-            f"Errors: TRIAL_NOT_ACTIVE, SUBSCRIPTION_ID_TAKEN, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_TRIALS}"
-        )
-    )
-    async def convert_trial(
-        self, info: InfoT, input: Annotated[ConvertTrialInput, _input("The trial and the subscription's terms.")]
-    ) -> ConvertTrialPayload:
-        ctx = info.context
-        outcome = await logic.convert_trial(
-            ctx,
-            trial_id=input.trial_id,
-            subscription_id=input.subscription_id,
-            term_months=input.term_months,
-            auto_renew=input.auto_renew,
-        )
-        return ConvertTrialPayload(
-            trial=await _plan(ctx, outcome.trial_id),
-            subscription=await _plan(ctx, outcome.subscription_id),
-            user_errors=_user_errors(outcome),
-        )
+MUTATION_FIELDS = {
+    "start_trial": _mutation(
+        logic.start_trial,
+        StartTrialInput,
+        "The trial to start.",
+        StartTrialPayload,
+        "Start a trial for an existing customer (`customerId`) or a new one (`newCustomer`): it starts today, "
+        "ends today + days, with a licence line of `licenses` per product, and is started by the caller; "
+        "its trialId is `Trial-<n>`. A sales admin creating a customer is assigned to it. "
+        "Errors: TRIAL_ALREADY_ACTIVE, NAME_TAKEN, INVALID_INPUT, NOT_FOUND. "
+        f"Concurrent calls for one customer make one trial. {ATOMIC} {WHO_TRIALS}",
+        _start_trial_arguments,
+    ),
+    "extend_trial": _mutation(
+        logic.extend_trial,
+        ExtendTrialInput,
+        "The trial and the days to add.",
+        TrialPayload,
+        "Move an ACTIVE trial's endsOn `days` later; endsOn − startsOn may not exceed 90 days. "
+        f"Errors: TRIAL_NOT_ACTIVE, TRIAL_TOO_LONG, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_TRIALS}",
+    ),
+    "cancel_trial": _mutation(
+        logic.cancel_trial,
+        CancelTrialInput,
+        "The trial to cancel.",
+        TrialPayload,
+        f"Cancel an ACTIVE trial (status CANCELLED). Errors: TRIAL_NOT_ACTIVE, INVALID_INPUT, NOT_FOUND. {ATOMIC} "
+        f"{WHO_TRIALS}",
+    ),
+    "convert_trial": _mutation(
+        logic.convert_trial,
+        ConvertTrialInput,
+        "The trial and the subscription's terms.",
+        ConvertTrialPayload,
+        "Convert an ACTIVE trial: it becomes CONVERTED, and a PENDING_SETUP subscription starts today with the "
+        "trial's licence totals and ends `termMonths` calendar months later (same day of the month, or that "
+        "month's last day when shorter, e.g. Jan 31 + 1 month = Feb 28/29). "
+        f"Errors: TRIAL_NOT_ACTIVE, SUBSCRIPTION_ID_TAKEN, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_TRIALS}",
+    ),
+    "assign_customer_admins": _mutation(
+        logic.assign_customer_admins,
+        CustomerAdminsInput,
+        "The customer and the admins to assign.",
+        CustomerPayload,
+        "Assign sales admins (SALES_FULL_ADMIN, SALES_ADMIN) to a customer; already assigned ones stay "
+        "(idempotent). Partner-wide admins see every customer and are refused with ALREADY_HAS_ACCESS. "
+        f"Errors: ALREADY_HAS_ACCESS, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_ASSIGN}",
+    ),
+    "unassign_customer_admins": _mutation(
+        logic.unassign_customer_admins,
+        CustomerAdminsInput,
+        "The customer and the admins to unassign.",
+        CustomerPayload,
+        "Unassign sales admins from a customer; admins not assigned are ignored (idempotent). "
+        f"Errors: ALREADY_HAS_ACCESS, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_ASSIGN}",
+    ),
+    "create_partner_admin": _mutation(
+        logic.create_partner_admin,
+        CreatePartnerAdminInput,
+        "The new admin.",
+        PartnerAdminPayload,
+        f"Create a partner admin of the caller's partner. Errors: EMAIL_TAKEN, INVALID_INPUT. {ATOMIC} {WHO_ADMINS}",
+    ),
+    "set_partner_admin_role": _mutation(
+        logic.set_partner_admin_role,
+        SetPartnerAdminRoleInput,
+        "The admin and its new role.",
+        PartnerAdminPayload,
+        "Change a partner admin's role. The partner always keeps at least one PARTNER_FULL_ADMIN "
+        "(LAST_FULL_ADMIN), also under concurrent changes. A partner-wide role removes the admin's customer "
+        f"assignments. Errors: LAST_FULL_ADMIN, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_ADMINS}",
+    ),
+    "remove_partner_admin": _mutation(
+        logic.remove_partner_admin,
+        RemovePartnerAdminInput,
+        "The admin to remove.",
+        RemovePartnerAdminPayload,
+        "Remove a partner admin: its customer assignments go and its API tokens stop working at once; trials it "
+        "started keep no startedBy; audit events keep its email. The partner always keeps at least one "
+        f"PARTNER_FULL_ADMIN. Errors: LAST_FULL_ADMIN, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_ADMINS}",
+    ),
+    "complete_order_setup": _mutation(
+        logic.complete_order_setup,
+        CompleteOrderSetupInput,
+        "The customer and the terms acceptance.",
+        CustomerPayload,
+        "Complete a customer's first-time order setup: with `acceptTerms: true`, every PENDING_SETUP subscription "
+        "of the customer becomes ACTIVE. "
+        f"Errors: TERMS_NOT_ACCEPTED, NOTHING_TO_SET_UP, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_SETUP}",
+    ),
+}
+"""The Mutation root's fields by Python name (GraphQL: camelCase), in SDL order."""
 
-    @strawberry.mutation(
-        description=(
-            "Assign sales admins (SALES_FULL_ADMIN, SALES_ADMIN) to a customer; already assigned ones stay "
-            "(idempotent). Partner-wide admins see every customer and are refused with ALREADY_HAS_ACCESS. "
-            f"Errors: ALREADY_HAS_ACCESS, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_ASSIGN}"
-        )
-    )
-    async def assign_customer_admins(
-        self, info: InfoT, input: Annotated[CustomerAdminsInput, _input("The customer and the admins to assign.")]
-    ) -> CustomerPayload:
-        outcome = await logic.assign_customer_admins(
-            info.context, customer_id=input.customer_id, admin_ids=input.admin_ids
-        )
-        return CustomerPayload(
-            customer=await _customer(info.context, outcome.customer_id), user_errors=_user_errors(outcome)
-        )
-
-    @strawberry.mutation(
-        description=(
-            "Unassign sales admins from a customer; admins not assigned are ignored (idempotent). "
-            f"Errors: ALREADY_HAS_ACCESS, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_ASSIGN}"
-        )
-    )
-    async def unassign_customer_admins(
-        self, info: InfoT, input: Annotated[CustomerAdminsInput, _input("The customer and the admins to unassign.")]
-    ) -> CustomerPayload:
-        outcome = await logic.unassign_customer_admins(
-            info.context, customer_id=input.customer_id, admin_ids=input.admin_ids
-        )
-        return CustomerPayload(
-            customer=await _customer(info.context, outcome.customer_id), user_errors=_user_errors(outcome)
-        )
-
-    @strawberry.mutation(
-        description=(
-            f"Create a partner admin of the caller's partner. Errors: EMAIL_TAKEN, INVALID_INPUT. {ATOMIC} {WHO_ADMINS}"
-        )
-    )
-    async def create_partner_admin(
-        self, info: InfoT, input: Annotated[CreatePartnerAdminInput, _input("The new admin.")]
-    ) -> PartnerAdminPayload:
-        outcome = await logic.create_partner_admin(
-            info.context, email=input.email, display_name=input.display_name, role=input.role.value
-        )
-        return PartnerAdminPayload(
-            partner_admin=await _admin(info.context, outcome.admin_id), user_errors=_user_errors(outcome)
-        )
-
-    @strawberry.mutation(
-        description=(
-            "Change a partner admin's role. The partner always keeps at least one PARTNER_FULL_ADMIN "
-            "(LAST_FULL_ADMIN), also under concurrent changes. A partner-wide role removes the admin's customer "
-            f"assignments. Errors: LAST_FULL_ADMIN, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_ADMINS}"
-        )
-    )
-    async def set_partner_admin_role(
-        self, info: InfoT, input: Annotated[SetPartnerAdminRoleInput, _input("The admin and its new role.")]
-    ) -> PartnerAdminPayload:
-        outcome = await logic.set_partner_admin_role(info.context, admin_id=input.admin_id, role=input.role.value)
-        return PartnerAdminPayload(
-            partner_admin=await _admin(info.context, outcome.admin_id), user_errors=_user_errors(outcome)
-        )
-
-    @strawberry.mutation(
-        description=(
-            "Remove a partner admin: its customer assignments go and its API tokens stop working at once; trials it "
-            "started keep no startedBy; audit events keep its email. The partner always keeps at least one "
-            f"PARTNER_FULL_ADMIN. Errors: LAST_FULL_ADMIN, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_ADMINS}"
-        )
-    )
-    async def remove_partner_admin(
-        self, info: InfoT, input: Annotated[RemovePartnerAdminInput, _input("The admin to remove.")]
-    ) -> RemovePartnerAdminPayload:
-        outcome = await logic.remove_partner_admin(info.context, admin_id=input.admin_id)
-        removed = None if outcome.removed_admin_id is None else strawberry.ID(outcome.removed_admin_id)
-        return RemovePartnerAdminPayload(removed_admin_id=removed, user_errors=_user_errors(outcome))
-
-    @strawberry.mutation(
-        description=(
-            "Complete a customer's first-time order setup: with `acceptTerms: true`, every PENDING_SETUP subscription "
-            "of the customer becomes ACTIVE. "
-            f"Errors: TERMS_NOT_ACCEPTED, NOTHING_TO_SET_UP, INVALID_INPUT, NOT_FOUND. {ATOMIC} {WHO_SETUP}"
-        )
-    )
-    async def complete_order_setup(
-        self, info: InfoT, input: Annotated[CompleteOrderSetupInput, _input("The customer and the terms acceptance.")]
-    ) -> CustomerPayload:
-        outcome = await logic.complete_order_setup(
-            info.context, customer_id=input.customer_id, accept_terms=input.accept_terms
-        )
-        return CustomerPayload(
-            customer=await _customer(info.context, outcome.customer_id), user_errors=_user_errors(outcome)
-        )
+Mutation = strawberry.type(
+    type("Mutation", (), {"__module__": __name__, **MUTATION_FIELDS}),
+    description="Change trials, customer assignments, partner admins and order setups (SPEC §3.1).",
+)

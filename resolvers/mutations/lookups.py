@@ -1,0 +1,92 @@
+"""Input checks and look-ups shared by the mutation bodies of several domains."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from db import trend_cache
+from db.access import visible_customers
+from db.tables import CUSTOMER
+from resolvers.ids import from_global_id
+from resolvers.mutations.codes import Code
+from resolvers.mutations.runner import Errors, Failure, FieldPath, Tx, fail
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+
+    AnyRow = Row[*tuple[Any, ...]]
+
+MAX_NAME = 200
+
+
+def decode(errors: Errors, global_id: str, type_name: str, path: FieldPath) -> int | None:
+    """Database id of a global ID of ``type_name``; records INVALID_INPUT otherwise."""
+    decoded = from_global_id(global_id)
+    if decoded is None or decoded[0] != type_name:
+        errors.add(Code.INVALID_INPUT, path, f"Not the ID of a {type_name}.")
+        return None
+    return decoded[1]
+
+
+def decode_one(global_id: str, type_name: str, path: FieldPath) -> int:
+    """:func:`decode` of a mutation's only ID input.
+
+    Raises:
+        Failure: INVALID_INPUT when it is not an ID of ``type_name``.
+    """
+    errors = Errors()
+    db_id = decode(errors, global_id, type_name, path)
+    errors.raise_if_any()
+    assert db_id is not None
+    return db_id
+
+
+def _check_text(errors: Errors, value: str, path: FieldPath, what: str, limit: int) -> str:
+    """``value`` without surrounding blanks; records INVALID_INPUT when empty or too long."""
+    stripped = value.strip()
+    if not stripped:
+        errors.add(Code.INVALID_INPUT, path, f"{what} must not be empty.")
+    elif len(stripped) > limit:
+        errors.add(Code.INVALID_INPUT, path, f"{what} may be at most {limit} characters; got {len(stripped)}.")
+    return stripped
+
+
+def not_found(path: FieldPath, what: str) -> Failure:
+    """NOT_FOUND for ``what`` at ``path``."""
+    # One message whether the object does not exist or the caller may not
+    # see it: existence must not leak across roles or partners.
+    return fail(Code.NOT_FOUND, path, f"No {what} with this ID.")
+
+
+async def visible_customer(tx: Tx, customer_id: int, path: FieldPath) -> AnyRow:
+    """The customer row if the caller (with its current role) may see it.
+
+    Raises:
+        Failure: NOT_FOUND otherwise.
+    """
+    row = (
+        await tx.session.execute(
+            select(CUSTOMER.c.id, CUSTOMER.c.name).where(
+                CUSTOMER.c.id == customer_id, visible_customers(CUSTOMER, tx.viewer)
+            )
+        )
+    ).first()
+    if row is None:
+        raise not_found(path, "customer")
+    return row
+
+
+async def forget_trend(tx: Tx, start: dt.date, end: dt.date) -> None:
+    """A plan's liveness changed on the days ``[start, end]``: drop the cached trend days among them.
+
+    Only days before today are ever cached (db/trend_cache.py), so a
+    change from today on needs nothing (and takes no lock).
+    """
+    if start < tx.today:
+        await trend_cache.forget(tx.session, tx.viewer.partner_id, start=start, end=min(end, tx.today))
+
+
+__all__ = ["MAX_NAME", "_check_text", "decode", "decode_one", "forget_trend", "not_found", "visible_customer"]
