@@ -26,7 +26,9 @@ from db.settings import Settings, get_settings, today
 from db.tokens import create_token, revoke_tokens
 from web.app import create_app
 
-app = create_app()
+# Read once per process; a bad value stops here, naming its variable.
+SETTINGS = get_settings()
+app = create_app(settings=SETTINGS)
 
 # ---------------------------------------------------------------- CLI
 
@@ -81,7 +83,7 @@ async def _prepare_for_serve(settings: Settings) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = get_settings()
+    settings = SETTINGS
     host = args.host or settings.host
     port = args.port or settings.port
     created = asyncio.run(_prepare_for_serve(settings))
@@ -231,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``partnerhub`` console script."""
-    logging.basicConfig(level=get_settings().log_level.upper(), format="%(message)s")
+    logging.basicConfig(level=SETTINGS.log_level.upper(), format="%(message)s")
     # Alembic narrates every plugin and revision at INFO; only its problems matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = build_parser()

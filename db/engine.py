@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import math
+import time
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -46,8 +48,48 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str | None = None, **kwargs) -> AsyncEngine:
-    """Create the async engine for ``url`` (default: ``DATABASE_URL``)."""
+# SQLite has no statement timeout: a progress handler, called every this many
+# virtual-machine steps of a running statement, aborts it past its deadline
+# (sqlite3.OperationalError "interrupted"). 10,000 steps take well under 1 ms.
+SQLITE_PROGRESS_STEPS = 10_000
+_DEADLINE = "partnerhub_deadline"
+
+
+def _sqlite_time_limit(engine: AsyncEngine, timeout_ms: int) -> None:
+    """Abort any statement of ``engine`` that runs longer than ``timeout_ms``, like PostgreSQL's statement_timeout."""
+
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        deadline = [math.inf]
+        record.info[_DEADLINE] = deadline
+
+        def past_deadline() -> int:
+            return 1 if time.monotonic() > deadline[0] else 0
+
+        # aiosqlite runs sqlite3 in its own thread; install the handler there.
+        dbapi_connection.run_async(lambda conn: conn.set_progress_handler(past_deadline, SQLITE_PROGRESS_STEPS))
+
+    def before_execute(conn: Any, *_args: Any) -> None:
+        deadline = conn.connection.info.get(_DEADLINE)
+        if deadline is not None:
+            deadline[0] = time.monotonic() + timeout_ms / 1000
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "before_cursor_execute", before_execute)
+
+
+def make_engine(
+    url: str | None = None, *, statement_timeout_ms: int | None = None, pool_size: int | None = None, **kwargs: Any
+) -> AsyncEngine:
+    """Create the async engine for ``url`` (default: ``DATABASE_URL``).
+
+    Args:
+        url: Database URL; ``DATABASE_URL`` when omitted.
+        statement_timeout_ms: Abort any statement running longer (the server's
+            request engine sets it; the command line's loads and seeds do not).
+        pool_size: PostgreSQL connections kept (``PARTNERHUB_DB_POOL_SIZE``
+            when omitted).
+        **kwargs: Passed to :func:`create_async_engine`.
+    """
     url = async_url(url or get_settings().database_url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -56,11 +98,13 @@ def make_engine(url: str | None = None, **kwargs) -> AsyncEngine:
             raise ValueError("an in-memory SQLite database cannot be shared by sessions; use a file")
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if statement_timeout_ms is not None:
+            _sqlite_time_limit(engine, statement_timeout_ms)
         return engine
     # A request holds one connection from its token lookup to its response:
     # size the pool for the concurrency one process serves (32 clients measured
     # in bench/soak.py), and let a burst wait a little before SERVICE_UNAVAILABLE.
-    kwargs.setdefault("pool_size", int(os.environ.get("PARTNERHUB_DB_POOL_SIZE") or 20))
+    kwargs.setdefault("pool_size", pool_size or get_settings().db_pool_size)
     kwargs.setdefault("max_overflow", 10)
     # No pool_pre_ping: it costs a round trip and ~0.45 ms of CPU on every
     # request (measured; ~8 % of a small page). A connection that died with the
@@ -71,7 +115,11 @@ def make_engine(url: str | None = None, **kwargs) -> AsyncEngine:
     kwargs.setdefault("pool_timeout", 10)
     # JIT compilation cost seconds on the analytics queries for no gain at
     # this size (measured: 8.7 s of a 12.6 s licence trend at 20,000 customers).
-    kwargs.setdefault("connect_args", {"timeout": 5, "command_timeout": 30, "server_settings": {"jit": "off"}})
+    server_settings = {"jit": "off"}
+    if statement_timeout_ms is not None:
+        # Set once per connection at connect: no extra statement per request.
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
+    kwargs.setdefault("connect_args", {"timeout": 5, "command_timeout": 30, "server_settings": server_settings})
     return create_async_engine(url, **kwargs)
 
 

@@ -78,7 +78,14 @@ def dashboard_routes() -> list:
 
 
 def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None = None) -> Starlette:
-    """The ASGI application. Tests pass their own engine."""
+    """The ASGI application.
+
+    Args:
+        engine: The database engine; by default one made from ``settings``
+            with its statement timeout and pool size. Tests pass their own
+            (and with it their own time limit, if any).
+        settings: Read once from the environment when omitted.
+    """
     settings = settings or get_settings()
     owns_engine = engine is None
 
@@ -86,7 +93,11 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
     async def lifespan(app: Starlette):
         nonlocal engine
         if engine is None:
-            engine = make_engine(settings.database_url)
+            engine = make_engine(
+                settings.database_url,
+                statement_timeout_ms=settings.statement_timeout_ms,
+                pool_size=settings.db_pool_size,
+            )
         instrument(engine)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
