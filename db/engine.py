@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from db.settings import get_settings
 
@@ -55,8 +56,13 @@ SQLITE_PROGRESS_STEPS = 10_000
 _DEADLINE = "partnerhub_deadline"
 
 
-def _sqlite_time_limit(engine: AsyncEngine, timeout_ms: int) -> None:
-    """Abort any statement of ``engine`` that runs longer than ``timeout_ms``, like PostgreSQL's statement_timeout."""
+def _sqlite_time_limit(engine: AsyncEngine, timeout_ms: int | None) -> None:
+    """Give each statement of ``engine`` a deadline: ``timeout_ms`` from its start, or none.
+
+    The handler is installed whatever the timeout, so that :func:`interrupter`
+    can stop a statement of a request that was cancelled.
+    """
+    timeout = math.inf if timeout_ms is None else timeout_ms / 1000
 
     def on_connect(dbapi_connection: Any, record: Any) -> None:
         deadline = [math.inf]
@@ -71,10 +77,27 @@ def _sqlite_time_limit(engine: AsyncEngine, timeout_ms: int) -> None:
     def before_execute(conn: Any, *_args: Any) -> None:
         deadline = conn.connection.info.get(_DEADLINE)
         if deadline is not None:
-            deadline[0] = time.monotonic() + timeout_ms / 1000
+            deadline[0] = time.monotonic() + timeout
 
     event.listen(engine.sync_engine, "connect", on_connect)
     event.listen(engine.sync_engine, "before_cursor_execute", before_execute)
+
+
+def interrupter(connection: AsyncConnection) -> Callable[[], None]:
+    """A function that stops the statement running on ``connection`` now, to call when its request is cancelled.
+
+    SQLite's statement runs on in aiosqlite's thread when the task awaiting it
+    is cancelled; this moves its deadline to the past, so the progress handler
+    aborts it. On PostgreSQL it does nothing: asyncpg sends the server a cancel
+    request itself when the awaiting task is cancelled.
+    """
+    deadline = connection.sync_connection.connection.info.get(_DEADLINE) if connection.sync_connection else None
+
+    def interrupt() -> None:
+        if deadline is not None:
+            deadline[0] = -math.inf
+
+    return interrupt
 
 
 def make_engine(
@@ -98,8 +121,7 @@ def make_engine(
             raise ValueError("an in-memory SQLite database cannot be shared by sessions; use a file")
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        if statement_timeout_ms is not None:
-            _sqlite_time_limit(engine, statement_timeout_ms)
+        _sqlite_time_limit(engine, statement_timeout_ms)
         return engine
     # A request holds one connection from its token lookup to its response:
     # size the pool for the concurrency one process serves (32 clients measured
