@@ -100,6 +100,19 @@ def interrupter(connection: AsyncConnection) -> Callable[[], None]:
     return interrupt
 
 
+def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # PostgreSQL only notices a client that went away when it next writes to
+    # it: a long statement of a killed or exited server would run on. From 14
+    # on it can poll the socket while a statement runs, and cancel it then.
+    # (Set here, not in the startup packet, which older servers would refuse.)
+    cursor.execute(
+        "SELECT set_config('client_connection_check_interval', '1000', false) "
+        "WHERE current_setting('server_version_num')::int >= 140000"
+    )
+    cursor.close()
+
+
 def make_engine(
     url: str | None = None, *, statement_timeout_ms: int | None = None, pool_size: int | None = None, **kwargs: Any
 ) -> AsyncEngine:
@@ -142,7 +155,9 @@ def make_engine(
         # Set once per connection at connect: no extra statement per request.
         server_settings["statement_timeout"] = str(statement_timeout_ms)
     kwargs.setdefault("connect_args", {"timeout": 5, "command_timeout": 30, "server_settings": server_settings})
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "connect", _postgres_session)
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -102,9 +102,15 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.settings = settings
+        app.state.in_flight = set()
         try:
             yield
         finally:
+            # Requests still running past the shutdown grace period have been
+            # cancelled by uvicorn; let them end (their statements cancelled,
+            # their sessions closed) before the engine goes.
+            if app.state.in_flight:
+                await asyncio.wait(app.state.in_flight, timeout=5)
             uninstrument(engine)
             if owns_engine:
                 await engine.dispose()

@@ -107,6 +107,10 @@ def timeout_error(error: GraphQLError, timeout_ms: int) -> GraphQLError:
     )
 
 
+class ServerStopping(Exception):
+    """The request was cancelled because the server is shutting down."""
+
+
 async def _until_disconnect(receive: Any) -> None:
     """Return when the client has gone (only call once the request body has been read)."""
     while (await receive())["type"] != "http.disconnect":
@@ -114,7 +118,7 @@ async def _until_disconnect(receive: Any) -> None:
 
 
 async def unless_disconnected(
-    request: Request, work: Awaitable[Response], stoppers: list[Callable[[], None]]
+    request: Request, work: Awaitable[Response], stoppers: list[Callable[[], None]], in_flight: set[asyncio.Future]
 ) -> Response | None:
     """Run ``work`` while the client stays; cancel it (and with it its SQL) if the client leaves or the server stops.
 
@@ -125,11 +129,15 @@ async def unless_disconnected(
             statement (:func:`db.engine.interrupter`). They are called before
             the task is cancelled: cancelling first would make SQLAlchemy close
             the SQLite connection, which waits for the statement to end.
+        in_flight: The app's running work; the work is in it until it ends, so
+            that the app's shutdown can wait for cancelled work to end.
 
     Returns:
         The response, or ``None`` when the client left first.
     """
     task = asyncio.ensure_future(work)
+    in_flight.add(task)
+    task.add_done_callback(in_flight.discard)
 
     def stop() -> None:
         for stopper in stoppers:
@@ -145,7 +153,11 @@ async def unless_disconnected(
         # cancelled and its session closed before the engine is disposed.
         stop()
         await asyncio.gather(task, return_exceptions=True)
-        raise
+        # Answer 503 rather than end in an exception (uvicorn logs a traceback for it).
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        raise ServerStopping from None
     finally:
         watch.cancel()
     if task.done():
@@ -226,16 +238,7 @@ class GraphQLEndpoint:
             if isinstance(admitted, Response):
                 response = admitted
             else:
-                stoppers: list[Callable[[], None]] = []
-                answer = await unless_disconnected(
-                    request, self.execute(request, gql, media_type, log_fields, admitted, stoppers), stoppers
-                )
-                if answer is None:
-                    # Nobody reads it; 499 (nginx's "client closed request") in the log and metrics.
-                    log_fields["errors"] = ["CLIENT_CLOSED_REQUEST"]
-                    status = 499
-                    return Response(status_code=499)
-                response = answer
+                response = await self.answer(request, gql, media_type, log_fields, admitted)
             # Statements run for this request (token lookup included): bench/ and tests read it.
             response.headers["X-SQL-Statements"] = str(counter[0])
             status = response.status_code
@@ -302,6 +305,32 @@ class GraphQLEndpoint:
                 body, status=429, media_type=media_type, headers={"Retry-After": str(charge.retry_after)}
             )
         return {"requested": cost, "limit": limit, "remaining": charge.remaining}
+
+    async def answer(
+        self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any], cost: dict[str, int]
+    ) -> Response:
+        """Execute the admitted request unless its client leaves or the server stops first."""
+        stoppers: list[Callable[[], None]] = []
+        try:
+            answer = await unless_disconnected(
+                request,
+                self.execute(request, gql, media_type, log_fields, cost, stoppers),
+                stoppers,
+                request.app.state.in_flight,
+            )
+        except ServerStopping:
+            log_fields["errors"] = ["SERVICE_UNAVAILABLE"]
+            return graphql_response(
+                error_body("The server is shutting down; retry the request.", "SERVICE_UNAVAILABLE"),
+                status=503,
+                media_type=media_type,
+                headers={"Retry-After": "1"},
+            )
+        if answer is None:
+            # Nobody reads it; 499 (nginx's "client closed request") in the log and metrics.
+            log_fields["errors"] = ["CLIENT_CLOSED_REQUEST"]
+            return Response(status_code=499)
+        return answer
 
     async def execute(
         self,
