@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from pathlib import Path
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -20,6 +22,7 @@ from db.settings import Settings, get_settings
 from schema.cost import CostModel, Weights
 from schema.schema import schema
 from web import metrics
+from web.auth import bearer_token
 from web.endpoint import GraphQLEndpoint, instrument, uninstrument
 from web.ratelimit import Budgets
 
@@ -30,9 +33,19 @@ async def healthz(_request: Request) -> Response:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus metrics of this process."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    """Prometheus metrics of this process, for the bearer of ``PARTNERHUB_METRICS_TOKEN`` only.
 
+    Without that setting the endpoint does not exist (404): metrics name
+    operations, error rates and pool use, which are not for every caller.
+    """
+    expected = request.app.state.settings.metrics_token
+    if expected is None:
+        return PlainTextResponse("Not Found", status_code=404)
+    given = bearer_token(request.headers.get("authorization"))
+    if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+        return PlainTextResponse(
+            "The metrics bearer token is required.", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
     metrics.sample_pool(request.app.state.engine.pool)
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 

@@ -58,12 +58,15 @@ def _count_statement(*_args: Any) -> None:
 
 def instrument(engine: AsyncEngine) -> None:
     """Count statements per request through :data:`STATEMENTS`."""
-    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    if not event.contains(engine.sync_engine, "before_cursor_execute", _count_statement):
+        event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
 
 
 def uninstrument(engine: AsyncEngine) -> None:
     """Stop counting statements of ``engine`` (undoes :func:`instrument`)."""
-    event.remove(engine.sync_engine, "before_cursor_execute", _count_statement)
+    # Two apps may share a test's engine: the first to stop removes the listener.
+    if event.contains(engine.sync_engine, "before_cursor_execute", _count_statement):
+        event.remove(engine.sync_engine, "before_cursor_execute", _count_statement)
 
 
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
@@ -252,6 +255,7 @@ class GraphQLEndpoint:
             request_log.info(orjson.dumps(log_fields).decode())
             metrics.observe(
                 operation=log_fields.get("operation"),
+                authenticated=log_fields.get("caller") is not None,
                 status=status,
                 seconds=elapsed,
                 statements=counter[0],
