@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -272,3 +274,24 @@ async def test_one_json_log_line_per_request_without_the_token(client, world, ca
         "sql": 2,
     }
     assert TOKENS["ana"] not in caplog.text
+
+
+def test_readme_error_table_names_every_code_the_server_sends():
+    # Codes are string literals on lines that mention a code (extensions, error_body, RequestError,
+    # classify's assignments) in the HTTP, schema and resolver layers; mutation payload codes
+    # (UserErrorCode) are not GraphQL errors and live in schema/mutations.py.
+    root = Path(__file__).resolve().parent.parent
+    sources = [p for layer in ("web", "schema", "resolvers") for p in (root / layer).glob("*.py")]
+    found = set()
+    for path in sources:
+        if path.name.startswith("mutations"):
+            continue
+        for line in path.read_text().splitlines():
+            if re.search(r"code|error_body\(|RequestError\(", line, re.I):
+                found |= set(re.findall(r'"([A-Z][A-Z_]{3,})"', line))
+    found -= {"UNKNOWN"}  # the metrics label of an error without a code, never sent
+    readme = (root / "README.md").read_text().split("## Errors", 1)[1]
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \| ", readme, re.M))
+    assert found <= documented, found - documented
+    must = {"METHOD_NOT_ALLOWED", "BAD_REQUEST", "RATE_LIMITED", "QUERY_TOO_COMPLEX", "UNAUTHENTICATED"}
+    assert must | {"FORBIDDEN", "BAD_USER_INPUT", "QUERY_TIMEOUT", "SERVICE_UNAVAILABLE"} <= found

@@ -69,7 +69,7 @@ def uninstrument(engine: AsyncEngine) -> None:
         event.remove(engine.sync_engine, "before_cursor_execute", _count_statement)
 
 
-QUERY_TIMEOUT = "QUERY_TIMEOUT"
+QUERY_TIMEOUT = "QUERY_TIMEOUT"  # extensions.code of a field whose statement ran past its time limit
 # PostgreSQL's query_canceled (statement_timeout) and in_failed_sql_transaction:
 # after a timeout the request's transaction is aborted, so the fields that run
 # after it fail with the second one; they are the same timeout to the client.
