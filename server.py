@@ -12,7 +12,9 @@ import gc
 import importlib.util
 import json
 import logging
+import math
 import sys
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +27,13 @@ from db.seed import seed
 from db.settings import Settings, get_settings, today
 from db.tokens import create_token, revoke_tokens
 from web.app import create_app
+from web.http import LimitedHttpToolsProtocol
 
-app = create_app()
+log = logging.getLogger("partnerhub")
+
+# Read once per process; a bad value stops here, naming its variable.
+SETTINGS = get_settings()
+app = create_app(settings=SETTINGS)
 
 # ---------------------------------------------------------------- CLI
 
@@ -102,7 +109,7 @@ def startup_hint(token: str | None, email: str | None) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = get_settings()
+    settings = SETTINGS
     host = args.host or settings.host
     port = args.port or settings.port
     token, email = asyncio.run(_prepare_for_serve(settings))
@@ -115,6 +122,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # them every few requests (bench/README.md).
         gc.collect()
         gc.freeze()
+    # The C HTTP parser (uvicorn[standard] installs it; bench/README.md measures it
+    # against h11) with the head limits uvicorn lacks (web/http.py). Without
+    # httptools, h11 bounds the head's size only.
+    if importlib.util.find_spec("httptools"):
+        LimitedHttpToolsProtocol.settings = settings
+        http: Any = LimitedHttpToolsProtocol
+    else:
+        log.warning("httptools is not installed: header count and header timeout are not enforced")
+        http = "h11"
     uvicorn.run(
         "server:app" if args.workers > 1 else app,
         host=host,
@@ -124,11 +140,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Every request already gets one JSON line (partnerhub.request) with the
         # operation, caller, status and timing; uvicorn's access line repeated it.
         access_log=False,
-        timeout_graceful_shutdown=20,
-        # The C event loop and HTTP parser (uvicorn[standard] installs both where
-        # they exist); bench/README.md measures them against asyncio + h11.
+        # In-flight requests get this long after SIGTERM; then uvicorn cancels
+        # them, and with them their SQL (web/endpoint.py unless_disconnected).
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+        timeout_keep_alive=settings.keep_alive_timeout_s,  # type: ignore[arg-type]
+        limit_concurrency=settings.max_concurrency,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        # The C event loop where it exists (uvicorn[standard]).
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        http=http,
     )
     return 0
 
@@ -243,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``partnerhub`` console script."""
-    logging.basicConfig(level=get_settings().log_level.upper(), format="%(message)s")
+    logging.basicConfig(level=SETTINGS.log_level.upper(), format="%(message)s")
     # Alembic narrates every plugin and revision at INFO; only its problems matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = build_parser()

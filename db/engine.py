@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import math
+import time
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from db.settings import get_settings
 
@@ -46,8 +49,83 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str | None = None, **kwargs) -> AsyncEngine:
-    """Create the async engine for ``url`` (default: ``DATABASE_URL``)."""
+# SQLite has no statement timeout: a progress handler, called every this many
+# virtual-machine steps of a running statement, aborts it past its deadline
+# (sqlite3.OperationalError "interrupted"). 10,000 steps take well under 1 ms.
+SQLITE_PROGRESS_STEPS = 10_000
+_DEADLINE = "partnerhub_deadline"
+
+
+def _sqlite_time_limit(engine: AsyncEngine, timeout_ms: int | None) -> None:
+    """Give each statement of ``engine`` a deadline: ``timeout_ms`` from its start, or none.
+
+    The handler is installed whatever the timeout, so that :func:`interrupter`
+    can stop a statement of a request that was cancelled.
+    """
+    timeout = math.inf if timeout_ms is None else timeout_ms / 1000
+
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        deadline = [math.inf]
+        record.info[_DEADLINE] = deadline
+
+        def past_deadline() -> int:
+            return 1 if time.monotonic() > deadline[0] else 0
+
+        # aiosqlite runs sqlite3 in its own thread; install the handler there.
+        dbapi_connection.run_async(lambda conn: conn.set_progress_handler(past_deadline, SQLITE_PROGRESS_STEPS))
+
+    def before_execute(conn: Any, *_args: Any) -> None:
+        deadline = conn.connection.info.get(_DEADLINE)
+        if deadline is not None:
+            deadline[0] = time.monotonic() + timeout
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "before_cursor_execute", before_execute)
+
+
+def interrupter(connection: AsyncConnection) -> Callable[[], None]:
+    """A function that stops the statement running on ``connection`` now, to call when its request is cancelled.
+
+    SQLite's statement runs on in aiosqlite's thread when the task awaiting it
+    is cancelled; this moves its deadline to the past, so the progress handler
+    aborts it. On PostgreSQL it does nothing: asyncpg sends the server a cancel
+    request itself when the awaiting task is cancelled.
+    """
+    deadline = connection.sync_connection.connection.info.get(_DEADLINE) if connection.sync_connection else None
+
+    def interrupt() -> None:
+        if deadline is not None:
+            deadline[0] = -math.inf
+
+    return interrupt
+
+
+def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # PostgreSQL only notices a client that went away when it next writes to
+    # it: a long statement of a killed or exited server would run on. From 14
+    # on it can poll the socket while a statement runs, and cancel it then.
+    # (Set here, not in the startup packet, which older servers would refuse.)
+    cursor.execute(
+        "SELECT set_config('client_connection_check_interval', '1000', false) "
+        "WHERE current_setting('server_version_num')::int >= 140000"
+    )
+    cursor.close()
+
+
+def make_engine(
+    url: str | None = None, *, statement_timeout_ms: int | None = None, pool_size: int | None = None, **kwargs: Any
+) -> AsyncEngine:
+    """Create the async engine for ``url`` (default: ``DATABASE_URL``).
+
+    Args:
+        url: Database URL; ``DATABASE_URL`` when omitted.
+        statement_timeout_ms: Abort any statement running longer (the server's
+            request engine sets it; the command line's loads and seeds do not).
+        pool_size: PostgreSQL connections kept (``PARTNERHUB_DB_POOL_SIZE``
+            when omitted).
+        **kwargs: Passed to :func:`create_async_engine`.
+    """
     url = async_url(url or get_settings().database_url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -56,11 +134,12 @@ def make_engine(url: str | None = None, **kwargs) -> AsyncEngine:
             raise ValueError("an in-memory SQLite database cannot be shared by sessions; use a file")
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        _sqlite_time_limit(engine, statement_timeout_ms)
         return engine
     # A request holds one connection from its token lookup to its response:
     # size the pool for the concurrency one process serves (32 clients measured
     # in bench/soak.py), and let a burst wait a little before SERVICE_UNAVAILABLE.
-    kwargs.setdefault("pool_size", int(os.environ.get("PARTNERHUB_DB_POOL_SIZE") or 20))
+    kwargs.setdefault("pool_size", pool_size or get_settings().db_pool_size)
     kwargs.setdefault("max_overflow", 10)
     # No pool_pre_ping: it costs a round trip and ~0.45 ms of CPU on every
     # request (measured; ~8 % of a small page). A connection that died with the
@@ -71,8 +150,14 @@ def make_engine(url: str | None = None, **kwargs) -> AsyncEngine:
     kwargs.setdefault("pool_timeout", 10)
     # JIT compilation cost seconds on the analytics queries for no gain at
     # this size (measured: 8.7 s of a 12.6 s licence trend at 20,000 customers).
-    kwargs.setdefault("connect_args", {"timeout": 5, "command_timeout": 30, "server_settings": {"jit": "off"}})
-    return create_async_engine(url, **kwargs)
+    server_settings = {"jit": "off"}
+    if statement_timeout_ms is not None:
+        # Set once per connection at connect: no extra statement per request.
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
+    kwargs.setdefault("connect_args", {"timeout": 5, "command_timeout": 30, "server_settings": server_settings})
+    engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "connect", _postgres_session)
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,82 +1,222 @@
-"""Settings read from the environment (SPEC §6).
+"""Settings read from the environment (SPEC §6): one validated object.
 
-Values are read on every call rather than frozen at import, so tests and the
-CLI can set ``PARTNERHUB_TODAY`` and the windows after the module is loaded.
+The server reads them once, at start-up (``web.app.create_app`` and the
+``partnerhub`` command line), and hands that object down; a bad value stops
+it there with the variable named, instead of failing the first request that
+needs it. :func:`get_settings` reads the environment at each call so that
+tests and the CLI may set variables after this module is loaded.
+
+``PARTNERHUB_TODAY`` is the one value read per request (:func:`today`): it
+is the demo and test clock, which tests move between requests of one app.
+
+Every setting is a field below with its environment variable and a
+``description``; the README's settings table is :func:`settings_table`
+(``tests/test_settings.py`` keeps them equal).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from typing import Any, Self
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///partnerhub.db"
+ENV_PREFIX = "PARTNERHUB_"
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:  # a typo in deployment config must not pass silently
-        raise SystemExit(f"{name}: not an integer: {raw!r}") from exc
+def _env(name: str) -> str:
+    """The environment variable of the field ``name``: ``PARTNERHUB_<NAME>``."""
+    return ENV_PREFIX + name.upper()
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name}: not a number: {raw!r}") from exc
+class Settings(BaseSettings):
+    """Every tunable of the server, with its environment variable (see the README table)."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",
+        # An empty variable means "unset", as it did before pydantic-settings.
+        env_ignore_empty=True,
+        case_sensitive=True,
+        populate_by_name=True,
+    )
+
+    # -- database
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        validation_alias="DATABASE_URL",
+        description="database; `postgresql://user@host:5432/db` for PostgreSQL (asyncpg), "
+        "`sqlite:///path` for SQLite (aiosqlite)",
+    )
+    db_pool_size: int = Field(
+        20,
+        ge=1,
+        validation_alias=_env("db_pool_size"),
+        description="PostgreSQL connections per process (plus 10 overflow); a request holds one while it runs",
+    )
+    statement_timeout_ms: int = Field(
+        5000,
+        ge=1,
+        validation_alias=_env("statement_timeout_ms"),
+        description="longest a request's SQL statement may run (PostgreSQL `statement_timeout`; on SQLite "
+        "a progress-handler deadline per statement); past it the request answers `QUERY_TIMEOUT`",
+    )
+    # -- domain rules
+    today: dt.date | None = Field(
+        None,
+        validation_alias=_env("today"),
+        description='fixes "today" (ISO date) for demos and tests; unset: the UTC date',
+    )
+    expiring_soon_days: int = Field(
+        30, ge=0, validation_alias=_env("expiring_soon_days"), description="window of the `EXPIRING_SOON` status"
+    )
+    inactive_days: int = Field(
+        30, ge=0, validation_alias=_env("inactive_days"), description="window of the `NO_RECENT_ACTIVITY` status"
+    )
+    low_assignment_min_days: int = Field(
+        30,
+        ge=0,
+        validation_alias=_env("low_assignment_min_days"),
+        description="a line counts for low assignment once its plan is this many days old",
+    )
+    low_assignment_factor: float = Field(
+        0.5,
+        ge=0,
+        validation_alias=_env("low_assignment_factor"),
+        description="a line is low below this fraction of the partner's median assignment rate",
+    )
+    launch_base_url: str = Field(
+        "https://admin.partnerhub.example",
+        validation_alias=_env("launch_base_url"),
+        description="base of `Customer.launchUrl`",
+    )
+    # -- query bounds and cost
+    max_depth: int = Field(12, ge=1, validation_alias=_env("max_depth"), description="deepest query accepted")
+    max_aliases: int = Field(30, ge=1, validation_alias=_env("max_aliases"), description="most aliases in one query")
+    max_tokens: int = Field(
+        5000, ge=1, validation_alias=_env("max_tokens"), description="most tokens in one query document"
+    )
+    max_cost: int = Field(
+        50_000,
+        ge=1,
+        validation_alias=_env("max_cost"),
+        description="costliest request accepted (`QUERY_TOO_COMPLEX` above it)",
+    )
+    cost_budget: int = Field(
+        250_000,
+        ge=1,
+        validation_alias=_env("cost_budget"),
+        description="cost points a caller's budget holds (at least `PARTNERHUB_MAX_COST`); `RATE_LIMITED` when empty",
+    )
+    cost_refill_per_second: float = Field(
+        5_000.0,
+        gt=0,
+        validation_alias=_env("cost_refill_per_second"),
+        description="cost points a caller's budget regains per second",
+    )
+    # -- HTTP
+    host: str = Field("127.0.0.1", validation_alias=_env("host"), description="bind address of `serve`")
+    port: int = Field(8000, ge=0, le=65535, validation_alias=_env("port"), description="port of `serve`")
+    max_body_bytes: int = Field(
+        1_000_000, ge=1, validation_alias=_env("max_body_bytes"), description="largest request body"
+    )
+    max_header_bytes: int = Field(
+        16_384,
+        ge=1024,
+        validation_alias=_env("max_header_bytes"),
+        description="largest request head (request line and headers); larger: 431, read no further",
+    )
+    max_headers: int = Field(
+        100, ge=1, validation_alias=_env("max_headers"), description="most request headers; more: 431"
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env("header_timeout_s"),
+        description="seconds a connection may take to send a request's headers before it is closed",
+    )
+    keep_alive_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_env("keep_alive_timeout_s"),
+        description="seconds an idle keep-alive connection stays open",
+    )
+    max_concurrency: int = Field(
+        1000,
+        ge=1,
+        validation_alias=_env("max_concurrency"),
+        description="open connections and requests per process; past it new requests get 503",
+    )
+    shutdown_grace_s: float = Field(
+        20.0,
+        ge=0,
+        validation_alias=_env("shutdown_grace_s"),
+        description="on SIGTERM, seconds in-flight requests may finish before they and their SQL are cancelled",
+    )
+    metrics_token: str | None = Field(
+        None,
+        min_length=16,
+        validation_alias=_env("metrics_token"),
+        description="bearer token that `GET /metrics` requires; unset: `/metrics` answers 404",
+    )
+    log_level: str = Field("info", validation_alias=_env("log_level"), description="log level")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.lower()
+        if value not in ("critical", "error", "warning", "info", "debug", "trace"):
+            raise ValueError("one of critical, error, warning, info, debug, trace")
+        return value
+
+    @field_validator("launch_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _budget_holds_a_request(self) -> Self:
+        # A budget smaller than the costliest allowed request would refuse that
+        # request forever with RATE_LIMITED, however long the caller waits.
+        if self.cost_budget < self.max_cost:
+            raise ValueError(
+                f"PARTNERHUB_COST_BUDGET ({self.cost_budget}) must be at least PARTNERHUB_MAX_COST ({self.max_cost})"
+            )
+        return self
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied and validated again (tests and tools)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every tunable of the server, with its environment variable."""
+def env_var(name: str) -> str:
+    """The environment variable of the field ``name``."""
+    return str(Settings.model_fields[name].validation_alias)
 
-    database_url: str
-    host: str
-    port: int
-    log_level: str
-    expiring_soon_days: int
-    inactive_days: int
-    low_assignment_min_days: int
-    low_assignment_factor: float
-    max_depth: int
-    max_aliases: int
-    max_tokens: int
-    max_body_bytes: int
-    launch_base_url: str
-    max_cost: int
-    cost_budget: int
-    cost_refill_per_second: float
+
+def _problem(error: Any) -> str:
+    # Environment values fail under their variable's name, values given in code under the field's.
+    loc = error["loc"]
+    where = "settings" if not loc else env_var(str(loc[0])) if loc[0] in Settings.model_fields else str(loc[0])
+    message = error["msg"].removeprefix("Value error, ")
+    if "input" in error and loc:
+        return f"{where}: {message}: {error['input']!r}"
+    return f"{where}: {message}"
 
 
 def get_settings() -> Settings:
-    """Read the settings from the environment now."""
-    return Settings(
-        database_url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-        host=os.environ.get("PARTNERHUB_HOST") or "127.0.0.1",
-        port=_int("PARTNERHUB_PORT", 8000),
-        log_level=(os.environ.get("PARTNERHUB_LOG_LEVEL") or "info").lower(),
-        expiring_soon_days=_int("PARTNERHUB_EXPIRING_SOON_DAYS", 30),
-        inactive_days=_int("PARTNERHUB_INACTIVE_DAYS", 30),
-        low_assignment_min_days=_int("PARTNERHUB_LOW_ASSIGNMENT_MIN_DAYS", 30),
-        low_assignment_factor=_float("PARTNERHUB_LOW_ASSIGNMENT_FACTOR", 0.5),
-        max_depth=_int("PARTNERHUB_MAX_DEPTH", 12),
-        max_aliases=_int("PARTNERHUB_MAX_ALIASES", 30),
-        max_tokens=_int("PARTNERHUB_MAX_TOKENS", 5000),
-        max_body_bytes=_int("PARTNERHUB_MAX_BODY_BYTES", 1_000_000),
-        launch_base_url=(os.environ.get("PARTNERHUB_LAUNCH_BASE_URL") or "https://admin.partnerhub.example").rstrip(
-            "/"
-        ),
-        max_cost=_int("PARTNERHUB_MAX_COST", 50_000),
-        cost_budget=_int("PARTNERHUB_COST_BUDGET", 250_000),
-        cost_refill_per_second=_float("PARTNERHUB_COST_REFILL_PER_SECOND", 5_000.0),
-    )
+    """Read and validate the settings from the environment now.
+
+    Raises:
+        SystemExit: a variable holds a bad value; the message names each one.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SystemExit("invalid settings:\n" + "\n".join(_problem(e) for e in exc.errors())) from None
 
 
 def today() -> dt.date:
@@ -88,3 +228,13 @@ def today() -> dt.date:
         except ValueError as exc:
             raise SystemExit(f"PARTNERHUB_TODAY: not a date: {raw!r}") from exc
     return dt.datetime.now(dt.UTC).date()
+
+
+def settings_table() -> str:
+    """The README's settings table, one row per field, in declaration order."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "unset" if default is None else f"`{default}`"
+        rows.append(f"| `{env_var(name)}` | {shown} | {field.description} |")
+    return "\n".join(rows)

@@ -699,7 +699,7 @@ async def test_low_assignment_settings(session, viewers):
     # min days 29 makes foxtrot's Sub-F1 (29 days, total 10, 0 assigned → rate 0) eligible:
     # MEETINGS on D then [0, 0.05, 0.1, 0.2, 0.6, 0.95] → median (0.1 + 0.2) / 2 = 0.15, threshold 0.075:
     # Sub-F1 (0) and golf (0.05) are low.
-    settings = dataclasses.replace(get_settings(), low_assignment_min_days=29)
+    settings = get_settings().replace(low_assignment_min_days=29)
     got = await KPIS["lowAssignment"](session=session, viewer=viewers["full"], product=M, as_of=D, settings=settings)
     assert got.median_assignment_rate == pytest.approx(0.15)
     rows = await ROWS["lowAssignment"](session=session, viewer=viewers["full"], product=M, as_of=D, settings=settings)
@@ -708,7 +708,7 @@ async def test_low_assignment_settings(session, viewers):
         ("Golf", "Sub-G1", pytest.approx(0.05)),
     ]
     # factor 0.6 with the default 30 days: median 0.2 → threshold 0.12: echo (0.1) joins golf.
-    settings = dataclasses.replace(get_settings(), low_assignment_factor=0.6)
+    settings = get_settings().replace(low_assignment_factor=0.6)
     rows = await ROWS["lowAssignment"](session=session, viewer=viewers["full"], product=M, as_of=D, settings=settings)
     assert [r.customer_name for r in rows.rows] == ["Golf", "Echo"]
 
@@ -776,7 +776,7 @@ async def test_rows_are_paged_by_keyset(session, viewers):
     names = [r.customer_name for r in await all_rows(session, full, "overLimit", C, D, page_size=1)]
     assert names == ["Charlie", "Alpha", "Golf"]
     # float sort key (assignment rate) with the factor raised to include several rows
-    settings = dataclasses.replace(get_settings(), low_assignment_factor=5.0)
+    settings = get_settings().replace(low_assignment_factor=5.0)
     rows = await all_rows(session, full, "lowAssignment", M, D, page_size=1, settings=settings)
     # threshold 1.0: every eligible line, by rate: golf .05, echo .1, charlie .2, alpha .6, delta .95
     assert [r.customer_name for r in rows] == ["Golf", "Echo", "Charlie", "Alpha", "Delta"]
@@ -953,7 +953,7 @@ async def test_months_columns_on_month_ends(session, viewers):
         over = await ROWS["overLimit"](session=session, viewer=full, product=C, as_of=as_of)
         juliet = [r for r in over.rows if r.customer_name == "Juliet"]
         assert [r.months_remaining for r in juliet] == [remaining]
-        settings = dataclasses.replace(get_settings(), low_assignment_min_days=0, low_assignment_factor=100.0)
+        settings = get_settings().replace(low_assignment_min_days=0, low_assignment_factor=100.0)
         low = await ROWS["lowAssignment"](session=session, viewer=full, product=C, as_of=as_of, settings=settings)
         juliet = [r for r in low.rows if r.customer_name == "Juliet"]
         assert [r.months_since_added for r in juliet] == [since]

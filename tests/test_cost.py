@@ -8,7 +8,6 @@ admins 10; a plan's licences 4; a subscription's invoices and orders 20).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import httpx
@@ -179,7 +178,7 @@ async def test_every_answer_carries_its_cost(api, world) -> None:
 @pytest.fixture
 async def tight_api(engine, world):
     """The app with a budget of 100 points refilled at 10 a second (and requests of at most 100)."""
-    settings = dataclasses.replace(get_settings(), max_cost=100, cost_budget=100, cost_refill_per_second=10.0)
+    settings = get_settings().replace(max_cost=100, cost_budget=100, cost_refill_per_second=10.0)
     app = create_app(engine=engine, settings=settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import glob
 import os
 import shutil
@@ -111,7 +110,7 @@ async def _client_on(url: str):
     async with make_sessionmaker(engine)() as session:
         await build_world(session)
     await engine.dispose()
-    app = create_app(settings=dataclasses.replace(get_settings(), database_url=url))
+    app = create_app(settings=get_settings().replace(database_url=url))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             yield client

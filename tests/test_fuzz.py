@@ -9,7 +9,6 @@ number of examples per role (default 150; CI runs 150 × 5 roles).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 
 import graphql
@@ -66,7 +65,7 @@ def client(migrated_database, tmp_path_factory):
 
     os.environ["PARTNERHUB_TODAY"] = "2026-11-25"
     asyncio.run(prepare())
-    app = create_app(settings=dataclasses.replace(get_settings(), database_url=url))
+    app = create_app(settings=get_settings().replace(database_url=url))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
+import httpx
 import pytest
 
+from db.settings import get_settings
+from server import create_app
 from tests.world import TOKENS
+from web.metrics import OperationLabels, dashboard_operations
 from web.protocol import negotiate
 
 AUTH = {"Authorization": f"Bearer {TOKENS['ana']}"}
@@ -185,14 +191,26 @@ async def test_unexpected_exceptions_are_masked(client, world, monkeypatch, capl
     assert "secret" not in r.text and "SELECT" not in r.text
 
 
-async def test_metrics_count_requests_errors_and_statements(client, world):
+METRICS_TOKEN = "metrics-token-0123456789"
+
+
+@pytest.fixture
+async def metrics_client(engine):
+    app = create_app(engine=engine, settings=get_settings().replace(metrics_token=METRICS_TOKEN))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            yield client
+
+
+async def test_metrics_count_requests_errors_and_statements(metrics_client, world):
+    client = metrics_client
     await client.post(
         "/graphql",
         json={"query": "query ListMetrics { viewer { email } }", "operationName": "ListMetrics"},
         headers=AUTH,
     )
     await client.post("/graphql", json={"query": "query ListMetrics { viewer { nope } }"}, headers=AUTH)
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})).text
     assert 'partnerhub_requests_total{operation="ListMetrics",status="200"} 1.0' in text
     # the second request names no operation in `operationName`: counted as anonymous, status 400
     assert 'partnerhub_requests_total{operation="anonymous",status="400"}' in text
@@ -200,13 +218,57 @@ async def test_metrics_count_requests_errors_and_statements(client, world):
     assert "partnerhub_request_seconds_bucket" in text and "partnerhub_db_pool_checked_out" in text
 
 
-def test_operation_labels_stay_bounded():
-    from web.metrics import operation_label
+async def test_metrics_need_the_metrics_token(client, metrics_client, world):
+    # Without PARTNERHUB_METRICS_TOKEN the endpoint does not exist.
+    assert (await client.get("/metrics")).status_code == 404
+    # With it: no token, an API token, or a wrong one are 401; only the metrics token reads.
+    for headers in ({}, AUTH, {"Authorization": f"Bearer {METRICS_TOKEN}x"}, {"Authorization": METRICS_TOKEN}):
+        r = await metrics_client.get("/metrics", headers=headers)
+        assert (r.status_code, r.headers.get("www-authenticate")) == (401, "Bearer")
+        assert "partnerhub_" not in r.text
+    r = await metrics_client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert r.status_code == 200 and "partnerhub_requests_total" in r.text
 
-    assert operation_label(None) == "anonymous"
-    assert operation_label("Customers") == "Customers"
-    assert operation_label("drop table; --") == "other"
-    assert operation_label("x" * 65) == "other"
+
+def test_operation_labels_stay_bounded_and_junk_cannot_take_them():
+    labels = OperationLabels({"Customers", "Kpis"}, limit=2)
+    assert labels.label(None, authenticated=True) == "anonymous"
+    # Names that are no names, and any name without a valid token, count as other and take no slot.
+    assert labels.label("drop table; --", authenticated=True) == "other"
+    assert labels.label("x" * 65, authenticated=True) == "other"
+    assert [labels.label(f"Junk{i}", authenticated=False) for i in range(500)] == ["other"] * 500
+    assert labels.learned == set()
+    # With a token: two names learned (the limit), the third is other; the first two keep their labels.
+    assert [labels.label(n, authenticated=True) for n in ("Mine", "Yours", "Third")] == ["Mine", "Yours", "other"]
+    assert labels.label("Mine", authenticated=False) == "Mine"
+    # The dashboard's operations keep theirs whatever came before, with or without a token.
+    assert labels.label("Customers", authenticated=False) == "Customers"
+
+
+def test_every_dashboard_operation_has_a_label():
+    # documents.js declares 31 operations: Features, Viewer, Kpis, Analytics, 5 sections × (Rows,
+    # RowsOrdered), Customers and Customer (each also WithStatusDetails), AssignableAdmins,
+    # PartnerAdmins, AuditLog and the 10 mutations: 4 + 10 + 4 + 3 + 10 = 31.
+    names = dashboard_operations()
+    assert len(names) == 31
+    assert {"Features", "Viewer", "Customers", "AuditLog", "RemovePartnerAdmin"} <= names
+
+
+async def test_junk_operation_names_do_not_evict_real_ones(metrics_client, world):
+    client = metrics_client
+    # 201 junk names without a token are refused (401) and counted as other.
+    for i in range(201):
+        r = await client.post(
+            "/graphql", json={"query": f"query J{i} {{ viewer {{ email }} }}", "operationName": f"J{i}"}
+        )
+        assert r.status_code == 401
+    r = await client.post("/graphql", json={"query": "query Viewer { viewer { email } }"}, headers=AUTH)
+    await client.post(
+        "/graphql", json={"query": "query Viewer { viewer { email } }", "operationName": "Viewer"}, headers=AUTH
+    )
+    text = (await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})).text
+    assert 'operation="J0"' not in text and 'operation="J200"' not in text
+    assert 'partnerhub_requests_total{operation="Viewer",status="200"}' in text
 
 
 async def test_one_json_log_line_per_request_without_the_token(client, world, caplog):
@@ -225,3 +287,24 @@ async def test_one_json_log_line_per_request_without_the_token(client, world, ca
         "sql": 2,
     }
     assert TOKENS["ana"] not in caplog.text
+
+
+def test_readme_error_table_names_every_code_the_server_sends():
+    # Codes are string literals on lines that mention a code (extensions, error_body, RequestError,
+    # classify's assignments) in the HTTP, schema and resolver layers; mutation payload codes
+    # (UserErrorCode) are not GraphQL errors and live in schema/mutations.py.
+    root = Path(__file__).resolve().parent.parent
+    sources = [p for layer in ("web", "schema", "resolvers") for p in (root / layer).glob("*.py")]
+    found = set()
+    for path in sources:
+        if path.name.startswith("mutations"):
+            continue
+        for line in path.read_text().splitlines():
+            if re.search(r"code|error_body\(|RequestError\(", line, re.I):
+                found |= set(re.findall(r'"([A-Z][A-Z_]{3,})"', line))
+    found -= {"UNKNOWN"}  # the metrics label of an error without a code, never sent
+    readme = (root / "README.md").read_text().split("## Errors", 1)[1]
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \| ", readme, re.M))
+    assert found <= documented, found - documented
+    must = {"METHOD_NOT_ALLOWED", "BAD_REQUEST", "RATE_LIMITED", "QUERY_TOO_COMPLEX", "UNAUTHENTICATED"}
+    assert must | {"FORBIDDEN", "BAD_USER_INPUT", "QUERY_TIMEOUT", "SERVICE_UNAVAILABLE"} <= found

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from pathlib import Path
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -19,6 +21,7 @@ from db.settings import Settings, get_settings
 from schema.cost import CostModel, Weights
 from schema.schema import schema
 from web import metrics
+from web.auth import bearer_token
 from web.endpoint import GraphQLEndpoint, instrument, uninstrument
 from web.ratelimit import Budgets
 
@@ -29,9 +32,19 @@ async def healthz(_request: Request) -> Response:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus metrics of this process."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    """Prometheus metrics of this process, for the bearer of ``PARTNERHUB_METRICS_TOKEN`` only.
 
+    Without that setting the endpoint does not exist (404): metrics name
+    operations, error rates and pool use, which are not for every caller.
+    """
+    expected = request.app.state.settings.metrics_token
+    if expected is None:
+        return PlainTextResponse("Not Found", status_code=404)
+    given = bearer_token(request.headers.get("authorization"))
+    if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+        return PlainTextResponse(
+            "The metrics bearer token is required.", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
     metrics.sample_pool(request.app.state.engine.pool)
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
@@ -82,7 +95,14 @@ def dashboard_routes() -> list:
 
 
 def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None = None) -> Starlette:
-    """The ASGI application. Tests pass their own engine."""
+    """The ASGI application.
+
+    Args:
+        engine: The database engine; by default one made from ``settings``
+            with its statement timeout and pool size. Tests pass their own
+            (and with it their own time limit, if any).
+        settings: Read once from the environment when omitted.
+    """
     settings = settings or get_settings()
     owns_engine = engine is None
 
@@ -90,14 +110,24 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
     async def lifespan(app: Starlette):
         nonlocal engine
         if engine is None:
-            engine = make_engine(settings.database_url)
+            engine = make_engine(
+                settings.database_url,
+                statement_timeout_ms=settings.statement_timeout_ms,
+                pool_size=settings.db_pool_size,
+            )
         instrument(engine)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.settings = settings
+        app.state.in_flight = set()
         try:
             yield
         finally:
+            # Requests still running past the shutdown grace period have been
+            # cancelled by uvicorn; let them end (their statements cancelled,
+            # their sessions closed) before the engine goes.
+            if app.state.in_flight:
+                await asyncio.wait(app.state.in_flight, timeout=5)
             uninstrument(engine)
             if owns_engine:
                 await engine.dispose()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
+import sqlite3
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -19,6 +22,7 @@ from starlette.responses import HTMLResponse, Response
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from db.engine import interrupter
 from db.settings import Settings, today
 from db.tokens import viewer_for_token
 from resolvers.context import Context
@@ -54,12 +58,116 @@ def _count_statement(*_args: Any) -> None:
 
 def instrument(engine: AsyncEngine) -> None:
     """Count statements per request through :data:`STATEMENTS`."""
-    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    if not event.contains(engine.sync_engine, "before_cursor_execute", _count_statement):
+        event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
 
 
 def uninstrument(engine: AsyncEngine) -> None:
     """Stop counting statements of ``engine`` (undoes :func:`instrument`)."""
-    event.remove(engine.sync_engine, "before_cursor_execute", _count_statement)
+    # Two apps may share a test's engine: the first to stop removes the listener.
+    if event.contains(engine.sync_engine, "before_cursor_execute", _count_statement):
+        event.remove(engine.sync_engine, "before_cursor_execute", _count_statement)
+
+
+QUERY_TIMEOUT = "QUERY_TIMEOUT"  # extensions.code of a field whose statement ran past its time limit
+# PostgreSQL's query_canceled (statement_timeout) and in_failed_sql_transaction:
+# after a timeout the request's transaction is aborted, so the fields that run
+# after it fail with the second one; they are the same timeout to the client.
+_CANCELED, _ABORTED = "57014", "25P02"
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+
+
+def statement_timed_out(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what it wraps) is a statement stopped by its time limit (db/engine.py)."""
+    return any(
+        getattr(e, "sqlstate", None) == _CANCELED
+        or (isinstance(e, sqlite3.OperationalError) and str(e) == "interrupted")
+        for e in _chain(exc)
+    )
+
+
+def _timeout_fallout(exc: BaseException | None) -> bool:
+    return statement_timed_out(exc) or any(getattr(e, "sqlstate", None) == _ABORTED for e in _chain(exc))
+
+
+def timeout_error(error: GraphQLError, timeout_ms: int) -> GraphQLError:
+    """The client's view of a field whose statement ran past the time limit."""
+    return GraphQLError(
+        f"The query ran past the {timeout_ms} ms database time limit; ask for less "
+        "(fewer items, fewer nested lists or fewer analytics days).",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": QUERY_TIMEOUT, "timeoutMs": timeout_ms},
+    )
+
+
+class ServerStopping(Exception):
+    """The request was cancelled because the server is shutting down."""
+
+
+async def _until_disconnect(receive: Any) -> None:
+    """Return when the client has gone (only call once the request body has been read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def unless_disconnected(
+    request: Request, work: Awaitable[Response], stoppers: list[Callable[[], None]], in_flight: set[asyncio.Future]
+) -> Response | None:
+    """Run ``work`` while the client stays; cancel it (and with it its SQL) if the client leaves or the server stops.
+
+    Args:
+        request: The request, whose body has been read.
+        work: Answers the request.
+        stoppers: Filled by ``work`` with functions that stop its running
+            statement (:func:`db.engine.interrupter`). They are called before
+            the task is cancelled: cancelling first would make SQLAlchemy close
+            the SQLite connection, which waits for the statement to end.
+        in_flight: The app's running work; the work is in it until it ends, so
+            that the app's shutdown can wait for cancelled work to end.
+
+    Returns:
+        The response, or ``None`` when the client left first.
+    """
+    task = asyncio.ensure_future(work)
+    in_flight.add(task)
+    task.add_done_callback(in_flight.discard)
+
+    def stop() -> None:
+        for stopper in stoppers:
+            stopper()
+        task.cancel()
+
+    watch = asyncio.ensure_future(_until_disconnect(request.receive))
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        # The server is shutting down past its grace period (uvicorn cancels
+        # the request): stop the work too, and wait for its statements to be
+        # cancelled and its session closed before the engine is disposed.
+        stop()
+        await asyncio.gather(task, return_exceptions=True)
+        # Answer 503 rather than end in an exception (uvicorn logs a traceback for it).
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        raise ServerStopping from None
+    finally:
+        watch.cancel()
+    if task.done():
+        return task.result()
+    stop()
+    await asyncio.gather(task, return_exceptions=True)
+    return None
 
 
 async def _close_quietly(session: AsyncSession) -> None:
@@ -136,7 +244,7 @@ class GraphQLEndpoint:
             if isinstance(admitted, Response):
                 response = admitted
             else:
-                response = await self.execute(request, gql, media_type, log_fields, admitted)
+                response = await self.answer(request, gql, media_type, log_fields, admitted)
             # Statements run for this request (token lookup included): bench/ and tests read it.
             response.headers["X-SQL-Statements"] = str(counter[0])
             status = response.status_code
@@ -150,6 +258,7 @@ class GraphQLEndpoint:
             request_log.info(orjson.dumps(log_fields).decode())
             metrics.observe(
                 operation=log_fields.get("operation"),
+                authenticated=log_fields.get("caller") is not None,
                 status=status,
                 seconds=elapsed,
                 statements=counter[0],
@@ -204,6 +313,32 @@ class GraphQLEndpoint:
             )
         return {"requested": cost, "limit": limit, "remaining": charge.remaining}
 
+    async def answer(
+        self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any], cost: dict[str, int]
+    ) -> Response:
+        """Execute the admitted request unless its client leaves or the server stops first."""
+        stoppers: list[Callable[[], None]] = []
+        try:
+            answer = await unless_disconnected(
+                request,
+                self.execute(request, gql, media_type, log_fields, cost, stoppers),
+                stoppers,
+                request.app.state.in_flight,
+            )
+        except ServerStopping:
+            log_fields["errors"] = ["SERVICE_UNAVAILABLE"]
+            return graphql_response(
+                error_body("The server is shutting down; retry the request.", "SERVICE_UNAVAILABLE"),
+                status=503,
+                media_type=media_type,
+                headers={"Retry-After": "1"},
+            )
+        if answer is None:
+            # Nobody reads it; 499 (nginx's "client closed request") in the log and metrics.
+            log_fields["errors"] = ["CLIENT_CLOSED_REQUEST"]
+            return Response(status_code=499)
+        return answer
+
     async def execute(
         self,
         request: Request,
@@ -211,6 +346,7 @@ class GraphQLEndpoint:
         media_type: str,
         log_fields: dict[str, Any],
         cost: dict[str, int],
+        stoppers: list[Callable[[], None]],
     ) -> Response:
         state = request.app.state
         settings: Settings = state.settings
@@ -236,7 +372,7 @@ class GraphQLEndpoint:
                     return _unauthenticated("The bearer token is invalid or revoked.", media_type, log_fields)
                 log_fields["caller"] = viewer.email if viewer else None
                 # Open the connection now: loaders then share it one statement at a time.
-                await session.connection()
+                stoppers.append(interrupter(await session.connection()))
             except Exception as exc:  # noqa: BLE001 - the database is down or misbehaving
                 error = classify(GraphQLError(str(exc), original_error=exc))
                 log_fields["errors"] = [error.extensions["code"]]
@@ -266,7 +402,18 @@ class GraphQLEndpoint:
                 return graphql_response(
                     error_body(exc.as_http_error_reason(), "BAD_REQUEST"), status=400, media_type=media_type
                 )
-            errors = [classify(e) for e in result.errors] if result.errors else []
+            raw = result.errors or []
+            timed_out = any(statement_timed_out(e.original_error) for e in raw)
+            if timed_out:
+                log.warning(
+                    "statement time limit (%d ms) reached: %s", settings.statement_timeout_ms, gql.operation_name
+                )
+            errors = [
+                timeout_error(e, settings.statement_timeout_ms)
+                if timed_out and _timeout_fallout(e.original_error)
+                else classify(e)
+                for e in raw
+            ]
             codes = [e.extensions.get("code") for e in errors]
             if codes:
                 log_fields["errors"] = codes

@@ -1,13 +1,18 @@
-"""Prometheus metrics of the server (scraped at ``/metrics``).
+"""Prometheus metrics of the server (scraped at ``/metrics`` with ``PARTNERHUB_METRICS_TOKEN``).
 
-Operation names come from clients, so they are admitted as label values only
-while they look like names and the set stays small; anything else counts as
+Operation names come from clients, so junk must neither grow the label set
+nor take the slots of real operations: the dashboard's operations
+(``static/documents.js``) always have their label; other names get one only
+when sent with a valid token, while they look like names, and up to
+:data:`MAX_LEARNED` of them (never evicted); anything else counts as
 ``other``. Metrics are per process (run one scrape target per worker).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -37,25 +42,45 @@ POOL_IN_USE = Gauge("partnerhub_db_pool_checked_out", "Database connections in u
 POOL_SIZE = Gauge("partnerhub_db_pool_size", "Database connections held by the pool.", registry=REGISTRY)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_MAX_OPERATIONS = 200
-_seen: set[str] = set()
+MAX_LEARNED = 200
+DOCUMENTS = Path(__file__).resolve().parent / "static" / "documents.js"
 
 
-def operation_label(name: str | None) -> str:
-    """A bounded label value for a client-chosen operation name."""
-    if not name:
-        return "anonymous"
-    if name in _seen:
-        return name
-    if _NAME.match(name) and len(_seen) < _MAX_OPERATIONS:
-        _seen.add(name)
-        return name
-    return "other"
+def dashboard_operations(path: Path = DOCUMENTS) -> frozenset[str]:
+    """The operation names of the dashboard's documents (the keys of ``documents.js``)."""
+    if not path.is_file():
+        return frozenset()
+    return frozenset(re.findall(r"^  ([A-Za-z_][A-Za-z0-9_]*): `", path.read_text(encoding="utf-8"), re.M))
 
 
-def observe(*, operation: str | None, status: int, seconds: float, statements: int, codes: list[str]) -> None:
+class OperationLabels:
+    """Label values for client-chosen operation names, bounded and not evictable."""
+
+    def __init__(self, known: Iterable[str], limit: int = MAX_LEARNED) -> None:
+        self.known = frozenset(known)
+        self.limit = limit
+        self.learned: set[str] = set()
+
+    def label(self, name: str | None, *, authenticated: bool) -> str:
+        """The label of ``name``; ``authenticated``: sent with a valid token."""
+        if not name:
+            return "anonymous"
+        if name in self.known or name in self.learned:
+            return name
+        if authenticated and _NAME.match(name) and len(self.learned) < self.limit:
+            self.learned.add(name)
+            return name
+        return "other"
+
+
+LABELS = OperationLabels(dashboard_operations())
+
+
+def observe(
+    *, operation: str | None, authenticated: bool, status: int, seconds: float, statements: int, codes: list[str]
+) -> None:
     """Record one request."""
-    label = operation_label(operation)
+    label = LABELS.label(operation, authenticated=authenticated)
     REQUESTS.labels(label, str(status)).inc()
     LATENCY.labels(label).observe(seconds)
     SQL_STATEMENTS.observe(statements)
