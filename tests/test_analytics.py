@@ -35,7 +35,6 @@ A SALES_ADMIN of acme is assigned to alpha, delta, echo and golf.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 
