@@ -9,8 +9,6 @@ a null value comes last in both directions.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import strawberry
 from graphql import GraphQLError
@@ -31,7 +29,7 @@ async def acme(session):
 
 
 # threshold 5 × median 0.2 = 1.0: every eligible MEETINGS line on D is "low" (see test_rows_are_paged_by_keyset)
-WIDE_LOW = dataclasses.replace(get_settings(), low_assignment_factor=5.0)
+WIDE_LOW = get_settings().replace(low_assignment_factor=5.0)
 
 
 async def page(session, viewer, section, product=M, *, settings=None, **paging):
