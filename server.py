@@ -144,7 +144,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # them, and with them their SQL (web/endpoint.py unless_disconnected).
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
         timeout_keep_alive=settings.keep_alive_timeout_s,  # type: ignore[arg-type]
-        limit_concurrency=settings.max_concurrency,
+        # Running requests and connections are capped apart in web/http.py.
+        limit_concurrency=None if http != "h11" else settings.max_concurrency,
         h11_max_incomplete_event_size=settings.max_header_bytes,
         # The C event loop where it exists (uvicorn[standard]).
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",

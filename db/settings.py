@@ -145,10 +145,16 @@ class Settings(BaseSettings):
         description="seconds an idle keep-alive connection stays open",
     )
     max_concurrency: int = Field(
-        1000,
+        256,
         ge=1,
         validation_alias=_env("max_concurrency"),
-        description="open connections and requests per process; past it new requests get 503",
+        description="requests running at once per process; past it new requests get 503",
+    )
+    max_connections: int = Field(
+        1000,
+        ge=2,
+        validation_alias=_env("max_connections"),
+        description="open connections per process; past it the oldest one still sending a request head is closed",
     )
     shutdown_grace_s: float = Field(
         20.0,

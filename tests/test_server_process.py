@@ -255,7 +255,12 @@ def test_an_idle_keep_alive_connection_is_closed(server_env, serve):
 
 def test_past_the_concurrency_cap_requests_get_503(server_env, serve):
     server = serve({**server_env, "PARTNERHUB_MAX_CONCURRENCY": "2"})
-    held = [server.connect(), server.connect()]  # two open connections reach the cap
+    # A POST whose head is complete runs (it waits for its body): two reach the cap.
+    held = [server.connect(), server.connect()]
+    for sock in held:
+        sock.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n"
+        )
     time.sleep(0.3)
     sock = server.connect()
     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -265,6 +270,30 @@ def test_past_the_concurrency_cap_requests_get_503(server_env, serve):
         sock.close()
     time.sleep(0.3)
     assert _healthy(server)
+
+
+def test_idle_connections_do_not_count_against_the_request_cap(server_env, serve):
+    # uvicorn's own cap counted connections: two idle ones made every request a 503.
+    server = serve({**server_env, "PARTNERHUB_MAX_CONCURRENCY": "2"})
+    idle = [server.connect() for _ in range(5)]
+    time.sleep(0.3)
+    assert _healthy(server)
+    for sock in idle:
+        sock.close()
+
+
+def test_past_the_connection_cap_the_oldest_unfinished_head_is_closed(server_env, serve):
+    server = serve({**server_env, "PARTNERHUB_MAX_CONNECTIONS": "3"})
+    oldest, second, third = (server.connect() for _ in range(3))
+    for sock in (oldest, second, third):
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # a head that never ends
+        time.sleep(0.1)
+    # The fourth connection is over the cap: the oldest half head makes room,
+    # and the newcomer is answered.
+    assert _healthy(server)
+    assert _read_all(oldest) == b""  # closed without an answer
+    for sock in (second, third):
+        sock.close()
 
 
 # ------------------------------------------------- SQL cancelled (PostgreSQL)

@@ -14,8 +14,15 @@ adds, per request head:
   a new request's first byte) to the head's end: then the connection is
   closed, so connections that never finish their headers do not pile up.
 
-The keep-alive timeout and the concurrency cap are uvicorn's own settings
-(``server.py``). The limits are read from the settings once per process, when
+Two caps replace uvicorn's ``limit_concurrency``, which counts open
+connections and running requests together: 2,000 connections that never
+finish a head then made every new request, an admin's included, a 503 until
+the head timeout. Here ``PARTNERHUB_MAX_CONCURRENCY`` counts running requests
+only (past it: 503), and past ``PARTNERHUB_MAX_CONNECTIONS`` open connections
+the one that has waited longest in a request head is closed to make room, so
+a flood of idle connections evicts itself instead of the clients that talk.
+
+The keep-alive timeout is uvicorn's own setting (``server.py``). The limits are read from the settings once per process, when
 the first connection arrives (with ``--workers N`` each worker reads them).
 """
 
@@ -39,6 +46,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with limits on the request head's size, header count and time."""
 
     settings: ClassVar[Settings | None] = None
+    # Connections of this process in a request head, oldest first (dicts keep
+    # insertion order): the ones to close when the connection cap is reached.
+    in_head: ClassVar[dict[LimitedHttpToolsProtocol, None]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,6 +58,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.max_head_bytes = settings.max_header_bytes
         self.max_headers = settings.max_headers
         self.header_timeout = settings.header_timeout_s
+        self.max_requests = settings.max_concurrency
+        self.max_connections = settings.max_connections
         self._in_head = True
         self._head_bytes = 0
         self._header_count = 0
@@ -57,9 +69,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_head_timer()
+        if len(self.connections) > self.max_connections:
+            oldest = next((p for p in LimitedHttpToolsProtocol.in_head if p is not self), None)
+            if oldest is not None:
+                oldest._evict()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        LimitedHttpToolsProtocol.in_head.pop(self, None)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -93,6 +110,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._disarm_head_timer()
+        # uvicorn answers 503 when limit_concurrency is reached; only running
+        # requests count here (0 forces its 503, None lets the request run).
+        self.limit_concurrency = 0 if len(self.tasks) >= self.max_requests else None
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -123,11 +143,18 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _arm_head_timer(self) -> None:
         self._disarm_head_timer()
         self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+        LimitedHttpToolsProtocol.in_head[self] = None
 
     def _disarm_head_timer(self) -> None:
+        LimitedHttpToolsProtocol.in_head.pop(self, None)
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+
+    def _evict(self) -> None:
+        self._disarm_head_timer()
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
