@@ -79,6 +79,10 @@ class Weights:
     trend_day: int = 500
     count: int = 10
     mutation: int = 100
+    # An object of an introspection answer (__Type, __Field, …) carries several
+    # fields and is built in Python: measured ~24 µs per object (bench/README.md,
+    # Measured), about three times a page object's share.
+    introspection_object: int = 3
 
 
 # Typical sizes of lists that have no bound in the API (a customer's subscriptions
@@ -191,7 +195,8 @@ class _Walk:
                 continue
             size = self.size(type_name, name, field_def, args, scope)
             inner = multiplier * size
-            self.objects += inner
+            per_object = self.weights.introspection_object / self.weights.object if named.name.startswith("__") else 1
+            self.objects += inner * per_object
             if node.selection_set is not None:
                 self.walk(node.selection_set, named, inner, self.scope_of(type_name, name, named, args, scope))
 
