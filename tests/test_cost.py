@@ -190,10 +190,14 @@ async def tight_api(engine, world):
 
 
 async def test_a_caller_over_its_budget_gets_429_with_retry_after(tight_api) -> None:
-    # 1 + 59 nodes = 60 points: the first fits (100 → 40), the second does not: it waits for
-    # (60 − 40) / 10 per second = 2 s, rounded up.
-    query = {"query": "{ customers(first: 59) { nodes { id } } }"}
+    # A token's first request is paid by the client's address (the token is not
+    # yet known valid): { viewer { email } } costs 1, the address keeps 99.
     ana = {"Authorization": f"Bearer {TOKENS['ana']}"}
+    warm = await tight_api.post("/graphql", json={"query": "{ viewer { email } }"}, headers=ana)
+    assert warm.json()["extensions"]["cost"]["remaining"] == 99
+    # From now on ana's token pays: 1 + 59 nodes = 60 points: the first fits
+    # (100 → 40), the second does not: it waits for (60 − 40) / 10 per second = 2 s.
+    query = {"query": "{ customers(first: 59) { nodes { id } } }"}
     first = await tight_api.post("/graphql", json=query, headers=ana)
     assert first.status_code == 200 and first.json()["extensions"]["cost"]["remaining"] == 40
     second = await tight_api.post("/graphql", json=query, headers=ana)
@@ -201,9 +205,34 @@ async def test_a_caller_over_its_budget_gets_429_with_retry_after(tight_api) -> 
     assert second.headers["retry-after"] == "2"
     assert second.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     assert second.headers["x-sql-statements"] == "0"
-    # Another caller has its own budget.
+    # Another caller has its own budget (its first request paid by the address,
+    # which holds 99 plus what refilled meanwhile).
     other = await tight_api.post("/graphql", json=query, headers={"Authorization": f"Bearer {TOKENS['rita']}"})
     assert other.status_code == 200
+
+
+async def test_made_up_tokens_share_their_address_budget(tight_api) -> None:
+    # Every new random token would otherwise bring a fresh budget of its own.
+    query = {"query": "{ customers(first: 59) { nodes { id } } }"}
+    statuses = [
+        (await tight_api.post("/graphql", json=query, headers={"Authorization": f"Bearer ph_made_up_{i}"})).status_code
+        for i in range(2)
+    ]
+    # The first is admitted on the address's budget (100 → 40) and then refused
+    # as an unknown token; the second cannot be paid for.
+    assert statuses == [401, 429]
+
+
+async def test_refused_queries_cost_a_tenth_of_the_limit(tight_api) -> None:
+    # first: 100 costs 101 > 100: refused, and charged 100 // 10 = 10 to the address.
+    ana = {"Authorization": f"Bearer {TOKENS['ana']}"}
+    too_big = {"query": "{ customers(first: 100) { nodes { id } } }"}
+    codes = []
+    for _ in range(11):
+        r = await tight_api.post("/graphql", json=too_big, headers=ana)
+        codes.append(r.json()["errors"][0]["extensions"]["code"])
+    # 100 points pay for ten refusals; the eleventh waits.
+    assert codes == ["QUERY_TOO_COMPLEX"] * 10 + ["RATE_LIMITED"]
 
 
 async def test_unauthenticated_introspection_is_budgeted_by_address(tight_api) -> None:

@@ -9,6 +9,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from collections import OrderedDict
 from contextvars import ContextVar
 from typing import Any
 
@@ -199,6 +200,8 @@ class GraphQLEndpoint:
     ) -> None:
         self.graphiql_html = graphiql_html
         self.graphiql_headers = graphiql_headers
+        # Hashes of tokens seen valid by this process (bounded; see admit()).
+        self.valid_tokens: OrderedDict[str, None] = OrderedDict()
         self.costs = costs
         self.budgets = budgets
 
@@ -265,6 +268,14 @@ class GraphQLEndpoint:
                 codes=log_fields.get("errors") or [],
             )
 
+    def remember_valid(self, token: str) -> None:
+        """Budget ``token`` on its own from now on (at most 10,000 remembered, oldest forgotten)."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        self.valid_tokens[key] = None
+        self.valid_tokens.move_to_end(key)
+        if len(self.valid_tokens) > 10_000:
+            self.valid_tokens.popitem(last=False)
+
     def admit(
         self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any]
     ) -> Response | dict[str, int]:
@@ -277,7 +288,20 @@ class GraphQLEndpoint:
         cost = self.costs.cost(gql.query, gql.variables, gql.operation_name) or 0
         limit = settings.max_cost
         log_fields["cost"] = cost
+        token = bearer_token(request.headers.get("authorization"))
+        token_hash = hashlib.sha256(token.encode()).hexdigest() if token is not None else None
+        # A token is its own caller once it has been seen valid; until then (and
+        # without one) the client's address pays, so made-up tokens get no fresh budgets.
+        if token_hash is not None and token_hash in self.valid_tokens:
+            caller = "token:" + token_hash
+        else:
+            caller = f"address:{request.client.host if request.client else '-'}"
         if cost > limit:
+            # A refusal costs a tenth of the limit: a client that keeps sending
+            # what cannot run soon waits like one that runs too much.
+            charge = self.budgets.charge(caller, limit // 10)
+            if not charge.allowed:
+                return _rate_limited(cost, charge, media_type, log_fields)
             log_fields["errors"] = ["QUERY_TOO_COMPLEX"]
             body = {
                 "errors": [
@@ -289,28 +313,11 @@ class GraphQLEndpoint:
                 ]
             }
             return graphql_response(body, status=request_error_status(media_type), media_type=media_type)
-        token = bearer_token(request.headers.get("authorization"))
-        if token is None:
-            if not is_introspection(self.costs.document(gql.query)):
-                return _unauthenticated("A valid bearer token is required.", media_type, log_fields)
-            caller = f"address:{request.client.host if request.client else '-'}"
-        else:
-            caller = "token:" + hashlib.sha256(token.encode()).hexdigest()
+        if token is None and not is_introspection(self.costs.document(gql.query)):
+            return _unauthenticated("A valid bearer token is required.", media_type, log_fields)
         charge = self.budgets.charge(caller, cost)
         if not charge.allowed:
-            log_fields["errors"] = ["RATE_LIMITED"]
-            body = {
-                "errors": [
-                    {
-                        "message": f"Rate limited: this request costs {cost} points and your budget holds "
-                        f"{charge.remaining}; retry in {charge.retry_after} s.",
-                        "extensions": {"code": "RATE_LIMITED", "cost": cost, "remaining": charge.remaining},
-                    }
-                ]
-            }
-            return graphql_response(
-                body, status=429, media_type=media_type, headers={"Retry-After": str(charge.retry_after)}
-            )
+            return _rate_limited(cost, charge, media_type, log_fields)
         return {"requested": cost, "limit": limit, "remaining": charge.remaining}
 
     async def answer(
@@ -370,6 +377,8 @@ class GraphQLEndpoint:
                         viewer = await viewer_for_token(session, token)
                 if viewer is None and not is_introspection(self.costs.document(gql.query)):
                     return _unauthenticated("The bearer token is invalid or revoked.", media_type, log_fields)
+                if viewer is not None and token is not None:
+                    self.remember_valid(token)
                 log_fields["caller"] = viewer.email if viewer else None
                 # Open the connection now: loaders then share it one statement at a time.
                 stoppers.append(interrupter(await session.connection()))
@@ -441,6 +450,20 @@ def request_error_status(media_type: str) -> int:
     error is a 4xx; a legacy ``application/json`` client gets 200.
     """
     return 400 if media_type == GRAPHQL_RESPONSE else 200
+
+
+def _rate_limited(cost: int, charge: Any, media_type: str, log_fields: dict[str, Any]) -> Response:
+    log_fields["errors"] = ["RATE_LIMITED"]
+    body = {
+        "errors": [
+            {
+                "message": f"Rate limited: this request costs {cost} points and your budget holds "
+                f"{charge.remaining}; retry in {charge.retry_after} s.",
+                "extensions": {"code": "RATE_LIMITED", "cost": cost, "remaining": charge.remaining},
+            }
+        ]
+    }
+    return graphql_response(body, status=429, media_type=media_type, headers={"Retry-After": str(charge.retry_after)})
 
 
 def _unauthenticated(message: str, media_type: str, log_fields: dict[str, Any]) -> Response:
