@@ -8,8 +8,8 @@ import hashlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterator
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
