@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from db.tokens import create_token
 from resolvers.ids import NODE_TYPES, from_global_id, to_global_id
+from tests.test_mutations import mutate
 from tests.world import TOKENS
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -124,3 +126,36 @@ async def test_mutation_input_of_another_spelling_is_invalid_input(api, world, w
     assert spelling != to_global_id("Trial", trial)
     body = await api(CANCEL, {"input": {"trialId": spelling}}, token=TOKENS["ana"])
     assert body == {"data": {"cancelTrial": {"userErrors": [{"field": ["input", "trialId"], "code": "INVALID_INPUT"}]}}}
+
+
+async def test_a_removed_admins_id_is_never_given_to_the_next_one(api, world, session) -> None:
+    # Ana makes Kim a full admin; Kim cancels Trial-G (an audit entry with Kim as actor);
+    # Ana removes Kim, the newest admin, then creates Max. Max must get a new id:
+    # with SQLite's rowid reuse Max took Kim's, node(Kim) answered Max and Kim's
+    # audit entry named Max as its actor.
+    kim = await mutate(
+        api, "createPartnerAdmin", {"email": "kim@acme.example", "displayName": "Kim", "role": "PARTNER_FULL_ADMIN"}
+    )
+    kim_id = kim["partnerAdmin"]["id"]
+    kim_token = await create_token(session, email="kim@acme.example")
+    cancelled = await api(
+        "mutation($input: CancelTrialInput!) { cancelTrial(input: $input) { userErrors { code } } }",
+        {"input": {"trialId": world.gid("Trial", "Trial-G")}},
+        token=kim_token,
+    )
+    assert cancelled == {"data": {"cancelTrial": {"userErrors": []}}}
+    assert (await mutate(api, "removePartnerAdmin", {"adminId": kim_id}))["removedAdminId"] == kim_id
+    max_ = await mutate(
+        api, "createPartnerAdmin", {"email": "max@acme.example", "displayName": "Max", "role": "PARTNER_FULL_ADMIN"}
+    )
+    max_id = max_["partnerAdmin"]["id"]
+    decoded_kim, decoded_max = from_global_id(kim_id), from_global_id(max_id)
+    assert decoded_kim is not None and decoded_max is not None
+    assert decoded_max[1] == decoded_kim[1] + 1
+
+    node = await api("query($id: ID!) { node(id: $id) { id } }", {"id": kim_id}, token=TOKENS["ana"])
+    assert node == {"data": {"node": None}}
+    log = await api("{ auditLog(first: 10) { nodes { action actor { email } actorEmail } } }", token=TOKENS["ana"])
+    cancel = [e for e in log["data"]["auditLog"]["nodes"] if e["action"] == "cancelTrial"]
+    # The entry keeps Kim's address and names no current admin.
+    assert cancel == [{"action": "cancelTrial", "actor": None, "actorEmail": "kim@acme.example"}]
