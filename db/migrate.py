@@ -32,7 +32,7 @@ async def migrate(engine: AsyncEngine) -> None:
         await connection.run_sync(_upgrade)
         await connection.commit()
         if connection.dialect.name == "sqlite":
-            # Migrations that rebuild tables turn foreign keys off for their
-            # transaction (0003); this pooled connection must not keep them off,
-            # and the pragma only takes effect outside a transaction.
+            # The migrations run with foreign keys off (db/migrations/env.py);
+            # this pooled connection must not keep them off, and the pragma only
+            # takes effect outside a transaction.
             await connection.exec_driver_sql("PRAGMA foreign_keys=ON")

@@ -100,17 +100,23 @@ async def _upgrade_to(engine: AsyncEngine, revision: str) -> None:
         await conn.commit()
 
 
-@pytest.fixture
-async def engine_at_0002(migrated_database: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """An empty database migrated to 0002 only (PostgreSQL: the test database's schema, rebuilt)."""
-    url = migrated_database if migrated_database.startswith("postgres") else f"sqlite:///{tmp_path / 'at0002.db'}"
+@pytest.fixture(params=["0002", "0001"])
+async def engine_at_0002(
+    request: pytest.FixtureRequest, migrated_database: str, tmp_path: Path
+) -> AsyncIterator[AsyncEngine]:
+    """An empty database migrated to 0002 or 0001 only (PostgreSQL: the test database's schema, rebuilt).
+
+    From 0001 the upgrade runs 0002 and 0003 in one transaction: 0002 has
+    written alembic_version before 0003 rebuilds the tables.
+    """
+    url = migrated_database if migrated_database.startswith("postgres") else f"sqlite:///{tmp_path / 'old.db'}"
     engine = make_engine(url)
     try:
         if not is_sqlite(engine):
             async with engine.begin() as conn:
                 await conn.execute(text("DROP SCHEMA public CASCADE"))
                 await conn.execute(text("CREATE SCHEMA public"))
-        await _upgrade_to(engine, "0002")
+        await _upgrade_to(engine, request.param)
         yield engine
     finally:
         if not is_sqlite(engine):

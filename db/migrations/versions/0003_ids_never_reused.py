@@ -42,18 +42,13 @@ ID_TABLES = (
 def _rebuild_sqlite(*, autoincrement: bool, email_columns: list[str]) -> None:
     bind = op.get_bind()
     # Rebuilding a table drops the old one, and with foreign keys on, dropping
-    # a parent deletes (ON DELETE CASCADE) every child row. The pragma is a
-    # no-op inside a transaction; the migration's transaction has written
-    # nothing yet when it starts from 0002 (Python's sqlite3 begins one at the
-    # first INSERT/UPDATE/DELETE), and on a database created by this very run
-    # 0001/0002 have written only alembic_version, the tables are empty and
-    # nothing can cascade. db/migrate.py turns the pragma back on afterwards.
-    foreign_keys = bind.exec_driver_sql("PRAGMA foreign_keys").scalar()
-    bind.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    # a parent deletes (ON DELETE CASCADE) every child row. db/migrations/env.py
+    # turns them off before the migrations' transaction begins (inside one the
+    # pragma does nothing); a caller that did not would lose rows, so refuse.
     if bind.exec_driver_sql("PRAGMA foreign_keys").scalar():
         rows = sum(bind.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar() or 0 for name in ID_TABLES)
         if rows:
-            raise RuntimeError("0003 must start its own transaction on SQLite: foreign keys could not be turned off")
+            raise RuntimeError("0003 must run with foreign keys off on SQLite (db/migrations/env.py turns them off)")
     for name in ID_TABLES:
         with op.batch_alter_table(
             name, recreate="always", table_kwargs={"sqlite_autoincrement": autoincrement}
@@ -64,8 +59,6 @@ def _rebuild_sqlite(*, autoincrement: bool, email_columns: list[str]) -> None:
     problems = bind.exec_driver_sql("PRAGMA foreign_key_check").all()
     if problems:
         raise RuntimeError(f"0003: foreign keys broken by the rebuild: {problems[:5]}")
-    if foreign_keys:
-        bind.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def _catch_up_postgres_sequences() -> None:
