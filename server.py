@@ -25,7 +25,7 @@ from db.migrate import migrate
 from db.models import Partner, PartnerAdmin
 from db.seed import seed
 from db.settings import Settings, get_settings, today
-from db.tokens import create_token, revoke_tokens
+from db.tokens import AmbiguousEmail, create_token, revoke_tokens
 from web.app import create_app
 from web.http import LimitedHttpToolsProtocol
 
@@ -217,16 +217,17 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     async def _run(session: AsyncSession):
         if args.action == "create":
-            value = await create_token(session, email=args.email)
+            value = await create_token(session, email=args.email, partner=args.partner)
         else:
-            value = await revoke_tokens(session, email=args.email)
+            value = await revoke_tokens(session, email=args.email, partner=args.partner)
         await session.commit()
         return value
 
     try:
         value = asyncio.run(_with_session(_run))
     except LookupError as exc:
-        print(f"partnerhub: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        hint = " with --partner ID" if isinstance(exc, AmbiguousEmail) else ""
+        print(f"partnerhub: {exc.args[0] if exc.args else exc}{hint}", file=sys.stderr)
         return 1
     if args.action == "create":
         print(value)
@@ -258,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="create or revoke API tokens")
     token.add_argument("action", choices=["create", "revoke"])
     token.add_argument("email")
+    token.add_argument(
+        "--partner", default=None, help="the admin's partner (its id in the import file, or database id)"
+    )
     token.set_defaults(fn=cmd_token)
     return parser
 

@@ -28,5 +28,11 @@ async def migrate(engine: AsyncEngine) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
-    async with engine.begin() as connection:
+    async with engine.connect() as connection:
         await connection.run_sync(_upgrade)
+        await connection.commit()
+        if connection.dialect.name == "sqlite":
+            # The migrations run with foreign keys off (db/migrations/env.py);
+            # this pooled connection must not keep them off, and the pragma only
+            # takes effect outside a transaction.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=ON")

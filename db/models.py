@@ -61,6 +61,13 @@ def fold(name: str) -> str:
     return name.casefold()
 
 
+# Database ids are never reused (SPEC §3.2): a global id, an audit entry's actor
+# and a token must never come to name another object after a delete. SQLite
+# hands out max(rowid) + 1 unless the table says AUTOINCREMENT; PostgreSQL's
+# serial sequences never go back (db/migrations/versions/0003).
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 def _fk(target: str, *, ondelete: str = "CASCADE", nullable: bool = False, index: bool = False) -> Column:
     return Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index)
 
@@ -69,6 +76,7 @@ class Partner(SQLModel, table=True):
     """A tenant: a reseller with its admins and customers."""
 
     __tablename__ = "partner"
+    __table_args__ = NEVER_REUSED
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
     name: str = Field(sa_column=Column(String(200), nullable=False))
@@ -80,9 +88,12 @@ class PartnerAdmin(SQLModel, table=True):
     __tablename__ = "partner_admin"
     __table_args__ = (
         UniqueConstraint("partner_id", "key", name="uq_partner_admin_key"),
-        UniqueConstraint("email", name="uq_partner_admin_email"),
+        # Unique per partner, not across partners: another tenant's address must
+        # be neither squatted nor revealed by EMAIL_TAKEN (issue 13).
+        UniqueConstraint("partner_id", "email", name="uq_partner_admin_email"),
         Index("ix_partner_admin_partner_email", "partner_id", "email", "id"),
         CheckConstraint(_in("role", ROLES), name="ck_partner_admin_role"),
+        NEVER_REUSED,
     )
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
@@ -97,6 +108,7 @@ class ApiToken(SQLModel, table=True):
     """A bearer token; only the SHA-256 of the random token is kept."""
 
     __tablename__ = "api_token"
+    __table_args__ = NEVER_REUSED
     id: int | None = Field(default=None, primary_key=True)
     admin_id: int = Field(sa_column=_fk("partner_admin.id", index=True))
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
@@ -112,6 +124,7 @@ class Customer(SQLModel, table=True):
         UniqueConstraint("partner_id", "name_key", name="uq_customer_name"),
         Index("ix_customer_partner_created", "partner_id", "created_on", "id"),
         CheckConstraint(_in("managed_by", MANAGED_BY), name="ck_customer_managed_by"),
+        NEVER_REUSED,
     )
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
@@ -160,6 +173,7 @@ class Plan(SQLModel, table=True):
             name="ck_plan_status",
         ),
         CheckConstraint("starts_on <= ends_on", name="ck_plan_dates"),
+        NEVER_REUSED,
     )
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
@@ -184,6 +198,7 @@ class LicenseLine(SQLModel, table=True):
         Index("ix_license_line_product", "product", "plan_id"),
         CheckConstraint(_in("product", PRODUCTS), name="ck_license_line_product"),
         CheckConstraint("total >= 0", name="ck_license_line_total"),
+        NEVER_REUSED,
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(sa_column=_fk("plan.id"))
@@ -219,6 +234,7 @@ class Invoice(SQLModel, table=True):
         Index("ix_invoice_plan", "plan_id", "issued_on"),
         CheckConstraint(_in("status", INVOICE_STATUSES), name="ck_invoice_status"),
         CheckConstraint("amount >= 0", name="ck_invoice_amount"),
+        NEVER_REUSED,
     )
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
@@ -241,6 +257,7 @@ class PurchaseOrder(SQLModel, table=True):
         CheckConstraint(_in("action", ORDER_ACTIONS), name="ck_purchase_order_action"),
         CheckConstraint(_in("product", PRODUCTS), name="ck_purchase_order_product"),
         CheckConstraint("quantity >= 0", name="ck_purchase_order_quantity"),
+        NEVER_REUSED,
     )
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
@@ -256,7 +273,7 @@ class AuditEvent(SQLModel, table=True):
     """One change made through the API, written in the change's transaction."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_partner", "partner_id", "id"),)
+    __table_args__ = (Index("ix_audit_event_partner", "partner_id", "id"), NEVER_REUSED)
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(sa_column=_fk("partner.id"))
     # No foreign key: the trail outlives a removed admin.

@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from db.access import Viewer
 from db.models import ApiToken, PartnerAdmin
-from db.tables import ADMIN, TOKEN
+from db.tables import ADMIN, PARTNER, TOKEN
 
 TOKEN_PREFIX = "ph_"
 
@@ -57,20 +57,55 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def _admin_by_email(session: AsyncSession, email: str) -> PartnerAdmin:
-    result = await session.execute(select(PartnerAdmin).where(col(PartnerAdmin.email) == normalize_email(email)))
-    admin = result.scalar_one_or_none()
-    if admin is None:
-        raise LookupError(f"no partner admin with email {email.strip()!r}")
-    return admin
+class AmbiguousEmail(LookupError):
+    """The email belongs to admins of several partners and no partner was named.
+
+    Attributes:
+        partners: ``(key, db id)`` of every partner with an admin of that email, by key.
+    """
+
+    def __init__(self, email: str, partners: list[tuple[str, int]]) -> None:
+        self.partners = partners
+        listed = ", ".join(f"{key!r} (id {db_id})" for key, db_id in partners)
+        super().__init__(f"{email!r} is the email of admins at {len(partners)} partners: {listed}; name the partner")
 
 
-async def create_token(session: AsyncSession, *, email: str, commit: bool = True) -> str:
+def _is_partner(partner: str, key: str, db_id: int) -> bool:
+    # A partner is named by its external id (the import's "id", e.g. "acme") or
+    # by its database id; only ASCII digits spell a database id.
+    return partner == key or (partner.isascii() and partner.isdigit() and int(partner) == db_id)
+
+
+async def _admin_by_email(session: AsyncSession, email: str, partner: str | None) -> PartnerAdmin:
+    # Emails are unique per partner only (uq_partner_admin_email): one address
+    # may be an admin at several partners, each a different person.
+    address = normalize_email(email)
+    rows = (
+        await session.execute(
+            select(PartnerAdmin, PARTNER.c.key)
+            .join(PARTNER, PARTNER.c.id == col(PartnerAdmin.partner_id))
+            .where(col(PartnerAdmin.email) == address)
+            .order_by(PARTNER.c.key)
+        )
+    ).all()
+    if partner is not None:
+        rows = [row for row in rows if _is_partner(partner.strip(), row[1], row[0].partner_id)]
+    if not rows:
+        at = "" if partner is None else f" at partner {partner.strip()!r}"
+        raise LookupError(f"no partner admin with email {email.strip()!r}{at}")
+    if len(rows) > 1:
+        raise AmbiguousEmail(address, [(key, admin.partner_id) for admin, key in rows])
+    return rows[0][0]
+
+
+async def create_token(session: AsyncSession, *, email: str, partner: str | None = None, commit: bool = True) -> str:
     """Create a token for the admin with ``email`` and return its plaintext.
 
     Args:
         session: The database session.
         email: The admin's email, in any letter case.
+        partner: The admin's partner, by external id or database id; needed
+            only when admins of several partners have that email.
         commit: Commit the session afterwards; pass ``False`` to keep the
             insert inside a larger transaction of the caller.
 
@@ -78,9 +113,10 @@ async def create_token(session: AsyncSession, *, email: str, commit: bool = True
         The new plaintext token. It is shown once and never stored.
 
     Raises:
-        LookupError: No admin has that email.
+        LookupError: No admin has that email (at that partner).
+        AmbiguousEmail: Admins of several partners have it and ``partner`` is ``None``.
     """
-    admin = await _admin_by_email(session, email)
+    admin = await _admin_by_email(session, email, partner)
     assert admin.id is not None  # a loaded row always has its key
     token = new_token()
     session.add(ApiToken(admin_id=admin.id, token_hash=hash_token(token), created_at=dt.datetime.now(dt.UTC)))
@@ -91,21 +127,23 @@ async def create_token(session: AsyncSession, *, email: str, commit: bool = True
     return token
 
 
-async def revoke_tokens(session: AsyncSession, *, email: str, commit: bool = True) -> int:
+async def revoke_tokens(session: AsyncSession, *, email: str, partner: str | None = None, commit: bool = True) -> int:
     """Delete every token of the admin with ``email``.
 
     Args:
         session: The database session.
         email: The admin's email, in any letter case.
+        partner: The admin's partner (see :func:`create_token`).
         commit: Commit the session afterwards (see :func:`create_token`).
 
     Returns:
         How many tokens were deleted.
 
     Raises:
-        LookupError: No admin has that email.
+        LookupError: No admin has that email (at that partner).
+        AmbiguousEmail: Admins of several partners have it and ``partner`` is ``None``.
     """
-    admin = await _admin_by_email(session, email)
+    admin = await _admin_by_email(session, email, partner)
     result = cast(CursorResult, await session.execute(delete(ApiToken).where(col(ApiToken.admin_id) == admin.id)))
     if commit:
         await session.commit()

@@ -1,11 +1,29 @@
-"""Opaque Relay global IDs: base64 of ``"<TypeName>:<database id>"``."""
+"""Opaque Relay global IDs: unpadded URL-safe base64 of ``"<TypeName>:<database id>"``.
+
+Only the exact spelling we issue decodes (SPEC §3.2). Base64 decoders accept
+many spellings of one value (padding, ``+``/``/`` for ``-``/``_``, skipped
+junk characters, non-zero trailing bits) and ``int()`` accepts many spellings
+of one number (``007``, ``+7``, ``٧``, ``７``); letting them through would give
+one object several ids and let a caller probe past the 32-bit id columns.
+So a global id is decoded, checked against a strict pattern, and accepted
+only when encoding the result gives back the very same string.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
+
+from db.text import INT32_MAX
 
 NODE_TYPES = frozenset({"Customer", "Subscription", "Trial", "PartnerAdmin", "AuditEvent"})
+
+# Database ids are positive 32-bit integers: ASCII digits, no sign, no leading zero.
+_NUMBER = re.compile(r"[1-9][0-9]{0,9}")
+# The longest id we issue, "PartnerAdmin:2147483647", is 23 bytes, 31 base64
+# characters; anything much longer is refused before it is decoded.
+_MAX_LENGTH = 64
 
 
 def to_global_id(type_name: str, db_id: int) -> str:
@@ -14,15 +32,23 @@ def to_global_id(type_name: str, db_id: int) -> str:
 
 
 def from_global_id(global_id: str) -> tuple[str, int] | None:
-    """``(type_name, db_id)`` of a global ID, or ``None`` when it is not one of ours."""
+    """``(type_name, db_id)`` of a global ID, or ``None`` when it is not one we issued.
+
+    ``to_global_id(*from_global_id(x)) == x`` for every ``x`` accepted.
+    """
+    if not isinstance(global_id, str) or len(global_id) > _MAX_LENGTH or not global_id.isascii():
+        return None
     try:
-        raw = base64.urlsafe_b64decode((global_id + "=" * (-len(global_id) % 4)).encode()).decode()
+        raw = base64.urlsafe_b64decode((global_id + "=" * (-len(global_id) % 4)).encode()).decode("ascii")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
     type_name, sep, number = raw.partition(":")
-    if not sep or type_name not in NODE_TYPES or not number.isdigit() or len(number) > 18:
+    if not sep or type_name not in NODE_TYPES or not _NUMBER.fullmatch(number):
         return None
-    return type_name, int(number)
+    db_id = int(number)
+    if db_id > INT32_MAX or to_global_id(type_name, db_id) != global_id:
+        return None
+    return type_name, db_id
 
 
 def id_of(global_id: str, type_name: str) -> int | None:

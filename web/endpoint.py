@@ -29,6 +29,7 @@ from db.tokens import viewer_for_token
 from resolvers.context import Context
 from schema.cost import CostModel, is_introspection
 from schema.errors import classify
+from schema.guard import hostile_string_error
 from schema.schema import schema
 from web import metrics
 from web.auth import bearer_token
@@ -313,6 +314,12 @@ class GraphQLEndpoint:
                 ]
             }
             return graphql_response(body, status=request_error_status(media_type), media_type=media_type)
+        hostile = hostile_string_error(self.costs.document(gql.query), gql.variables, gql.operation_name)
+        if hostile is not None:
+            log_fields["errors"] = ["BAD_USER_INPUT"]
+            return graphql_response(
+                {"errors": [hostile.formatted]}, status=request_error_status(media_type), media_type=media_type
+            )
         if token is None and not is_introspection(self.costs.document(gql.query)):
             return _unauthenticated("A valid bearer token is required.", media_type, log_fields)
         charge = self.budgets.charge(caller, cost)

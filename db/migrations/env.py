@@ -13,6 +13,12 @@ config = context.config
 
 
 def _run(connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # Batch mode rebuilds a table by dropping it, and with foreign keys on,
+        # dropping a parent deletes its children's rows (ON DELETE CASCADE). The
+        # pragma is a no-op inside a transaction, so it is set before the
+        # migrations begin one; db/migrate.py turns it back on after the commit.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=metadata,
