@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from db.io.fields import check_customer_name, check_email, check_id, json_path, quote
+from db.io.fields import check_customer_name, check_email, id_key, json_path, quote
 from db.models import fold
 
 
@@ -52,18 +52,18 @@ _C = f"{_P}.customers[*]"
 _PLAN = f"{_C}.subscriptions|trials[*]"
 
 CHECKS: tuple[Check, ...] = (
-    Check(f"{_P}.id", 0, _duplicate("partner id"), check_id),
-    Check(f"{_P}.admins[*].id", 1, _duplicate("admin id"), check_id),
+    Check(f"{_P}.id", 0, _duplicate("partner id"), id_key),
+    Check(f"{_P}.admins[*].id", 1, _duplicate("admin id"), id_key),
     # One login, one owner: emails and tokens are unique across partners.
     Check(f"{_P}.admins[*].email", 0, _duplicate("email"), check_email),
     Check(f"{_P}.admins[*].token", 0, "duplicate token (first at {first})"),
-    Check(f"{_C}.id", 1, _duplicate("customer id"), check_id),
+    Check(f"{_C}.id", 1, _duplicate("customer id"), id_key),
     Check(f"{_C}.name", 1, _duplicate("customer name"), lambda name: fold(check_customer_name(name))),
-    Check(f"{_C}.admins[*]", 1, "unknown admin id {value}", check_id, known=f"{_P}.admins[*].id"),
-    Check(f"{_C}.admins[*]", 2, _duplicate("admin id"), check_id),
-    Check(f"{_C}.subscriptions[*].subscriptionId", 1, _duplicate("subscriptionId"), check_id),
-    Check(f"{_C}.trials[*].trialId", 1, _duplicate("trialId"), check_id),
-    Check(f"{_C}.trials[*].startedBy", 1, "unknown admin id {value}", check_id, known=f"{_P}.admins[*].id"),
+    Check(f"{_C}.admins[*]", 1, "unknown admin id {value}", id_key, known=f"{_P}.admins[*].id"),
+    Check(f"{_C}.admins[*]", 2, _duplicate("admin id"), id_key),
+    Check(f"{_C}.subscriptions[*].subscriptionId", 1, _duplicate("subscriptionId"), id_key),
+    Check(f"{_C}.trials[*].trialId", 1, _duplicate("trialId"), id_key),
+    Check(f"{_C}.trials[*].startedBy", 1, "unknown admin id {value}", id_key, known=f"{_P}.admins[*].id"),
     Check(
         f"{_C}.trials[*].status",
         2,
@@ -74,8 +74,8 @@ CHECKS: tuple[Check, ...] = (
     Check(f"{_PLAN}.endsOn", 3, "before startsOn", after="startsOn"),
     Check(f"{_PLAN}.lines[*].product", 3, _duplicate("product line")),
     Check(f"{_PLAN}.lines[*].usage[*].date", 4, "duplicate snapshot date {value} in {scope}"),
-    Check(f"{_C}.subscriptions[*].invoices[*].number", 1, _duplicate("invoice number"), check_id),
-    Check(f"{_C}.subscriptions[*].orders[*].number", 1, _duplicate("order number"), check_id),
+    Check(f"{_C}.subscriptions[*].invoices[*].number", 1, _duplicate("invoice number"), id_key),
+    Check(f"{_C}.subscriptions[*].orders[*].number", 1, _duplicate("order number"), id_key),
 )
 
 # A place in the raw document: (parent place, key or index), built as the
@@ -145,13 +145,41 @@ def _values(pattern: str, items: list[Any]) -> list[tuple[int, Any, Any]]:
     ]
 
 
-def _distinct(items: list[Any], field: str, key: Callable[[Any], Any] | None) -> bool:
-    """Whether the keys of a valid list's items are all distinct: the common case, without a tuple an item."""
-    values = [item.get(field) for item in items] if field else items
-    keys = [key(value) if key else value for value in values if value is not None]
-    if key:
-        keys = [k for k in keys if k is not None]
-    return len(set(keys)) == len(keys)
+def _finds_nothing(
+    check: Check, lists: list[tuple[_Place, _Place, int, list[Any]]], field: str, known: dict[int, set[Any]]
+) -> bool:
+    """Whether a rule passes on a document whose records all passed pass 1.
+
+    The common case, so it is decided with set operations over whole lists
+    and no tuple per value; only a document that breaks the rule pays for
+    finding where.
+    """
+    after = check.after
+    if after is not None:
+        return not any(
+            (value := record.get(field)) is not None and (other := record.get(after)) is not None and value < other
+            for _, _, _, items in lists
+            for record in items
+        )
+    groups: dict[int, list[Any]] = {}
+    for _, _, scope_id, items in lists:
+        group = groups.get(scope_id)
+        if group is None:
+            # A copy: the document's own lists are never extended.
+            groups[scope_id] = list(items) if not field else [item.get(field) for item in items]
+        else:
+            group.extend(items if not field else [item.get(field) for item in items])
+    key = check.key
+    for scope_id, values in groups.items():
+        keys = [value for value in values if value is not None]
+        if key is not None:
+            keys = [k for value in keys if (k := key(value)) is not None]
+        if check.known is not None:
+            if not known.get(scope_id, set()).issuperset(keys):
+                return False
+        elif len(set(keys)) != len(keys):
+            return False
+    return True
 
 
 def _container(pattern: str) -> str:
@@ -185,14 +213,12 @@ def run_check(check: Check, doc: object, refused: set[_Loc], walks: _Walks) -> l
                 value = item.get(target) if type(item) is dict else None
                 if value is not None and not (refused and (*_flat(place), i, target) in refused):
                     ids.add(key(value) if key else value)
+    lists = _lists(doc, _container(check.at), check.within, walks)
+    if not refused and _finds_nothing(check, lists, field, known):
+        return []
     problems: list[tuple[_Loc, str]] = []
     firsts: dict[int, dict[Any, tuple[_Place, int]]] = {}
-    # Whether each list is a namespace of its own (ids of one customer's
-    # list, dates of one line) rather than part of a wider one.
-    per_list = check.within == _container(check.at).count("[*]")
-    for place, scope, scope_id, items in _lists(doc, _container(check.at), check.within, walks):
-        if per_list and not refused and check.known is None and check.after is None and _distinct(items, field, key):
-            continue
+    for place, scope, scope_id, items in lists:
         entries = usable(place, _values(check.at, items))
         if check.after is not None:
             bad = [
@@ -213,10 +239,6 @@ def run_check(check: Check, doc: object, refused: set[_Loc], walks: _Walks) -> l
             )
             continue
         seen = firsts.setdefault(scope_id, {})
-        if not seen and len({k for _, _, k in keys}) == len(keys):
-            # The common case, a list whose keys are all distinct, in one step.
-            seen.update((k, (place, i)) for i, _, k in keys)
-            continue
         for i, value, k in keys:
             first = seen.get(k)
             if first is None:

@@ -142,6 +142,13 @@ def _text(limit: int, *, name: bool = False, nfc: bool = True) -> Callable[[obje
 
 
 check_id = _text(ID_LEN)
+
+
+def id_key(value: str) -> str:
+    """What :func:`check_id` returns for an id it accepted, without checking it again: the key ids compare by."""
+    return unicodedata.normalize("NFC", value)
+
+
 check_name = _text(NAME_LEN, name=True)
 _check_email_text = _text(EMAIL_LEN)
 _check_token = _text(TOKEN_LEN, nfc=False)
