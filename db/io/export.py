@@ -283,7 +283,7 @@ def _number(bill: dict[str, Any]) -> tuple[str, str]:
 
 
 def _product(line: dict[str, Any]) -> tuple[str, str]:
-    return (str(_PRODUCT_RANK.get(line.get("product"), len(PRODUCTS))), _get(line, "product"))
+    return (str(_PRODUCT_RANK.get(str(line.get("product")), len(PRODUCTS))), _get(line, "product"))
 
 
 # The lists of each record and the order a canonical file gives them: the

@@ -21,7 +21,7 @@ from db.io.bulk import Bulk, refresh_statistics
 from db.io.existing import Existing
 from db.io.fields import quote
 from db.io.rows import PartnerIn
-from db.io.validate import Document, ImportValidationError, frozen_heap, parse_document, paused_gc
+from db.io.validate import Document, ImportValidationError, parse_document, paused_gc
 from db.tables import ADMIN, PARTNER, TOKEN
 from db.tokens import hash_token
 
@@ -244,7 +244,7 @@ async def load_document(session: AsyncSession, doc: object, *, commit: bool = Tr
             customer id); nothing was written.
     """
     started = time.perf_counter()
-    with frozen_heap():
+    with paused_gc():
         loader = await _load(session, doc, commit=commit)
     loader.result.seconds = time.perf_counter() - started
     return loader.result
@@ -256,8 +256,7 @@ async def _load(session: AsyncSession, doc: object, *, commit: bool) -> Loader:
         raise ImportValidationError(problems)
     try:
         conn = await session.connection()
-        with paused_gc():
-            loader = Loader(conn, parsed)
+        loader = Loader(conn, parsed)
         # The rows to write are flattened out of the models; without them the
         # collector has fewer objects to walk during the writes.
         del parsed
