@@ -16,20 +16,10 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.io import ImportValidationError, export_document, load_document, validate_document
-from tests.test_import import C0, LINE0, SUB0, export_bytes, small_doc
+from tests.test_import import C0, LINE0, SUB0, _set, assert_refused, small_doc
 
 CUSTOMERS = ["partners", 0, "customers"]
 ADMIN0 = "partners[0].admins[0]"
-
-
-def _set(path: list[Any], value: Any) -> Callable[[dict[str, Any]], None]:
-    def change(doc: dict[str, Any]) -> None:
-        target: Any = doc
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
-
-    return change
 
 
 def _add_customer(name: str) -> Callable[[dict[str, Any]], None]:
@@ -117,15 +107,7 @@ TEXT_CASES = [
 async def test_text_and_integer_rules_name_the_path_and_change_nothing(
     session: AsyncSession, change: Callable[[dict[str, Any]], None], problems: list[str]
 ) -> None:
-    await load_document(session, small_doc())
-    before = await export_bytes(session)
-    doc = small_doc()
-    change(doc)
-    assert validate_document(doc) == problems
-    with pytest.raises(ImportValidationError) as caught:
-        await load_document(session, doc)
-    assert caught.value.problems == problems
-    assert await export_bytes(session) == before
+    await assert_refused(session, change, problems)
 
 
 async def test_every_text_problem_at_once_in_document_order() -> None:
