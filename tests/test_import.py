@@ -1,4 +1,4 @@
-"""Import validation, loading, idempotence and round trips of db/io.py (SPEC §5)."""
+"""Import validation, loading, idempotence and round trips of the db/io package (SPEC §5)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.io import ImportValidationError, dump_json, export_document, load_document, validate_document
+from db.io.existing import Existing
 from db.models import ApiToken, LicenseLine, Plan, metadata
 
 C0 = "partners[0].customers[0]"
@@ -492,10 +493,8 @@ ERROR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("change", "problems"), ERROR_CASES)
-async def test_each_import_error_is_reported_and_nothing_changes(
-    session: AsyncSession, change: Callable[[dict[str, Any]], None], problems: list[str]
-) -> None:
+async def assert_refused(session: AsyncSession, change: Callable[[dict[str, Any]], None], problems: list[str]) -> None:
+    """small_doc() loaded, then ``change``d: exactly ``problems``, from validation and load, and nothing written."""
     await load_document(session, small_doc())
     before = await export_bytes(session)
     doc = small_doc()
@@ -505,6 +504,13 @@ async def test_each_import_error_is_reported_and_nothing_changes(
         await load_document(session, doc)
     assert caught.value.problems == problems
     assert await export_bytes(session) == before
+
+
+@pytest.mark.parametrize(("change", "problems"), ERROR_CASES)
+async def test_each_import_error_is_reported_and_nothing_changes(
+    session: AsyncSession, change: Callable[[dict[str, Any]], None], problems: list[str]
+) -> None:
+    await assert_refused(session, change, problems)
 
 
 async def test_several_problems_are_all_reported_in_document_order(session: AsyncSession) -> None:
@@ -650,17 +656,15 @@ async def test_a_clash_the_checks_miss_becomes_an_import_error(
     session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A concurrent writer can insert between the checks and the writes."""
-    import db.io
-
     await load_document(session, small_doc())
     before = await export_bytes(session)
 
-    async def sees_nothing(self: object, loader: object, partner: object, partner_id: int) -> None:
+    async def sees_nothing(self: object, bulk: object, problems: object, partner: object, partner_id: int) -> None:
         return None
 
     # The loader now believes c1, c2 and their plans are new, so inserting
     # them hits uq_customer_key exactly as a concurrent insert would.
-    monkeypatch.setattr(db.io._Existing, "read", sees_nothing)
+    monkeypatch.setattr(Existing, "read", sees_nothing)
     with pytest.raises(ImportValidationError) as caught:
         await load_document(session, small_doc())
     assert len(caught.value.problems) == 1
