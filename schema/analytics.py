@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers import analytics as A
+from resolvers.bounds import check_as_of
 from schema.connection import Connection, connection
 from schema.enums import KpiProduct, OrderDirection, PlanType
 from schema.relations import Relation
@@ -337,7 +338,7 @@ async def resolve_kpis(info: InfoT, as_of: dt.date | None) -> KpiSummary:
     summary = await A.kpis(
         session=info.context.session,
         viewer=info.context.require_viewer(),
-        as_of=as_of or info.context.today,
+        as_of=check_as_of(as_of, info.context.today),
         settings=info.context.settings,
     )
     return KpiSummary(**dataclasses.asdict(summary))
@@ -346,7 +347,7 @@ async def resolve_kpis(info: InfoT, as_of: dt.date | None) -> KpiSummary:
 def resolve_analytics(info: InfoT, product: KpiProduct, as_of: dt.date | None) -> Any:
     """``Query.analytics(product, asOf)``: no SQL until a section or the trend is selected."""
     info.context.require_viewer()
-    return Analytics(product=KpiProduct(product), as_of=as_of or info.context.today)
+    return Analytics(product=KpiProduct(product), as_of=check_as_of(as_of, info.context.today))
 
 
 __all__ = ["SECTION_TYPES", "Analytics", "AnalyticsRow", "KpiSummary", "resolve_analytics", "resolve_kpis"]

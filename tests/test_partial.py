@@ -38,3 +38,24 @@ async def test_a_bad_cursor_in_one_section_leaves_the_kpis_and_other_sections(ap
     assert "errors" not in alone
     assert body["data"]["kpis"] == alone["data"]["kpis"]
     assert body["data"]["analytics"]["overLimit"] == alone["data"]["analytics"]["overLimit"]
+
+
+async def test_as_of_out_of_range_nulls_that_field_alone(api, world):
+    # PARTNERHUB_TODAY is 2026-11-25 in the tests: ten years either side is
+    # 2016-11-25 … 2036-11-25, both included; one day past either end is refused.
+    query = """{ viewer { role }
+      ok: kpis(asOf: "2016-11-25") { asOf }
+      early: kpis(asOf: "2016-11-24") { asOf }
+      late: analytics(product: MEETINGS, asOf: "2036-11-26") { asOf } }"""
+    body = await api(query, token="t-ana")
+    assert body["data"] == {
+        "viewer": {"role": "PARTNER_FULL_ADMIN"},
+        "ok": {"asOf": "2016-11-25"},
+        "early": None,
+        "late": None,
+    }
+    messages = sorted((e["path"][0], e["message"]) for e in body["errors"])
+    assert messages == [
+        ("early", "`asOf` must lie within 10 years of today, from 2016-11-25 to 2036-11-25; got 2016-11-24."),
+        ("late", "`asOf` must lie within 10 years of today, from 2016-11-25 to 2036-11-25; got 2036-11-26."),
+    ]
