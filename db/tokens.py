@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import unicodedata
 from typing import cast
 
 from sqlalchemy import CursorResult, bindparam, delete, select
@@ -46,7 +47,7 @@ def new_token() -> str:
 
 
 def normalize_email(email: str) -> str:
-    """The stored form of an email address (trimmed, lower-cased).
+    """The stored form of an email address (trimmed, NFC-normalised, lower-cased).
 
     Args:
         email: An email address as typed.
@@ -54,7 +55,7 @@ def normalize_email(email: str) -> str:
     Returns:
         The address as kept in ``partner_admin.email``.
     """
-    return email.strip().lower()
+    return unicodedata.normalize("NFC", email.strip()).lower()
 
 
 class AmbiguousEmail(LookupError):

@@ -126,7 +126,10 @@ class Query:
     async def kpis(
         self,
         info: InfoT,
-        as_of: Annotated[dt.date | None, strawberry.argument(description="Day to compute for; default today. Within ten years of today.")] = None,
+        as_of: Annotated[
+            dt.date | None,
+            strawberry.argument(description="Day to compute for; default today. Within ten years of today."),
+        ] = None,
     ) -> KpiSummary | None:
         return await resolve_kpis(info, as_of)
 
@@ -141,6 +144,9 @@ class Query:
         self,
         info: InfoT,
         product: Annotated[KpiProduct, strawberry.argument(description="MEETINGS or CALLING.")],
-        as_of: Annotated[dt.date | None, strawberry.argument(description="Day to compute for; default today. Within ten years of today.")] = None,
+        as_of: Annotated[
+            dt.date | None,
+            strawberry.argument(description="Day to compute for; default today. Within ten years of today."),
+        ] = None,
     ) -> Analytics | None:
         return resolve_analytics(info, product, as_of)

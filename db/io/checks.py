@@ -54,8 +54,8 @@ _PLAN = f"{_C}.subscriptions|trials[*]"
 CHECKS: tuple[Check, ...] = (
     Check(f"{_P}.id", 0, _duplicate("partner id"), id_key),
     Check(f"{_P}.admins[*].id", 1, _duplicate("admin id"), id_key),
-    # One login, one owner: emails and tokens are unique across partners.
-    Check(f"{_P}.admins[*].email", 0, _duplicate("email"), check_email),
+    # Emails are unique within a partner (SPEC §3.2); a token is one login anywhere.
+    Check(f"{_P}.admins[*].email", 1, _duplicate("email"), check_email),
     Check(f"{_P}.admins[*].token", 0, "duplicate token (first at {first})"),
     Check(f"{_C}.id", 1, _duplicate("customer id"), id_key),
     Check(f"{_C}.name", 1, _duplicate("customer name"), lambda name: fold(check_customer_name(name))),

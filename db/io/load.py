@@ -117,19 +117,18 @@ class Loader:
             PARTNER.c.key.label("partner_key"),
         ).join(PARTNER, PARTNER.c.id == ADMIN.c.partner_id)
         rows = await self.bulk.fetch_in(query, ADMIN.c.partner_id, self.partner_ids.values())
-        emails = [a.email for p in self.partners for a in p.admins]
-        rows += await self.bulk.fetch_in(query, ADMIN.c.email, emails)
-        by_email: dict[str, Row[Any]] = {}
+        # Emails are unique within a partner (SPEC §3.2): only the partner's own admins can clash.
+        by_email: dict[tuple[str, str], Row[Any]] = {}
         for row in rows:
             self.admins_by_key[(row.partner_id, row.key)] = row
-            by_email[row.email] = row
+            by_email[(row.partner_key, row.email)] = row
         # An email may move from one admin to another within the file, so a
         # clash is only an error when its current owner keeps it.
         file_email = {(p.key, a.key): a.email for p in self.partners for a in p.admins}
         for partner in self.partners:
             for admin in partner.admins:
-                owner = by_email.get(admin.email)
-                if owner is None or (owner.partner_key, owner.key) == (partner.key, admin.key):
+                owner = by_email.get((partner.key, admin.email))
+                if owner is None or owner.key == admin.key:
                     continue
                 if file_email.get((owner.partner_key, owner.key)) is None:
                     self.problems.append(

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from db import trend_cache
 from db.access import visible_customers
 from db.tables import CUSTOMER
+from db.text import TextProblem, clean_name
 from resolvers.ids import from_global_id
 from resolvers.mutations.codes import Code
 from resolvers.mutations.runner import Errors, Failure, FieldPath, Tx, fail
@@ -44,14 +45,16 @@ def decode_one(global_id: str, type_name: str, path: FieldPath) -> int:
     return db_id
 
 
-def _check_text(errors: Errors, value: str, path: FieldPath, what: str, limit: int) -> str:
-    """``value`` without surrounding blanks; records INVALID_INPUT when empty or too long."""
-    stripped = value.strip()
-    if not stripped:
-        errors.add(Code.INVALID_INPUT, path, f"{what} must not be empty.")
-    elif len(stripped) > limit:
-        errors.add(Code.INVALID_INPUT, path, f"{what} may be at most {limit} characters; got {len(stripped)}.")
-    return stripped
+def check_text(errors: Errors, value: str, path: FieldPath, what: str, limit: int) -> str:
+    """``value`` as stored (db/text.py: NFC, trimmed, a visible character, at most ``limit``).
+
+    Records INVALID_INPUT at ``path`` when a rule fails; the import applies the same rules.
+    """
+    try:
+        return clean_name(value, what=what, limit=limit)
+    except TextProblem as problem:
+        errors.add(Code.INVALID_INPUT, path, str(problem))
+        return value.strip()
 
 
 def not_found(path: FieldPath, what: str) -> Failure:
@@ -89,4 +92,4 @@ async def forget_trend(tx: Tx, start: dt.date, end: dt.date) -> None:
         await trend_cache.forget(tx.session, tx.viewer.partner_id, start=start, end=min(end, tx.today))
 
 
-__all__ = ["MAX_NAME", "_check_text", "decode", "decode_one", "forget_trend", "not_found", "visible_customer"]
+__all__ = ["MAX_NAME", "check_text", "decode", "decode_one", "forget_trend", "not_found", "visible_customer"]

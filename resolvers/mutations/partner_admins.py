@@ -14,7 +14,7 @@ from db.tables import ADMIN, ASSIGNMENT, TOKEN
 from db.tokens import normalize_email
 from resolvers.ids import to_global_id
 from resolvers.mutations.codes import Code
-from resolvers.mutations.lookups import MAX_NAME, _check_text, decode_one, not_found
+from resolvers.mutations.lookups import MAX_NAME, check_text, decode_one, not_found
 from resolvers.mutations.runner import Conflict, Done, Errors, FieldPath, Outcome, Tx, fail, mutation
 from resolvers.permissions import Permission
 
@@ -103,7 +103,7 @@ async def create_partner_admin(tx: Tx, *, email: str, display_name: str, role: s
     normalized = normalize_email(email)
     if len(normalized) > MAX_EMAIL or not EMAIL_PATTERN.match(normalized):
         errors.add(Code.INVALID_INPUT, ("input", "email"), "Not a valid email address.")
-    name = _check_text(errors, display_name, ("input", "displayName"), "The display name", MAX_NAME)
+    name = check_text(errors, display_name, ("input", "displayName"), "The display name", MAX_NAME)
     errors.raise_if_any()
     if await _email_taken(tx.session, tx.viewer.partner_id, normalized):
         raise EMAIL_TAKEN.failure()

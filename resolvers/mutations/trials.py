@@ -20,7 +20,7 @@ from resolvers.ids import to_global_id
 from resolvers.mutations.codes import Code
 from resolvers.mutations.lookups import (
     MAX_NAME,
-    _check_text,
+    check_text,
     decode,
     decode_one,
     forget_trend,
@@ -270,7 +270,7 @@ async def start_trial(
         errors.add(Code.INVALID_INPUT, ("input",), "Give exactly one of `customerId` and `newCustomer`.")
     name = ""
     if new_customer is not None:
-        name = _check_text(errors, new_customer.name, ("input", "newCustomer", "name"), "The name", MAX_NAME)
+        name = check_text(errors, new_customer.name, ("input", "newCustomer", "name"), "The name", MAX_NAME)
     if not products:
         errors.add(Code.INVALID_INPUT, ("input", "products"), "Name at least one product.")
     elif len(set(products)) != len(products):
@@ -433,7 +433,7 @@ async def convert_trial(tx: Tx, *, trial_id: str, subscription_id: str, term_mon
     """
     errors = Errors()
     db_id = decode(errors, trial_id, "Trial", ("input", "trialId"))
-    external = _check_text(errors, subscription_id, ("input", "subscriptionId"), "The subscription id", MAX_EXTERNAL_ID)
+    external = check_text(errors, subscription_id, ("input", "subscriptionId"), "The subscription id", MAX_EXTERNAL_ID)
     if not 1 <= term_months <= MAX_TERM_MONTHS:
         errors.add(
             Code.INVALID_INPUT,
