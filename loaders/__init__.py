@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.access import Viewer, visible_customers
 from db.models import PRODUCTS
 from db.records import records
-from db.rules import STATUS_ORDER, StatusWindows, is_live, line_values_on, status_predicates
+from db.rules import STATUS_ORDER, StatusWindows, is_live, line_values_on, status_detail_rows, status_predicates
 from db.sqlfunc import keyset_after
 from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, INVOICE, LINE, ORDER, PLAN
+from loaders.status_details import status_details
 
 PRODUCT_RANK = {p: i for i, p in enumerate(PRODUCTS)}
 # The assignments walked from an admin; an alias, so that a sales viewer's own
@@ -229,6 +230,25 @@ class StatusesByCustomerLoader(_Loader):
         rows = await self.rows(self.cached(("statuses", today, windows), build), keys)
         by_id = {row.id: [name for name in STATUS_ORDER if getattr(row, name)] for row in rows}
         return [by_id.get(k, []) for k in keys]
+
+
+class StatusDetailsByCustomerLoader(_Loader):
+    """:class:`loaders.status_details.StatusDetailRecord` s of each customer in status order, from :func:`db.rules.status_detail_rows`.
+
+    One statement for a batch: each status rule's rows (one per plan that
+    meets it, or one per customer) as a UNION ALL, so a detail exists exactly
+    when ``statuses`` lists the status.
+    """
+
+    async def batch_load_fn(self, keys: list[int]):
+        today, windows = self.loaders.today, self.loaders.windows
+        statement = self.cached(
+            ("status_details", today, windows), lambda: status_detail_rows(self.keys_in, today, windows)
+        )
+        rows: dict[int, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+        for row in await self.rows(statement, keys):
+            rows[row.customer_id][row.status].append(row)
+        return [status_details(rows.get(k, {}), windows) for k in keys]
 
 
 class ProductsByCustomerLoader(_Loader):
@@ -494,6 +514,7 @@ class Loaders:
         self.dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         self.customer_by_id = CustomerByIdLoader(self)
         self.statuses_by_customer = StatusesByCustomerLoader(self)
+        self.status_details_by_customer = StatusDetailsByCustomerLoader(self)
         self.products_by_customer = ProductsByCustomerLoader(self)
         self.plans_by_customer = PlansByCustomerLoader(self)
         self.plan_by_id = PlanByIdLoader(self)
