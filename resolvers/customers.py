@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 
 from db.access import visible_customers
-from db.models import fold
-from db.rules import has_live_plan_of_kind, has_live_product, status_predicates
+from db.models import MANAGED_BY, PLAN_KINDS, PRODUCTS, fold
+from db.rules import STATUS_ORDER, has_live_plan_of_kind, has_live_product, status_predicates
 from db.tables import ADMIN, ASSIGNMENT, CUSTOMER
 from resolvers.context import Context
 from resolvers.ids import id_of
@@ -73,32 +73,80 @@ def _search(text: str | None) -> str | None:
 
 def customer_filter_clauses(ctx: Context, flt: CustomerFilterArgs | None) -> list[ColumnElement[bool]]:
     """The SQL predicates of a customer filter (visibility not included)."""
+    return list(_filter_clauses(ctx, flt).values())
+
+
+def _filter_clauses(ctx: Context, flt: CustomerFilterArgs | None) -> dict[str, ColumnElement[bool]]:
+    """The predicate of each field of the filter that is set, by :class:`CustomerFilterArgs` field name."""
     if flt is None:
-        return []
-    clauses: list[ColumnElement[bool]] = []
+        return {}
+    clauses: dict[str, ColumnElement[bool]] = {}
     search = _search(flt.search)
     if search:
-        clauses.append(CUSTOMER.c.name_key.like(_like_pattern(search), escape="\\"))
+        clauses["search"] = CUSTOMER.c.name_key.like(_like_pattern(search), escape="\\")
     if flt.managed_by is not None:
-        clauses.append(CUSTOMER.c.managed_by == flt.managed_by)
+        clauses["managed_by"] = CUSTOMER.c.managed_by == flt.managed_by
     if flt.products is not None:
         products = sorted(set(flt.products))
-        clauses.append(has_live_product(CUSTOMER, ctx.today, products) if products else false())
+        clauses["products"] = has_live_product(CUSTOMER, ctx.today, products) if products else false()
     if flt.statuses is not None:
         predicates = status_predicates(CUSTOMER, ctx.today, ctx.windows)
         chosen = [predicates[s] for s in dict.fromkeys(flt.statuses)]
-        clauses.append(or_(*chosen) if chosen else false())
+        clauses["statuses"] = or_(*chosen) if chosen else false()
     if flt.subscription_type is not None:
-        clauses.append(has_live_plan_of_kind(CUSTOMER, ctx.today, flt.subscription_type))
+        clauses["subscription_type"] = has_live_plan_of_kind(CUSTOMER, ctx.today, flt.subscription_type)
     if flt.assigned_to is not None:
         admin_id = id_of(flt.assigned_to, "PartnerAdmin")
         if admin_id is None:
             raise bad_input("`filter.assignedTo` is not the ID of a partner admin.")
-        clauses.append(_assigned_to(admin_id))
+        clauses["assigned_to"] = assigned_to(admin_id)
     return clauses
 
 
-def _assigned_to(admin_db_id: int) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class Facet:
+    """One facet of the customer list: the filter field it counts, its values in enum order, each value's predicate."""
+
+    field: str
+    values: tuple[str, ...]
+    predicate: Callable[[Context, str], ColumnElement[bool]]
+
+
+# By the CustomerFacets field they answer; each value's predicate is the one its filter uses.
+FACETS: dict[str, Facet] = {
+    "statuses": Facet("statuses", STATUS_ORDER, lambda ctx, v: status_predicates(CUSTOMER, ctx.today, ctx.windows)[v]),
+    "products": Facet("products", PRODUCTS, lambda ctx, v: has_live_product(CUSTOMER, ctx.today, [v])),
+    "managed_by": Facet("managed_by", MANAGED_BY, lambda _ctx, v: CUSTOMER.c.managed_by == v),
+    "subscription_types": Facet(
+        "subscription_type", PLAN_KINDS, lambda ctx, v: has_live_plan_of_kind(CUSTOMER, ctx.today, v)
+    ),
+}
+FACET_FIELDS = frozenset(facet.field for facet in FACETS.values())
+
+
+async def customer_facets(
+    ctx: Context, flt: CustomerFilterArgs | None, extra: Sequence[ColumnElement[bool]] = ()
+) -> dict[str, list[tuple[str, int]]]:
+    """``(value, count)`` of every value of every facet, in enum order, zero counts included: one statement.
+
+    Counts the customers the viewer may see that match ``extra`` and every
+    field of the filter but the facet's own (SPEC §3.3): the filters no facet
+    counts (search, assignedTo) go to WHERE, the others into each value's
+    conditional count.
+    """
+    viewer = ctx.require_viewer()
+    clauses = _filter_clauses(ctx, flt)
+    where = [visible_customers(CUSTOMER, viewer), *extra, *(c for k, c in clauses.items() if k not in FACET_FIELDS)]
+    columns = []
+    for facet in FACETS.values():
+        others = [c for k, c in clauses.items() if k in FACET_FIELDS and k != facet.field]
+        columns += [func.count(case((and_(*others, facet.predicate(ctx, v)), 1))) for v in facet.values]
+    counts = iter((await ctx.session.execute(select(*columns).select_from(CUSTOMER).where(*where))).one())
+    return {name: [(v, next(counts)) for v in facet.values] for name, facet in FACETS.items()}
+
+
+def assigned_to(admin_db_id: int) -> ColumnElement[bool]:
+    """The customer is assigned to the admin ``admin_db_id``."""
     return (
         select(ASSIGNMENT.c.customer_id)
         .where(ASSIGNMENT.c.customer_id == CUSTOMER.c.id, ASSIGNMENT.c.admin_id == admin_db_id)

@@ -10,6 +10,7 @@ loaders, so a page costs a fixed number of SQL statements. Types hold no SQL.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -33,6 +34,7 @@ from schema.enums import (
     SubscriptionStatus,
     TrialStatus,
 )
+from schema.facets import CustomerFacets
 from schema.relations import Relation
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -397,6 +399,30 @@ class Customer(Node):
         return await CUSTOMER_ADMINS.resolve(info.context, self)
 
 
+@strawberry.type(
+    name="CustomerConnection",
+    description="A page of a list (Relay cursor connection); the field that answers it says its order.",
+)
+class CustomerConnection(Connection[Customer]):
+    facet_counts: strawberry.Private[Callable[[], Awaitable[dict[str, list[tuple[str, int]]]]]]
+
+    @strawberry.field(
+        description="How many customers each value of each filter would leave (one SQL statement; SPEC §3.3)."
+    )
+    async def facets(self) -> CustomerFacets:
+        return CustomerFacets.from_record(await self.facet_counts())
+
+
+def customer_connection(
+    page: Any, context: Context, facet_counts: Callable[[], Awaitable[dict[str, list[tuple[str, int]]]]]
+) -> CustomerConnection:
+    """The customer connection of ``page``; ``facet_counts`` runs only when ``facets`` is asked for."""
+    base = connection(page, lambda r: Customer.from_record(r, context))
+    return CustomerConnection(
+        edges=base.edges, nodes=base.nodes, page_info=base.page_info, count=base.count, facet_counts=facet_counts
+    )
+
+
 @strawberry.type(description="A person of the partner with one role.")
 class PartnerAdmin(Node):
     email: str = strawberry.field(description="Email address (lower case), unique.")
@@ -427,7 +453,8 @@ class PartnerAdmin(Node):
         info: InfoT,
         first: Annotated[int | None, strawberry.argument(description="Page size, 1–100 (default 25).")] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
-    ) -> Connection[Customer]:
+    ) -> CustomerConnection:
         ctx = info.context
         page = await customer_resolvers.assigned_customers(ctx, admin_db_id=self.db_id, first=first, after=after)
-        return connection(page, lambda r: Customer.from_record(r, ctx))
+        extra = [customer_resolvers.assigned_to(self.db_id)]
+        return customer_connection(page, ctx, lambda: customer_resolvers.customer_facets(ctx, None, extra))
