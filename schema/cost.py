@@ -93,6 +93,8 @@ LIST_SIZES: dict[tuple[str, str], int] = {
     ("Trial", "licenses"): 4,
     ("Subscription", "invoices"): 20,
     ("Subscription", "orders"): 20,
+    ("Customer", "statusDetails"): 8,  # at most one per status
+    ("StatusDetail", "plans"): 2,
     # A facet lists every value of its enum.
     ("CustomerFacets", "statuses"): 8,
     ("CustomerFacets", "products"): 4,

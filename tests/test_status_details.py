@@ -6,6 +6,8 @@ Today is 2026-11-25; both windows are 30 days.
 from __future__ import annotations
 
 from tests import factories as f
+from tests.test_browser import DOCUMENTS
+from tests.test_cost import cost
 from tests.world import EXPECTED_STATUSES, TOKENS
 
 DETAILS = """
@@ -263,3 +265,12 @@ async def test_statements_for_a_page_do_not_grow_with_its_size(api, session):
         counts[size] = api.last_statements
     # token + page + status details (one UNION ALL) + licence lines of the plans = 4.
     assert counts == {3: 4, 30: 4}
+
+
+def test_the_dashboard_list_with_details_costs_what_it_holds():
+    # customers 1 + totalCount 10 + pageInfo 1 + 100 nodes + 100 × 8 details (one per status at most) = 912;
+    # with plans, each detail counts 2 more: + 100 × 8 × 2 = 2,512.
+    assert cost(DOCUMENTS["CustomersWithStatusDetails"], {"first": 100}) == 912
+    assert (
+        cost("{ customers(first: 100) { nodes { statusDetails { plans { __typename } } } } }") == 1 + 100 + 800 + 1600
+    )
