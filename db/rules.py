@@ -175,13 +175,26 @@ def _on_plan(rule: StatusRule, today: dt.date, windows: StatusWindows) -> Callab
     return lambda plan: rule.holds(plan, today, windows)
 
 
-def _last_ended(customer, today: dt.date) -> ColumnElement[dt.date]:
-    plan = PLAN.alias("ended_plan")
-    return (
-        select(func.max(plan.c.ends_on))
-        .where(plan.c.customer_id == customer.c.id, plan.c.ends_on < today)
+def _last_live_day(customer, today: dt.date) -> ColumnElement[dt.date]:
+    """The last day a plan of an EXPIRED customer was live, when the data says (else null).
+
+    An ACTIVE plan that ended was live to its endsOn. A CANCELLED or CONVERTED
+    plan stopped on a day not recorded: when one had started and its term
+    reached past the ACTIVE plans' last end, that day is unknown.
+    """
+    ended, stopped = PLAN.alias("ended_plan"), PLAN.alias("stopped_plan")
+    last_end = (
+        select(func.max(ended.c.ends_on))
+        .where(ended.c.customer_id == customer.c.id, ended.c.status == "ACTIVE", ended.c.ends_on < today)
         .scalar_subquery()
     )
+    unknown = exists().where(
+        stopped.c.customer_id == customer.c.id,
+        stopped.c.status != "ACTIVE",
+        stopped.c.starts_on <= today,
+        stopped.c.ends_on > last_end,
+    )
+    return case((unknown, null()), else_=last_end)
 
 
 @dataclass(frozen=True)
@@ -246,9 +259,9 @@ STATUS_RULES: dict[str, StatusRule] = {
     ),
     "TRIAL": StatusRule(_live_of_kind("TRIAL"), since=_plan_start, until=_plan_end),
     "SUBSCRIPTION": StatusRule(_live_of_kind("SUBSCRIPTION"), since=_plan_start, until=_plan_end),
-    # The day after the last plan's term ended.
+    # The day after a plan was last live.
     "EXPIRED": StatusRule(
-        _expired, per_plan=False, day=_last_ended, since=lambda r, _w: r.day + _days(1) if r.day else None
+        _expired, per_plan=False, day=_last_live_day, since=lambda r, _w: r.day + _days(1) if r.day else None
     ),
 }
 HELD_STATUSES = ("SUSPENDED", "READY_FOR_SETUP")

@@ -297,11 +297,12 @@ class StatusDetail:
     since: dt.date | None = strawberry.field(
         description=(
             "The day the rule began to hold, when the data says (else null); the earliest over `plans`. "
-            "LICENSE_OVERAGE: the first over-limit usage snapshot of the unbroken run that gives today's value "
-            "(not before the plan starts). EXPIRING_SOON: endsOn minus the window (not before the plan starts). "
+            "LICENSE_OVERAGE: the first usage snapshot over the line's (current) total in the unbroken run that "
+            "gives today's value (not before the plan starts). EXPIRING_SOON: endsOn minus the window (not before the plan starts). "
             "TRIAL, SUBSCRIPTION: the plan's startsOn. NO_RECENT_ACTIVITY: lastAdminActivityOn plus the window "
-            "plus one day (null when no admin was ever active). EXPIRED: the day after the last plan's endsOn "
-            "(null without one). SUSPENDED, READY_FOR_SETUP: null (the day a status changed is not recorded)."
+            "plus one day (null when no admin was ever active). EXPIRED: the day after a plan was last live: "
+            "the latest endsOn of the ACTIVE plans that ended (null without one, or when a CANCELLED or CONVERTED "
+            "plan, stopped on a day not recorded, may have been live later). SUSPENDED, READY_FOR_SETUP: null (the day a status changed is not recorded)."
         )
     )
     until: dt.date | None = strawberry.field(

@@ -274,3 +274,59 @@ def test_the_dashboard_list_with_details_costs_what_it_holds():
     assert (
         cost("{ customers(first: 100) { nodes { statusDetails { plans { __typename } } } } }") == 1 + 100 + 800 + 1600
     )
+
+
+async def test_expired_since_only_when_the_last_live_day_is_recorded(api, session):
+    partner = await f.partner(session, key="gone")
+    await f.admin(session, partner_id=partner, key="gone-boss", role="PARTNER_FULL_ADMIN", token="t-gone")
+    # Known: Sub-K1 (ACTIVE) ran to 10-31; the trial cancelled on some day before its 09-30 end was
+    # over by then, and Sub-K2 starts tomorrow → since 11-01.
+    known = await f.customer(session, partner_id=partner, name="Known", last_activity="2026-11-25")
+    for ext, kind, status, starts, ends in (
+        ("Sub-K1", "SUBSCRIPTION", "ACTIVE", "2025-11-01", "2026-10-31"),
+        ("Trial-K", "TRIAL", "CANCELLED", "2025-09-01", "2025-09-30"),
+        ("Sub-K2", "SUBSCRIPTION", "ACTIVE", "2026-11-26", "2027-11-25"),
+    ):
+        await f.plan(
+            session,
+            partner_id=partner,
+            customer_id=known,
+            ext_id=ext,
+            kind=kind,
+            status=status,
+            starts=starts,
+            ends=ends,
+        )
+    # Unknown: Sub-U1 ran to 10-31, but Sub-U2 (2026-10-01 – 2027-01-01) was cancelled on a day not
+    # recorded, possibly after 10-31 → since null.
+    unknown = await f.customer(session, partner_id=partner, name="Unknown", last_activity="2026-11-25")
+    for ext, status, starts, ends in (
+        ("Sub-U1", "ACTIVE", "2025-11-01", "2026-10-31"),
+        ("Sub-U2", "CANCELLED", "2026-10-01", "2027-01-01"),
+    ):
+        await f.plan(
+            session, partner_id=partner, customer_id=unknown, ext_id=ext, status=status, starts=starts, ends=ends
+        )
+    await session.commit()
+    result = await api(
+        "{ customers { nodes { name statusDetails { status reason since plans { __typename } } } } }", token="t-gone"
+    )
+    assert {n["name"]: n["statusDetails"] for n in result["data"]["customers"]["nodes"]} == {
+        "Known": [
+            {
+                "status": "EXPIRED",
+                "reason": "No plan is active today and no subscription is suspended or waiting for setup; "
+                "the last plan ended on 2026-10-31, 25 days ago.",
+                "since": "2026-11-01",
+                "plans": [],
+            }
+        ],
+        "Unknown": [
+            {
+                "status": "EXPIRED",
+                "reason": "No plan is active today and no subscription is suspended or waiting for setup.",
+                "since": None,
+                "plans": [],
+            }
+        ],
+    }
