@@ -105,23 +105,40 @@ def _filter_clauses(ctx: Context, flt: CustomerFilterArgs | None) -> dict[str, C
 
 @dataclass(frozen=True)
 class Facet:
-    """One facet of the customer list: the filter field it counts, its values in enum order, each value's predicate."""
+    """One facet of the customer list.
 
-    field: str
+    Attributes:
+        values: Its values, in enum order.
+        predicate: ``predicate(ctx, value)``: the customer has the value (the
+            predicate the filter uses).
+        chosen: The values the request's filter asks for (any of them), or
+            ``None`` when it does not filter on this facet.
+    """
+
     values: tuple[str, ...]
     predicate: Callable[[Context, str], ColumnElement[bool]]
+    chosen: Callable[[CustomerFilterArgs], Sequence[str] | None]
 
 
-# By the CustomerFacets field they answer; each value's predicate is the one its filter uses.
+def _one(value: str | None) -> list[str] | None:
+    return None if value is None else [value]
+
+
+# By the CustomerFacets field they answer.
 FACETS: dict[str, Facet] = {
-    "statuses": Facet("statuses", STATUS_ORDER, lambda ctx, v: status_predicates(CUSTOMER, ctx.today, ctx.windows)[v]),
-    "products": Facet("products", PRODUCTS, lambda ctx, v: has_live_product(CUSTOMER, ctx.today, [v])),
-    "managed_by": Facet("managed_by", MANAGED_BY, lambda _ctx, v: CUSTOMER.c.managed_by == v),
+    "statuses": Facet(
+        STATUS_ORDER, lambda ctx, v: status_predicates(CUSTOMER, ctx.today, ctx.windows)[v], lambda f: f.statuses
+    ),
+    "products": Facet(PRODUCTS, lambda ctx, v: has_live_product(CUSTOMER, ctx.today, [v]), lambda f: f.products),
+    "managed_by": Facet(MANAGED_BY, lambda _ctx, v: CUSTOMER.c.managed_by == v, lambda f: _one(f.managed_by)),
     "subscription_types": Facet(
-        "subscription_type", PLAN_KINDS, lambda ctx, v: has_live_plan_of_kind(CUSTOMER, ctx.today, v)
+        PLAN_KINDS,
+        lambda ctx, v: has_live_plan_of_kind(CUSTOMER, ctx.today, v),
+        lambda f: _one(f.subscription_type),
     ),
 }
-FACET_FIELDS = frozenset(facet.field for facet in FACETS.values())
+# The filter fields the facets stand for; the other fields (search, assignedTo) apply to every count.
+FACET_FIELDS = frozenset({"statuses", "products", "managed_by", "subscription_type"})
 
 
 async def customer_facets(
@@ -130,19 +147,38 @@ async def customer_facets(
     """``(value, count)`` of every value of every facet, in enum order, zero counts included: one statement.
 
     Counts the customers the viewer may see that match ``extra`` and every
-    field of the filter but the facet's own (SPEC §3.3): the filters no facet
-    counts (search, assignedTo) go to WHERE, the others into each value's
-    conditional count.
+    field of the filter but the facet's own (SPEC §3.3). An inner select
+    computes each value's predicate once per customer (a flag column; its
+    ``OFFSET 0`` keeps PostgreSQL from folding the EXISTS subqueries back into
+    every count: 3.7× slower with three filters at 10,000 customers); the
+    outer one counts each value where the other facets' chosen values hold.
     """
     viewer = ctx.require_viewer()
+    flt = flt or CustomerFilterArgs()
     clauses = _filter_clauses(ctx, flt)
     where = [visible_customers(CUSTOMER, viewer), *extra, *(c for k, c in clauses.items() if k not in FACET_FIELDS)]
-    columns = []
-    for facet in FACETS.values():
-        others = [c for k, c in clauses.items() if k in FACET_FIELDS and k != facet.field]
-        columns += [func.count(case((and_(*others, facet.predicate(ctx, v)), 1))) for v in facet.values]
-    counts = iter((await ctx.session.execute(select(*columns).select_from(CUSTOMER).where(*where))).one())
-    return {name: [(v, next(counts)) for v in facet.values] for name, facet in FACETS.items()}
+    flag_columns: list[ColumnElement[Any]] = []
+    labels: dict[int, str] = {}  # by predicate identity: TRIAL and SUBSCRIPTION are a status and a type
+    flag_of: dict[tuple[str, str], str] = {}
+    for name, facet in FACETS.items():
+        for value in facet.values:
+            predicate = facet.predicate(ctx, value)
+            if id(predicate) not in labels:
+                labels[id(predicate)] = f"flag{len(flag_columns)}"
+                flag_columns.append(predicate.label(labels[id(predicate)]))
+            flag_of[(name, value)] = labels[id(predicate)]
+    flags = select(*flag_columns).where(*where).offset(0).subquery("flags")
+    selected: dict[str, ColumnElement[bool]] = {}
+    for name, facet in FACETS.items():
+        chosen = facet.chosen(flt)
+        if chosen is not None:
+            selected[name] = or_(*[flags.c[flag_of[(name, v)]] for v in dict.fromkeys(chosen)]) if chosen else false()
+    counts = []
+    for name, facet in FACETS.items():
+        others = [clause for other, clause in selected.items() if other != name]
+        counts += [func.count(case((and_(*others, flags.c[flag_of[(name, v)]]), 1))) for v in facet.values]
+    row = iter((await ctx.session.execute(select(*counts))).one())
+    return {name: [(v, next(row)) for v in facet.values] for name, facet in FACETS.items()}
 
 
 def assigned_to(admin_db_id: int) -> ColumnElement[bool]:
