@@ -149,3 +149,23 @@ def test_facets_cost_a_count_per_value():
     # Every facet: 1 + 1 + (8 + 4 + 2 + 2) + 160 = 178.
     every = "{ customers(first: 1) { facets { statuses { value } products { value } managedBy { value } subscriptionTypes { value } } } }"
     assert cost(every) == 178
+
+
+async def test_an_empty_status_list_empties_the_other_facets_only(api, world):
+    result = await api(FACETS, {"filter": {"statuses": []}}, token="t-ana")
+    connection = result["data"]["customers"]
+    assert connection["totalCount"] == 0  # "any of no statuses" holds for nobody
+    facets = _counts(connection["facets"])
+    # statuses ignores its own (empty) filter: the unfiltered counts.
+    assert facets["statuses"] == [
+        ("SUSPENDED", 1),
+        ("LICENSE_OVERAGE", 1),
+        ("EXPIRING_SOON", 2),
+        ("READY_FOR_SETUP", 1),
+        ("NO_RECENT_ACTIVITY", 2),
+        ("TRIAL", 1),
+        ("SUBSCRIPTION", 3),
+        ("EXPIRED", 2),
+    ]
+    assert facets["managedBy"] == [("PARTNER_ORG", 0), ("EXTERNAL_ADMIN", 0)]
+    assert facets["products"] == [("MEETINGS", 0), ("CALLING", 0), ("MESSAGING", 0), ("REAL_TIME_TRANSLATION", 0)]
