@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, NamedTuple
 
-from db.rules import PLAN_DETAIL_COLUMNS, STATUS_ORDER, STATUS_RULES, StatusWindows
+from db.rules import STATUS_ORDER, STATUS_RULES, StatusWindows
 
 
 class PlanRecord(NamedTuple):
@@ -38,6 +38,21 @@ class StatusDetailRecord(NamedTuple):
     day: dt.date | None
 
 
+def _plan(row: Any) -> PlanRecord:
+    """The plan of a detail row (its ``plan_*`` columns, :data:`db.rules.PLAN_DETAIL_COLUMNS`)."""
+    return PlanRecord(
+        id=row.plan_id,
+        kind=row.plan_kind,
+        ext_id=row.plan_ext_id,
+        status=row.plan_status,
+        starts_on=row.plan_starts_on,
+        ends_on=row.plan_ends_on,
+        auto_renew=row.plan_auto_renew,
+        started_by_id=row.plan_started_by_id,
+        customer_id=row.customer_id,
+    )
+
+
 def status_details(by_status: dict[str, list[Any]], windows: StatusWindows) -> list[StatusDetailRecord]:
     """One customer's details in status order from its rows grouped by status."""
     details = []
@@ -48,11 +63,7 @@ def status_details(by_status: dict[str, list[Any]], windows: StatusWindows) -> l
         rule = STATUS_RULES[name]
         since = [d for d in (rule.since(r, windows) for r in found) if d is not None]
         until = [d for d in (rule.until(r, windows) for r in found) if d is not None]
-        plans = [
-            PlanRecord(*(getattr(r, f"plan_{c}") for c in PLAN_DETAIL_COLUMNS), r.customer_id)
-            for r in found
-            if r.plan_id is not None
-        ]
+        plans = [_plan(r) for r in found if r.plan_id is not None]
         plans.sort(key=lambda p: (p.starts_on, p.id), reverse=True)
         details.append(
             StatusDetailRecord(
