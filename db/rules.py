@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Date,
+    Select,
     and_,
     case,
     exists,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from db.models import MANAGED_BY, PLAN_KINDS, PRODUCTS
 from db.sqlfunc import DaysBetween
 from db.tables import CUSTOMER, LINE, PLAN, SNAPSHOT
 
@@ -342,6 +344,74 @@ def has_live_product(customer, today: dt.date, products: list[str]) -> ColumnEle
 def has_live_plan_of_kind(customer, today: dt.date, kind: str) -> ColumnElement[bool]:
     """The customer has a live plan of ``kind`` (SUBSCRIPTION or TRIAL): the TRIAL / SUBSCRIPTION status."""
     return status_predicates(customer, today, StatusWindows())[kind]
+
+
+# The facets of the customer list (SPEC §3.3), by CustomerFacets field: their values in enum order.
+FACET_VALUES: dict[str, tuple[str, ...]] = {
+    "statuses": STATUS_ORDER,
+    "products": PRODUCTS,
+    "managed_by": MANAGED_BY,
+    "subscription_types": PLAN_KINDS,
+}
+
+
+def facet_predicates(customer, today: dt.date, windows: StatusWindows) -> dict[str, dict[str, ColumnElement[bool]]]:
+    """Each facet value's predicate on ``customer``: the one its filter uses."""
+    statuses = status_predicates(customer, today, windows)
+    return {
+        "statuses": statuses,
+        "products": {p: has_live_product(customer, today, [p]) for p in PRODUCTS},
+        "managed_by": {m: customer.c.managed_by == m for m in MANAGED_BY},
+        "subscription_types": {k: statuses[k] for k in PLAN_KINDS},  # a live plan of a kind is that status
+    }
+
+
+def facet_counts(
+    where: Sequence[ColumnElement[bool]],
+    chosen: dict[str, Sequence[str]],
+    today: dt.date,
+    windows: StatusWindows,
+    *,
+    group: ColumnElement[Any] | None = None,
+    source: Any = CUSTOMER,
+) -> Select:
+    """One statement counting every facet value over the customers of ``source`` matching ``where``.
+
+    ``chosen`` holds the values a filter asks for per facet (any of them); a
+    facet's counts apply every other facet's choice, never its own. An inner
+    select computes each value's predicate once per customer (a flag column;
+    its ``OFFSET 0`` keeps PostgreSQL from folding the EXISTS subqueries back
+    into every count: 3.7× slower with three filters at 10,000 customers); the
+    outer one counts. Columns: ``group`` (when given, one row per group) and
+    then the counts in :data:`FACET_VALUES` order (read them with :func:`facet_record`).
+    """
+    flag_columns: list[ColumnElement[Any]] = [] if group is None else [group.label("facet_group")]
+    labels: dict[int, str] = {}  # by predicate identity: TRIAL and SUBSCRIPTION are a status and a type
+    flag_of: dict[tuple[str, str], str] = {}
+    for name, predicates in facet_predicates(CUSTOMER, today, windows).items():
+        for value, predicate in predicates.items():
+            if id(predicate) not in labels:
+                labels[id(predicate)] = f"flag{len(labels)}"
+                flag_columns.append(predicate.label(labels[id(predicate)]))
+            flag_of[(name, value)] = labels[id(predicate)]
+    flags = select(*flag_columns).select_from(source).where(*where).offset(0).subquery("flags")
+    selected = {
+        name: or_(*[flags.c[flag_of[(name, v)]] for v in dict.fromkeys(values)]) if values else false()
+        for name, values in chosen.items()
+    }
+    counts = []
+    for name, values in FACET_VALUES.items():
+        others = [clause for other, clause in selected.items() if other != name]
+        counts += [func.count(case((and_(*others, flags.c[flag_of[(name, v)]]), 1))) for v in values]
+    if group is None:
+        return select(*counts)
+    return select(flags.c.facet_group, *counts).group_by(flags.c.facet_group)
+
+
+def facet_record(counts: Iterable[int]) -> dict[str, list[tuple[str, int]]]:
+    """``{facet: [(value, count), …]}`` from the counts of a :func:`facet_counts` row (all zeros for none)."""
+    row = iter(counts)
+    return {name: [(v, next(row, 0)) for v in values] for name, values in FACET_VALUES.items()}
 
 
 def days_between(later, earlier) -> ColumnElement[int]:

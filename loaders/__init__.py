@@ -24,7 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.access import Viewer, visible_customers
 from db.models import PRODUCTS
 from db.records import records
-from db.rules import STATUS_ORDER, StatusWindows, is_live, line_values_on, status_detail_rows, status_predicates
+from db.rules import (
+    STATUS_ORDER,
+    StatusWindows,
+    facet_counts,
+    facet_record,
+    is_live,
+    line_values_on,
+    status_detail_rows,
+    status_predicates,
+)
 from db.sqlfunc import keyset_after
 from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, INVOICE, LINE, ORDER, PLAN
 from loaders.status_details import status_details
@@ -451,6 +460,29 @@ class AssignedCountByAdminLoader(_Loader):
         return [counts.get(k, 0) for k in keys]
 
 
+class AssignedFacetsByAdminLoader(_Loader):
+    """The facets (:func:`db.rules.facet_record`) of the customers assigned to each admin that the viewer may see.
+
+    One grouped statement for the batch, so ``facets`` under a list of admins is one statement, not one per admin.
+    """
+
+    async def batch_load_fn(self, keys: list[int]):
+        viewer, today, windows = self.viewer, self.loaders.today, self.loaders.windows
+        statement = self.cached(
+            ("assigned_facets", viewer, today, windows),
+            lambda: facet_counts(
+                [self.keys_in(LINK.c.admin_id), visible_customers(CUSTOMER, viewer)],
+                {},
+                today,
+                windows,
+                group=LINK.c.admin_id,
+                source=LINK.join(CUSTOMER, CUSTOMER.c.id == LINK.c.customer_id),
+            ),
+        )
+        found = {row[0]: facet_record(row[1:]) for row in await self.rows(statement, keys)}
+        return [found.get(k) or facet_record(()) for k in keys]
+
+
 class HistoryPoint(NamedTuple):
     """One weekly point of a line: its values on ``date``, zeros while its plan is not live."""
 
@@ -526,6 +558,7 @@ class Loaders:
         self.history_by_line = HistoryByLineLoader(self)
         self.assigned_customers_by_admin = AssignedCustomersByAdminLoader(self)
         self.assigned_count_by_admin = AssignedCountByAdminLoader(self)
+        self.assigned_facets_by_admin = AssignedFacetsByAdminLoader(self)
 
     def clear_all(self) -> None:
         """Forget every cached value (after a mutation changed the data)."""

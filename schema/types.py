@@ -457,5 +457,4 @@ class PartnerAdmin(Node):
     ) -> CustomerConnection:
         ctx = info.context
         page = await customer_resolvers.assigned_customers(ctx, admin_db_id=self.db_id, first=first, after=after)
-        extra = [customer_resolvers.assigned_to(self.db_id)]
-        return customer_connection(page, ctx, lambda: customer_resolvers.customer_facets(ctx, None, extra))
+        return customer_connection(page, ctx, lambda: customer_resolvers.assigned_facets(ctx, self.db_id))

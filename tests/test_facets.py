@@ -169,3 +169,36 @@ async def test_an_empty_status_list_empties_the_other_facets_only(api, world):
     ]
     assert facets["managedBy"] == [("PARTNER_ORG", 0), ("EXTERNAL_ADMIN", 0)]
     assert facets["products"] == [("MEETINGS", 0), ("CALLING", 0), ("MESSAGING", 0), ("REAL_TIME_TRANSLATION", 0)]
+
+
+async def test_facets_under_a_list_of_admins_are_one_statement(api, world):
+    query = """{ partnerAdmins(first: 10) { nodes { email assignedCustomers { facets {
+      managedBy { value count } subscriptionTypes { value count } } } } } }"""
+    result = await api(query, token=TOKENS["ana"])
+    assert result.get("errors") is None, result
+    by_admin = {
+        n["email"].split("@")[0]: _counts(n["assignedCustomers"]["facets"])
+        for n in result["data"]["partnerAdmins"]["nodes"]
+    }
+    # sam: Alpha (live subscription) and gamma (live trial), both PARTNER_ORG; sally: Beta; ana, rita: nobody.
+    assert by_admin == {
+        "sam": {
+            "managedBy": [("PARTNER_ORG", 2), ("EXTERNAL_ADMIN", 0)],
+            "subscriptionTypes": [("SUBSCRIPTION", 1), ("TRIAL", 1)],
+        },
+        "sally": {
+            "managedBy": [("PARTNER_ORG", 1), ("EXTERNAL_ADMIN", 0)],
+            "subscriptionTypes": [("SUBSCRIPTION", 1), ("TRIAL", 0)],
+        },
+        "ana": {
+            "managedBy": [("PARTNER_ORG", 0), ("EXTERNAL_ADMIN", 0)],
+            "subscriptionTypes": [("SUBSCRIPTION", 0), ("TRIAL", 0)],
+        },
+        "rita": {
+            "managedBy": [("PARTNER_ORG", 0), ("EXTERNAL_ADMIN", 0)],
+            "subscriptionTypes": [("SUBSCRIPTION", 0), ("TRIAL", 0)],
+        },
+    }
+    # token + admins page + one statement for the four assignedCustomers pages + one grouped
+    # facets statement for all four = 4 (one per admin would be 2 + 4 + 4 = 10).
+    assert api.last_statements == 4
