@@ -24,9 +24,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.access import Viewer, visible_customers
 from db.models import PRODUCTS
 from db.records import records
-from db.rules import STATUS_ORDER, StatusWindows, is_live, line_values_on, status_predicates
+from db.rules import (
+    STATUS_ORDER,
+    StatusWindows,
+    facet_counts,
+    facet_record,
+    is_live,
+    line_values_on,
+    status_detail_rows,
+    status_predicates,
+)
 from db.sqlfunc import keyset_after
 from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, INVOICE, LINE, ORDER, PLAN
+from loaders.status_details import status_details
 
 PRODUCT_RANK = {p: i for i, p in enumerate(PRODUCTS)}
 # The assignments walked from an admin; an alias, so that a sales viewer's own
@@ -236,6 +246,25 @@ class StatusesByCustomerLoader(_Loader):
         return [by_id.get(k, []) for k in keys]
 
 
+class StatusDetailsByCustomerLoader(_Loader):
+    """:class:`loaders.status_details.StatusDetailRecord` s of each customer in status order, from :func:`db.rules.status_detail_rows`.
+
+    One statement for a batch: each status rule's rows (one per plan that
+    meets it, or one per customer) as a UNION ALL, so a detail exists exactly
+    when ``statuses`` lists the status.
+    """
+
+    async def batch_load_fn(self, keys: list[int]):
+        today, windows = self.loaders.today, self.loaders.windows
+        statement = self.cached(
+            ("status_details", today, windows), lambda: status_detail_rows(self.keys_in, today, windows)
+        )
+        rows: dict[int, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+        for row in await self.rows(statement, keys):
+            rows[row.customer_id][row.status].append(row)
+        return [status_details(rows.get(k, {}), windows) for k in keys]
+
+
 class ProductsByCustomerLoader(_Loader):
     """Products of the lines of each customer's live plans, in Product order."""
 
@@ -436,6 +465,29 @@ class AssignedCountByAdminLoader(_Loader):
         return [counts.get(k, 0) for k in keys]
 
 
+class AssignedFacetsByAdminLoader(_Loader):
+    """The facets (:func:`db.rules.facet_record`) of the customers assigned to each admin that the viewer may see.
+
+    One grouped statement for the batch, so ``facets`` under a list of admins is one statement, not one per admin.
+    """
+
+    async def batch_load_fn(self, keys: list[int]):
+        viewer, today, windows = self.viewer, self.loaders.today, self.loaders.windows
+        statement = self.cached(
+            ("assigned_facets", viewer, today, windows),
+            lambda: facet_counts(
+                [self.keys_in(LINK.c.admin_id), visible_customers(CUSTOMER, viewer)],
+                {},
+                today,
+                windows,
+                group=LINK.c.admin_id,
+                source=LINK.join(CUSTOMER, CUSTOMER.c.id == LINK.c.customer_id),
+            ),
+        )
+        found = {row[0]: facet_record(row[1:]) for row in await self.rows(statement, keys)}
+        return [found.get(k) or facet_record(()) for k in keys]
+
+
 class HistoryPoint(NamedTuple):
     """One weekly point of a line: its values on ``date``, zeros while its plan is not live."""
 
@@ -499,6 +551,7 @@ class Loaders:
         self.dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         self.customer_by_id = CustomerByIdLoader(self)
         self.statuses_by_customer = StatusesByCustomerLoader(self)
+        self.status_details_by_customer = StatusDetailsByCustomerLoader(self)
         self.products_by_customer = ProductsByCustomerLoader(self)
         self.plans_by_customer = PlansByCustomerLoader(self)
         self.plan_by_id = PlanByIdLoader(self)
@@ -510,6 +563,7 @@ class Loaders:
         self.history_by_line = HistoryByLineLoader(self)
         self.assigned_customers_by_admin = AssignedCustomersByAdminLoader(self)
         self.assigned_count_by_admin = AssignedCountByAdminLoader(self)
+        self.assigned_facets_by_admin = AssignedFacetsByAdminLoader(self)
 
     def clear_all(self) -> None:
         """Forget every cached value (after a mutation changed the data)."""

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, false, func, or_, select
 
 from db.access import visible_customers
 from db.models import fold
-from db.rules import has_live_plan_of_kind, has_live_product, status_predicates
+from db.rules import facet_counts, facet_record, has_live_plan_of_kind, has_live_product, status_predicates
 from db.tables import ADMIN, ASSIGNMENT, CUSTOMER
 from resolvers.context import Context
 from resolvers.ids import id_of
@@ -73,32 +73,74 @@ def _search(text: str | None) -> str | None:
 
 def customer_filter_clauses(ctx: Context, flt: CustomerFilterArgs | None) -> list[ColumnElement[bool]]:
     """The SQL predicates of a customer filter (visibility not included)."""
+    return list(_filter_clauses(ctx, flt).values())
+
+
+def _filter_clauses(ctx: Context, flt: CustomerFilterArgs | None) -> dict[str, ColumnElement[bool]]:
+    """The predicate of each field of the filter that is set, by :class:`CustomerFilterArgs` field name."""
     if flt is None:
-        return []
-    clauses: list[ColumnElement[bool]] = []
+        return {}
+    clauses: dict[str, ColumnElement[bool]] = {}
     search = _search(flt.search)
     if search:
-        clauses.append(CUSTOMER.c.name_key.like(_like_pattern(search), escape="\\"))
+        clauses["search"] = CUSTOMER.c.name_key.like(_like_pattern(search), escape="\\")
     if flt.managed_by is not None:
-        clauses.append(CUSTOMER.c.managed_by == flt.managed_by)
+        clauses["managed_by"] = CUSTOMER.c.managed_by == flt.managed_by
     if flt.products is not None:
         products = sorted(set(flt.products))
-        clauses.append(has_live_product(CUSTOMER, ctx.today, products) if products else false())
+        clauses["products"] = has_live_product(CUSTOMER, ctx.today, products) if products else false()
     if flt.statuses is not None:
         predicates = status_predicates(CUSTOMER, ctx.today, ctx.windows)
         chosen = [predicates[s] for s in dict.fromkeys(flt.statuses)]
-        clauses.append(or_(*chosen) if chosen else false())
+        clauses["statuses"] = or_(*chosen) if chosen else false()
     if flt.subscription_type is not None:
-        clauses.append(has_live_plan_of_kind(CUSTOMER, ctx.today, flt.subscription_type))
+        clauses["subscription_type"] = has_live_plan_of_kind(CUSTOMER, ctx.today, flt.subscription_type)
     if flt.assigned_to is not None:
         admin_id = id_of(flt.assigned_to, "PartnerAdmin")
         if admin_id is None:
             raise bad_input("`filter.assignedTo` is not the ID of a partner admin.")
-        clauses.append(_assigned_to(admin_id))
+        clauses["assigned_to"] = _assigned_to(admin_id)
     return clauses
 
 
+def _one(value: str | None) -> list[str] | None:
+    return None if value is None else [value]
+
+
+# The filter field of each facet (CustomerFacets field → its values as the filter asks for them).
+FACET_CHOICES: dict[str, Callable[[CustomerFilterArgs], Sequence[str] | None]] = {
+    "statuses": lambda f: f.statuses,
+    "products": lambda f: f.products,
+    "managed_by": lambda f: _one(f.managed_by),
+    "subscription_types": lambda f: _one(f.subscription_type),
+}
+# The filter fields the facets stand for; the other fields (search, assignedTo) apply to every count.
+FACET_FIELDS = frozenset({"statuses", "products", "managed_by", "subscription_type"})
+
+
+async def customer_facets(ctx: Context, flt: CustomerFilterArgs | None) -> dict[str, list[tuple[str, int]]]:
+    """``(value, count)`` of every value of every facet, in enum order, zero counts included: one statement.
+
+    Counts the customers the viewer may see that match every field of the
+    filter but the facet's own (SPEC §3.3); see :func:`db.rules.facet_counts`.
+    """
+    viewer = ctx.require_viewer()
+    flt = flt or CustomerFilterArgs()
+    clauses = _filter_clauses(ctx, flt)
+    where = [visible_customers(CUSTOMER, viewer), *(c for k, c in clauses.items() if k not in FACET_FIELDS)]
+    chosen = {name: values for name, pick in FACET_CHOICES.items() if (values := pick(flt)) is not None}
+    statement = facet_counts(where, chosen, ctx.today, ctx.windows)
+    return facet_record((await ctx.session.execute(statement)).one())
+
+
+async def assigned_facets(ctx: Context, admin_db_id: int) -> dict[str, list[tuple[str, int]]]:
+    """The facets of one admin's assigned customers that the viewer may see (batched across admins)."""
+    ctx.require_viewer()
+    return await ctx.loaders.assigned_facets_by_admin.load(admin_db_id)
+
+
 def _assigned_to(admin_db_id: int) -> ColumnElement[bool]:
+    """The customer is assigned to the admin ``admin_db_id``."""
     return (
         select(ASSIGNMENT.c.customer_id)
         .where(ASSIGNMENT.c.customer_id == CUSTOMER.c.id, ASSIGNMENT.c.admin_id == admin_db_id)

@@ -15,7 +15,9 @@ The cost is an upper estimate of the work a request asks for, in points:
   :attr:`Weights.trend_day` per point of ``licenseTrend``; a scan is counted
   once per distinct arguments (the same ``asOf``, product and window asked
   twice is one scan, each distinct ``asOf`` its own);
-* a ``totalCount`` of a customer, admin or audit list counts :attr:`Weights.count`;
+* a ``totalCount`` of a customer, admin or audit list counts :attr:`Weights.count`,
+  a customer list's ``facets`` one :attr:`Weights.count` per value it counts
+  (16, whichever facets are selected: one statement counts them all);
   a mutation :attr:`Weights.mutation`;
 * introspection counts the objects it returns, from the schema's own sizes
   (``__schema { types { fields { … } } }`` costs its number of fields).
@@ -95,7 +97,16 @@ LIST_SIZES: dict[tuple[str, str], int] = {
     ("Trial", "licenses"): 4,
     ("Subscription", "invoices"): 20,
     ("Subscription", "orders"): 20,
+    ("Customer", "statusDetails"): 8,  # at most one per status
+    ("StatusDetail", "plans"): 2,
+    # A facet lists every value of its enum.
+    ("CustomerFacets", "statuses"): 8,
+    ("CustomerFacets", "products"): 4,
+    ("CustomerFacets", "managedBy"): 2,
+    ("CustomerFacets", "subscriptionTypes"): 2,
 }
+# ``facets`` counts every value of every facet in one statement: a count per value.
+FACET_VALUES = sum(size for (type_name, _), size in LIST_SIZES.items() if type_name == "CustomerFacets")
 DEFAULT_LIST_SIZE = 10
 # Lists whose size is one of the field's own arguments.
 SIZE_ARGUMENTS: dict[tuple[str, str], str] = {
@@ -243,6 +254,8 @@ class _Walk:
                 self.scans[("rows", *section, _frozen(args))] = weights.scan
             else:
                 self.scans[("kpis", *section)] = weights.scan
+        elif type_name == "CustomerConnection" and name == "facets":
+            self.objects += multiplier * FACET_VALUES * weights.count / weights.object
         elif name == "totalCount":
             if "section" in scope:  # a section's totalCount is its KPI statement
                 self.scans[("kpis", scope.get("analytics"), scope.get("section"))] = weights.scan

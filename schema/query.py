@@ -17,7 +17,16 @@ from schema.audit import AuditEvent
 from schema.connection import Connection, connection
 from schema.enums import KpiProduct
 from schema.inputs import CustomerFilter, CustomerOrder, PartnerAdminFilter, plain
-from schema.types import Customer, InfoT, Node, PartnerAdmin, Subscription, Trial
+from schema.types import (
+    Customer,
+    CustomerConnection,
+    InfoT,
+    Node,
+    PartnerAdmin,
+    Subscription,
+    Trial,
+    customer_connection,
+)
 
 PAGE = "Page size, 1–100 (default 25)."
 
@@ -69,18 +78,19 @@ class Query:
         ] = None,
         filter: Annotated[CustomerFilter | None, strawberry.argument(description="Filters; all must hold.")] = None,
         order_by: Annotated[CustomerOrder | None, strawberry.argument(description="Order; default NAME ASC.")] = None,
-    ) -> Connection[Customer] | None:
+    ) -> CustomerConnection | None:
         ctx = info.context
+        flt = None if filter is None else CustomerFilterArgs(**plain(filter))
         page = await customer_resolvers.customer_page(
             ctx,
             first=first,
             after=after,
             last=last,
             before=before,
-            flt=None if filter is None else CustomerFilterArgs(**plain(filter)),
+            flt=flt,
             order=None if order_by is None else CustomerOrderArgs(**plain(order_by)),
         )
-        return connection(page, lambda r: Customer.from_record(r, ctx))
+        return customer_connection(page, ctx, lambda: customer_resolvers.customer_facets(ctx, flt))
 
     @strawberry.field(description="A customer by global ID; null when it does not exist or the caller may not see it.")
     async def customer(

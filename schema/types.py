@@ -10,6 +10,7 @@ loaders, so a page costs a fixed number of SQL statements. Types hold no SQL.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +22,7 @@ from db.rules import line_numbers
 from resolvers import customers as customer_resolvers
 from resolvers.ids import to_global_id
 from resolvers.pagination import bad_input
+from resolvers.status_details import status_reason
 from schema.connection import Connection, connection
 from schema.enums import (
     CustomerStatus,
@@ -32,6 +34,7 @@ from schema.enums import (
     SubscriptionStatus,
     TrialStatus,
 )
+from schema.facets import CustomerFacets
 from schema.relations import Relation
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,6 +48,9 @@ else:
 # Relations: each field's loader, key, part of the loaded value and builder, declared once (schema/relations.py).
 CUSTOMER_STATUSES = Relation("statuses_by_customer", key="db_id", build=None)
 CUSTOMER_PRODUCTS = Relation("products_by_customer", key="db_id", build=None)
+CUSTOMER_STATUS_DETAILS = Relation(
+    "status_details_by_customer", key="db_id", many=True, build=lambda r, c: StatusDetail.from_record(r, c)
+)
 CUSTOMER_SUBSCRIPTIONS = Relation(
     "plans_by_customer", key="db_id", pick=0, many=True, build=lambda r, c: Subscription.from_record(r, c)
 )
@@ -272,6 +278,61 @@ class Trial(Node):
         return await TRIAL_STARTED_BY.resolve(info.context, self)
 
 
+Plan = Annotated[
+    Subscription | Trial, strawberry.union("Plan", description="A plan of a customer: a subscription or a trial.")
+]
+
+
+@strawberry.type(
+    description=(
+        "Why a customer has one of its statuses (SPEC §2.1), from the same rule that decides the status: "
+        "a sentence, the plans behind it and the days the rule holds from and to."
+    )
+)
+class StatusDetail:
+    status: CustomerStatus = strawberry.field(description="The status explained.")
+    reason: str = strawberry.field(
+        description="A sentence a person can read saying why the status holds today, naming the plans and dates."
+    )
+    since: dt.date | None = strawberry.field(
+        description=(
+            "The day the rule began to hold, when the data says (else null); the earliest over `plans`. "
+            "LICENSE_OVERAGE: the first usage snapshot over the line's (current) total in the unbroken run that "
+            "gives today's value (not before the plan starts). EXPIRING_SOON: endsOn minus the window (not before the plan starts). "
+            "TRIAL, SUBSCRIPTION: the plan's startsOn. NO_RECENT_ACTIVITY: lastAdminActivityOn plus the window "
+            "plus one day (null when no admin was ever active). EXPIRED: the day after a plan was last live: "
+            "the latest endsOn of the ACTIVE plans that ended (null without one, or when a CANCELLED or CONVERTED "
+            "plan, stopped on a day not recorded, may have been live later). SUSPENDED, READY_FOR_SETUP: null (the day a status changed is not recorded)."
+        )
+    )
+    until: dt.date | None = strawberry.field(
+        description=(
+            "The last day the rule holds if nothing changes, when the data says (else null); the latest over "
+            "`plans`. EXPIRING_SOON, TRIAL, SUBSCRIPTION: the plan's endsOn (end of the current term). "
+            "Other statuses: null (they last until something changes)."
+        )
+    )
+    plans: list[Plan] = strawberry.field(
+        description=(
+            "The subscriptions and trials that make the status hold, newest first (by startsOn, ties by id); "
+            "empty for NO_RECENT_ACTIVITY and EXPIRED, which no plan makes hold."
+        )
+    )
+
+    @classmethod
+    def from_record(cls, record: Any, context: Context) -> StatusDetail:
+        """A detail from a :class:`loaders.status_details.StatusDetailRecord`."""
+        return cls(
+            status=record.status,
+            reason=status_reason(record, context.today, context.windows),
+            since=record.since,
+            until=record.until,
+            plans=[
+                (Trial if plan.kind == "TRIAL" else Subscription).from_record(plan, context) for plan in record.plans
+            ],
+        )
+
+
 @strawberry.type(description="A customer organisation managed by the partner.")
 class Customer(Node):
     name: str = strawberry.field(description="Name, unique per partner (case-insensitively).")
@@ -305,6 +366,13 @@ class Customer(Node):
         return await CUSTOMER_STATUSES.resolve(info.context, self)
 
     @strawberry.field(
+        description="Why the customer has each of its statuses: one detail per status, in `statuses` order.",
+        metadata=CUSTOMER_STATUS_DETAILS.metadata,
+    )
+    async def status_details(self, info: InfoT) -> list[StatusDetail]:
+        return await CUSTOMER_STATUS_DETAILS.resolve(info.context, self)
+
+    @strawberry.field(
         description="Products of the lines of the customer's live plans, in Product order.",
         metadata=CUSTOMER_PRODUCTS.metadata,
     )
@@ -330,6 +398,30 @@ class Customer(Node):
     )
     async def partner_admins(self, info: InfoT) -> list[PartnerAdmin]:
         return await CUSTOMER_ADMINS.resolve(info.context, self)
+
+
+@strawberry.type(
+    name="CustomerConnection",
+    description="A page of a list (Relay cursor connection); the field that answers it says its order.",
+)
+class CustomerConnection(Connection[Customer]):
+    facet_counts: strawberry.Private[Callable[[], Awaitable[dict[str, list[tuple[str, int]]]]]]
+
+    @strawberry.field(
+        description="How many customers each value of each filter would leave (one SQL statement; SPEC §3.3)."
+    )
+    async def facets(self) -> CustomerFacets:
+        return CustomerFacets.from_record(await self.facet_counts())
+
+
+def customer_connection(
+    page: Any, context: Context, facet_counts: Callable[[], Awaitable[dict[str, list[tuple[str, int]]]]]
+) -> CustomerConnection:
+    """The customer connection of ``page``; ``facet_counts`` runs only when ``facets`` is asked for."""
+    base = connection(page, lambda r: Customer.from_record(r, context))
+    return CustomerConnection(
+        edges=base.edges, nodes=base.nodes, page_info=base.page_info, count=base.count, facet_counts=facet_counts
+    )
 
 
 @strawberry.type(description="A person of the partner with one role.")
@@ -362,7 +454,7 @@ class PartnerAdmin(Node):
         info: InfoT,
         first: Annotated[int | None, strawberry.argument(description="Page size, 1–100 (default 25).")] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
-    ) -> Connection[Customer] | None:
+    ) -> CustomerConnection | None:
         ctx = info.context
         page = await customer_resolvers.assigned_customers(ctx, admin_db_id=self.db_id, first=first, after=after)
-        return connection(page, lambda r: Customer.from_record(r, ctx))
+        return customer_connection(page, ctx, lambda: customer_resolvers.assigned_facets(ctx, self.db_id))

@@ -131,16 +131,14 @@ def documents() -> dict[str, str]:
 
 DOCUMENTS = documents()
 # Documents of API features announced but not in today's schema, and the SDL that adds them.
-# (The `...Ordered` documents, rows(orderBy:), are in today's schema.)
-FEATURE_DOCUMENTS = {name for name in DOCUMENTS if name.endswith("WithStatusDetails")}
+# (Both announced features, rows(orderBy:) and Customer.statusDetails, are in today's schema.)
+FEATURE_DOCUMENTS: set[str] = set()
 FEATURE_SDL = """
-type StatusDetail { status: CustomerStatus! reason: String! since: Date until: Date }
-extend type Customer { statusDetails: [StatusDetail!]! }
 """
 
 
 def future_schema() -> Any:
-    """schema.graphql with the announced feature Customer.statusDetails."""
+    """schema.graphql: every announced feature is in it now."""
     from graphql import build_schema
 
     return build_schema((ROOT / "schema.graphql").read_text() + FEATURE_SDL)
@@ -830,9 +828,21 @@ def test_customer_list_multi_filters_sorting_page_size_and_paging(page: Page, se
 
 
 def test_status_badges_explain_themselves_from_the_page_when_the_api_cannot(page: Page, server: Server) -> None:
-    """Today's schema has no Customer.statusDetails: the page detects that and explains statuses itself."""
+    """A schema without Customer.statusDetails (a stand-in hides it): the page detects that and explains statuses itself."""
+
+    def hide(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if body.get("operationName") != "Features":
+            route.continue_()
+            return
+        data = server.raw(body, server.tokens["full"])["data"]
+        data["customer"]["fields"] = [f for f in data["customer"]["fields"] if f["name"] != "statusDetails"]
+        data["statusDetail"] = None
+        route.fulfill(json={"data": data})
+
+    page.route("**/graphql", hide)
     sign_in(page, server, server.tokens["full"])
-    # rows(orderBy:) is in today's schema; statusDetails is not.
+    # rows(orderBy:) is in today's schema; statusDetails is hidden by the stand-in.
     assert page.evaluate("document.documentElement.dataset.features") == (
         "rowOrder:recentlyAdded rowOrder:expiring rowOrder:renewing rowOrder:lowAssignment rowOrder:overLimit"
     )
@@ -845,7 +855,20 @@ def test_status_badges_explain_themselves_from_the_page_when_the_api_cannot(page
     )
     names = {body["operationName"] for body in page.sent}  # type: ignore[attr-defined]
     assert "Features" in names and "Customers" in names
-    assert not names & FEATURE_DOCUMENTS, names & FEATURE_DOCUMENTS
+    assert not names & {"CustomersWithStatusDetails", "CustomerWithStatusDetails"}
+
+
+def test_status_badges_carry_the_api_reason(page: Page, server: Server) -> None:
+    """Today's schema has Customer.statusDetails: the badges show the server's own sentence."""
+    sign_in(page, server, server.tokens["full"])
+    assert "statusDetails" in page.evaluate("document.documentElement.dataset.features").split()
+    page.get_by_test_id("nav-customers").click()
+    badge = page.locator("[data-testid=customer-row] [data-testid=status-SUBSCRIPTION]").first
+    badge.hover()
+    expect(badge).to_have_attribute("data-explained-by", "api")
+    expect(page.get_by_test_id("tooltip").get_by_test_id("status-reason")).to_contain_text(" is active from ")
+    names = {body["operationName"] for body in page.sent}  # type: ignore[attr-defined]
+    assert "CustomersWithStatusDetails" in names and "Customers" not in names
 
 
 def test_csv_download_of_the_list_and_a_section_has_every_row(page: Page, server: Server, tmp_path: Path) -> None:
