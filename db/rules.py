@@ -441,3 +441,12 @@ def line_numbers(*, total: int, assigned: int, used: int) -> tuple[int, int, flo
         assigned / total if total else None,
         used / total if total else None,
     )
+
+
+def trial_id(number: int) -> str:
+    """The id of a partner's ``number``-th trial, one format for seeded and API-made trials: ``Trial-000123``.
+
+    Six digits keep ids of the same length sorting in number order; past
+    999,999 the number simply grows a digit.
+    """
+    return f"Trial-{number:06d}"

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.io import LoadResult, load_document
 from db.models import fold
+from db.rules import trial_id
 
 __all__ = ["generate_document", "seed"]
 
@@ -463,7 +464,7 @@ class _Generator:
     ) -> dict[str, Any]:
         rng = self.rng
         trial: dict[str, Any] = {
-            "trialId": f"Trial-{self.next_trial:06d}",
+            "trialId": trial_id(self.next_trial),
             "status": status,
             "startsOn": start.isoformat(),
             "endsOn": end.isoformat(),

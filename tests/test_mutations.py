@@ -314,10 +314,10 @@ async def test_start_trial_for_an_existing_customer(api, world):
     payload = await mutate(api, "startTrial", {"customerId": zeta, "products": ["CALLING", "MEETINGS"], "licenses": 25})
     assert payload["userErrors"] == []
     trial = payload["trial"]
-    # Acme has 2 trials (Trial-G, Trial-E) → the next id is Trial-3. Default 30 days:
+    # Acme has 2 trials (Trial-G, Trial-E) → the next id is Trial-000003 (db.rules.trial_id: six digits, as seeded). Default 30 days:
     # 2026-11-25 + 30 = 2026-12-25. Lines in Product order, no usage yet.
     assert {k: v for k, v in trial.items() if k != "id"} == {
-        "trialId": "Trial-3",
+        "trialId": "Trial-000003",
         "status": "ACTIVE",
         "startsOn": "2026-11-25",
         "endsOn": "2026-12-25",
@@ -333,13 +333,13 @@ async def test_start_trial_for_an_existing_customer(api, world):
     customer = payload["customer"]
     assert customer["id"] == zeta
     assert customer["statuses"] == ["EXPIRING_SOON", "TRIAL", "SUBSCRIPTION"]
-    assert customer["trials"] == [{"trialId": "Trial-3", "status": "ACTIVE"}]
+    assert customer["trials"] == [{"trialId": "Trial-000003", "status": "ACTIVE"}]
     assert customer["partnerAdmins"] == []
     # ...and so does a fresh query.
     node = await query(
         api, "query($id: ID!) { node(id: $id) { ... on Trial { trialId customer { name } } } }", {"id": trial["id"]}
     )
-    assert node["node"] == {"trialId": "Trial-3", "customer": {"name": "Zeta"}}
+    assert node["node"] == {"trialId": "Trial-000003", "customer": {"name": "Zeta"}}
     event = await last_audit(api)
     assert event["actor"] == {"email": "ana@p1.example"}
     assert (event["actorEmail"], event["action"], event["targetType"], event["targetId"]) == (
@@ -349,7 +349,7 @@ async def test_start_trial_for_an_existing_customer(api, world):
         trial["id"],
     )
     assert event["details"] == {
-        "trialId": "Trial-3",
+        "trialId": "Trial-000003",
         "customer": zeta,
         "products": ["MEETINGS", "CALLING"],
         "licenses": 25,
@@ -477,13 +477,13 @@ async def test_start_trial_for_a_customer_the_caller_cannot_see(api, session, wo
 
 
 async def test_trial_ids_skip_taken_numbers(api, session, world):
-    # An imported Trial-4 exists: 3 trials → candidate Trial-4 is taken → Trial-5.
+    # An imported Trial-000004 exists: 3 trials → candidate Trial-000004 is taken → Trial-000005.
     await f.plan(
         session,
         partner_id=1,
         customer_id=world.customers["Epsilon"],
         kind="TRIAL",
-        ext_id="Trial-4",
+        ext_id="Trial-000004",
         status="CANCELLED",
         starts="2025-01-01",
         ends="2025-01-31",
@@ -492,12 +492,12 @@ async def test_trial_ids_skip_taken_numbers(api, session, world):
     payload = await mutate(
         api, "startTrial", {"customerId": world.gid("Customer", "Zeta"), "products": ["MEETINGS"], "licenses": 5}
     )
-    assert payload["trial"]["trialId"] == "Trial-5"
+    assert payload["trial"]["trialId"] == "Trial-000005"
 
 
 async def test_trial_id_collision_is_retried_in_a_savepoint(api, session, world, monkeypatch):
     # Simulate a concurrent start that took our number: the first candidate is Trial-G (taken).
-    # The insert fails inside a savepoint, the next candidate Trial-3 is used, and the rest of
+    # The insert fails inside a savepoint, the next candidate Trial-000003 is used, and the rest of
     # the transaction (nothing lost) commits.
     original = trials._free_trial_id
     calls = []
@@ -511,10 +511,10 @@ async def test_trial_id_collision_is_retried_in_a_savepoint(api, session, world,
         api, "startTrial", {"newCustomer": {"name": "Retry"}, "products": ["MEETINGS"], "licenses": 5}
     )
     assert payload["userErrors"] == []
-    assert payload["trial"]["trialId"] == "Trial-3" and len(calls) == 2
+    assert payload["trial"]["trialId"] == "Trial-000003" and len(calls) == 2
     assert payload["customer"]["name"] == "Retry"
     dump = await snapshot(session)
-    assert len([p for p in dump["plan"] if p[3] == "TRIAL"]) == 3  # Trial-G, Trial-E, Trial-3
+    assert len([p for p in dump["plan"] if p[3] == "TRIAL"]) == 3  # Trial-G, Trial-E, Trial-000003
 
 
 @pytest.mark.parametrize(
@@ -568,7 +568,7 @@ async def test_mutations_of_one_document_run_in_order(api, session, world):
     variables = {"input": {"customerId": world.gid("Customer", "Zeta"), "products": ["MEETINGS"], "licenses": 5}}
     data = await query(api, doc, variables)
     assert data == {
-        "first": {"trial": {"trialId": "Trial-3"}, "userErrors": []},
+        "first": {"trial": {"trialId": "Trial-000003"}, "userErrors": []},
         "second": {"trial": None, "userErrors": [{"code": "TRIAL_ALREADY_ACTIVE"}]},
     }
     assert await audit_count(api) == 1  # the refused one changed nothing, so nothing is audited
@@ -709,9 +709,9 @@ async def test_cancel_trial_then_a_new_one_can_start(api, session, world):
         who="sam",
     )
     assert started["userErrors"] == []
-    # Newest first: Trial-3 (starts today) before Trial-G (2026-11-01).
+    # Newest first: Trial-000003 (starts today) before Trial-G (2026-11-01).
     assert started["customer"]["trials"] == [
-        {"trialId": "Trial-3", "status": "ACTIVE"},
+        {"trialId": "Trial-000003", "status": "ACTIVE"},
         {"trialId": "Trial-G", "status": "CANCELLED"},
     ]
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.access import visible_customers
 from db.models import PRODUCTS, fold
+from db.rules import trial_id
 from db.tables import ASSIGNMENT, CUSTOMER, LINE, PLAN
 from resolvers.ids import to_global_id
 from resolvers.mutations.codes import Code
@@ -127,7 +128,7 @@ async def _subscription_id_taken(session: AsyncSession, partner_id: int, subscri
 
 
 async def _free_trial_id(session: AsyncSession, partner_id: int) -> str:
-    """A ``Trial-<n>`` id not yet used by the partner.
+    """A trial id (:func:`db.rules.trial_id`) not yet used by the partner.
 
     ``n`` starts at the partner's trial count + 1 (so API-made ids count up),
     skipping ids already taken, e.g. by imported trials.
@@ -139,7 +140,7 @@ async def _free_trial_id(session: AsyncSession, partner_id: int) -> str:
     ).scalar_one()
     start = count + 1
     while True:
-        candidates = [f"Trial-{n}" for n in range(start, start + 50)]
+        candidates = [trial_id(n) for n in range(start, start + 50)]
         taken = set(
             (
                 await session.execute(
