@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from db.engine import make_engine, make_sessionmaker
 from db.io import ImportValidationError, dump_json, export_document, load_document
@@ -75,8 +76,8 @@ async def _prepare_for_serve(settings: Settings) -> tuple[str | None, str | None
             )
         email = (
             await session.execute(
-                select(PartnerAdmin.email)
-                .where(PartnerAdmin.role == "PARTNER_FULL_ADMIN")
+                select(col(PartnerAdmin.email))
+                .where(col(PartnerAdmin.role) == "PARTNER_FULL_ADMIN")
                 .order_by(PartnerAdmin.email)
                 .limit(1)
             )
@@ -215,7 +216,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    async def _run(session: AsyncSession):
+    async def _run(session: AsyncSession) -> str | int:
+        value: str | int
         if args.action == "create":
             value = await create_token(session, email=args.email, partner=args.partner)
         else:

@@ -141,8 +141,8 @@ def row_type(decl: A.SectionDeclaration) -> type:
 
 def order_input(decl: A.SectionDeclaration) -> type:
     """``<T>RowOrder { field: <T>RowOrderField!, direction: OrderDirection! = ASC }``."""
-    fields = strawberry.enum(
-        Enum(  # type: ignore[misc]
+    fields = strawberry.enum(  # type: ignore[call-overload]
+        Enum(
             f"{decl.type_name}RowOrderField",
             {c.order_name: c.order_name for c in decl.all_columns},
             type=str,
@@ -248,7 +248,9 @@ def section_type(decl: A.SectionDeclaration) -> type:
     """``<T>Section``: ``days`` for a windowed section, its KPI fields, then ``rows``."""
     annotations: dict[str, Any] = {"days": int} if decl.windowed else {}
     annotations.update(
-        product=strawberry.Private[str], as_of=strawberry.Private[dt.date], once=strawberry.Private[_Once | None]
+        product=strawberry.Private[str],
+        as_of=strawberry.Private[dt.date],
+        once=strawberry.Private[_Once | None],  # type: ignore[misc]
     )
     namespace: dict[str, Any] = {"__module__": __name__, "__annotations__": annotations, "decl": decl, "once": None}
     if decl.windowed:

@@ -158,5 +158,5 @@ class Query:
             dt.date | None,
             strawberry.argument(description="Day to compute for; default today. Within ten years of today."),
         ] = None,
-    ) -> Analytics | None:
+    ) -> Analytics | None:  # type: ignore[valid-type]  # a class built from the declarations
         return resolve_analytics(info, product, as_of)

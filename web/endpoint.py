@@ -391,7 +391,7 @@ class GraphQLEndpoint:
                 stoppers.append(interrupter(await session.connection()))
             except Exception as exc:  # noqa: BLE001 - the database is down or misbehaving
                 error = classify(GraphQLError(str(exc), original_error=exc))
-                log_fields["errors"] = [error.extensions["code"]]
+                log_fields["errors"] = [(error.extensions or {}).get("code")]
                 return graphql_response({"errors": [error.formatted]}, status=503, media_type=media_type)
             context = Context.create(session=session, viewer=viewer, today=today(), settings=settings)
             allowed = (
@@ -430,7 +430,7 @@ class GraphQLEndpoint:
                 else classify(e)
                 for e in raw
             ]
-            codes = [e.extensions.get("code") for e in errors]
+            codes = [(e.extensions or {}).get("code") for e in errors]
             if codes:
                 log_fields["errors"] = codes
             status = 200

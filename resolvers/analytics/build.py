@@ -202,7 +202,7 @@ def ordered_rows(
         missing = case((key.is_(None), 1), else_=0).label("order_missing")
         key = func.coalesce(key, 0).label("order_value")
         extra = [missing, key]
-        leading = [(missing, False), (key, descending)]
+        leading: list[tuple[Any, bool]] = [(missing, False), (key, descending)]
         parsers = [_PARSERS[int], _parser(column)]
     elif column.type is bool:
         # A keyset compares with bound values, and SQL has no `>` for a bound
