@@ -45,6 +45,19 @@ AUDIT = _table(AuditEvent)
 TREND_CACHE = _table(TrendCache)
 TREND_CACHE_VERSION = _table(TrendCacheVersion)
 
+# A plan as the API and the export read it: every column but the partner's.
+PLAN_COLUMNS = (
+    PLAN.c.id,
+    PLAN.c.customer_id,
+    PLAN.c.kind,
+    PLAN.c.ext_id,
+    PLAN.c.status,
+    PLAN.c.starts_on,
+    PLAN.c.ends_on,
+    PLAN.c.auto_renew,
+    PLAN.c.started_by_id,
+)
+
 __all__ = [
     "ADMIN",
     "ASSIGNMENT",
@@ -55,6 +68,7 @@ __all__ = [
     "ORDER",
     "PARTNER",
     "PLAN",
+    "PLAN_COLUMNS",
     "SNAPSHOT",
     "TOKEN",
     "TREND_CACHE",

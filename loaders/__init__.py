@@ -35,24 +35,13 @@ from db.rules import (
     status_predicates,
 )
 from db.sqlfunc import keyset_after
-from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, INVOICE, LINE, ORDER, PLAN
+from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, INVOICE, LINE, ORDER, PLAN, PLAN_COLUMNS
 from loaders.status_details import status_details
 
 PRODUCT_RANK = {p: i for i, p in enumerate(PRODUCTS)}
 # The assignments walked from an admin; an alias, so that a sales viewer's own
 # visibility check (an EXISTS on customer_admin) stays a subquery of its own.
 LINK = ASSIGNMENT.alias("link")
-PLAN_COLUMNS = (
-    PLAN.c.id,
-    PLAN.c.customer_id,
-    PLAN.c.kind,
-    PLAN.c.ext_id,
-    PLAN.c.status,
-    PLAN.c.starts_on,
-    PLAN.c.ends_on,
-    PLAN.c.auto_renew,
-    PLAN.c.started_by_id,
-)
 CUSTOMER_COLUMNS = (
     CUSTOMER.c.id,
     CUSTOMER.c.name,

@@ -30,7 +30,7 @@ from db.io.validate import (
     keys_of,
 )
 from db.models import PRODUCTS, fold
-from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, INVOICE, LINE, ORDER, PARTNER, PLAN, SNAPSHOT
+from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, INVOICE, LINE, ORDER, PARTNER, PLAN_COLUMNS, SNAPSHOT
 
 _PRODUCT_RANK = {product: rank for rank, product in enumerate(PRODUCTS)}
 # Key order of each record: the models' field order, i.e. the SPEC's.
@@ -77,19 +77,7 @@ async def export_document(session: AsyncSession) -> dict[str, Any]:
         )
     )
     assignments = await rows(select(ASSIGNMENT.c.customer_id, ASSIGNMENT.c.admin_id))
-    plans = await rows(
-        select(
-            PLAN.c.id,
-            PLAN.c.customer_id,
-            PLAN.c.kind,
-            PLAN.c.ext_id,
-            PLAN.c.status,
-            PLAN.c.starts_on,
-            PLAN.c.ends_on,
-            PLAN.c.auto_renew,
-            PLAN.c.started_by_id,
-        )
-    )
+    plans = await rows(select(*PLAN_COLUMNS))
     lines = await rows(select(LINE.c.id, LINE.c.plan_id, LINE.c.product, LINE.c.total))
     # The primary key (line_id, date) serves this order on both databases.
     snapshots = await rows(
