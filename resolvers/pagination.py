@@ -14,6 +14,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from sqlalchemy import Select
 
 from db.records import records
 from db.sqlfunc import keyset_after
+from db.text import fits_int32, refused_character
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 MAX_PAGE_SIZE = 100
@@ -115,14 +117,43 @@ def decode_cursor(cursor: str, key_kind: str, argument: str) -> list[Any]:
         GraphQLError: when the cursor is malformed or belongs to another list
             or ordering.
     """
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        payload = None
-    if not isinstance(payload, list) or not payload or payload[0] != key_kind:
+    payload = None
+    if len(cursor) <= MAX_CURSOR_LENGTH:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            payload = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+            payload = None
+    if (
+        not isinstance(payload, list)
+        or not payload
+        or payload[0] != key_kind
+        or not all(_cursor_value(v) for v in payload[1:])
+    ):
         raise bad_input(f"`{argument}` is not a cursor of this list and ordering.")
     return payload[1:]
+
+
+# Cursors we issue are a few dozen bytes; a sort key holds names of at most 200 characters.
+MAX_CURSOR_LENGTH = 2048
+
+
+def _cursor_value(value: Any) -> bool:
+    """Whether ``value`` could be a sort key value we issued (before it reaches SQL as a bound parameter).
+
+    Integers must fit the database's 32-bit columns (10**30 would make
+    PostgreSQL fail the statement), floats be finite, strings hold no
+    control character; nothing nested.
+    """
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return fits_int32(value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return refused_character(value) is None
+    return False
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, select
@@ -53,3 +55,37 @@ def test_keyset_after_starts_with_a_range_on_the_first_column():
         )
     )
     assert sql.startswith("t.a <= 'm' AND (t.a < 'm'"), sql
+
+
+def _cursor(payload: str) -> str:
+    """A cursor holding the JSON text ``payload`` (what a client could forge)."""
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        "1000000000000000000000000000000, 1",  # past int32: PostgreSQL failed the statement (a 500 before)
+        "2147483648, 1",
+        "1e999, 1",  # infinity
+        '"a\\u0000b", 1',
+        '["nested"], 1',
+        '{"k": 1}, 1',
+    ],
+)
+async def test_a_forged_cursor_is_refused_before_sql(api, world, values):
+    # A real cursor's first element names its list and ordering; keep it, forge the rest.
+    page = await api("{ customers(first: 1) { edges { cursor } } }", token="t-ana")
+    real = page["data"]["customers"]["edges"][0]["cursor"]
+    kind = json.loads(base64.urlsafe_b64decode(real + "=" * (-len(real) % 4)))[0]
+    query = "query($c: String) { customers(first: 1, after: $c) { totalCount } }"
+    body = await api(query, {"c": _cursor(f'["{kind}", {values}]')}, token="t-ana")
+    assert body["data"] == {"customers": None}
+    assert body["errors"][0]["message"] == "`after` is not a cursor of this list and ordering."
+
+
+async def test_an_overlong_cursor_is_refused(api, world):
+    body = await api(
+        "query($c: String) { customers(first: 1, after: $c) { totalCount } }", {"c": "A" * 5000}, token="t-ana"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
