@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 
 import pytest
 from sqlalchemy import text
 
 from db.collation import MAX_SORT_KEY, search_fold, sort_key
+from db.io import load_document
+from db.seed import seed
 from tests import factories as f
+from tests.test_import import small_doc
 
 # The expected order, worked out by hand from the Unicode Collation Algorithm's
 # default table (non-ignorable: punctuation and spaces weigh like characters,
@@ -247,3 +251,37 @@ async def test_a_very_long_name_is_stored_and_listed(api, partner, session):
     await session.commit()
     # U+FDFA is an Arabic ligature: after Latin, Greek and Cyrillic.
     assert await _names(api, first=100) == [*NAME_ORDER, long_name]
+
+
+START_TRIAL = """mutation($input: StartTrialInput!) {
+  startTrial(input: $input) { trial { trialId } userErrors { code } }
+}"""
+
+
+async def test_a_customer_started_by_start_trial_is_in_order_and_found(api, partner):
+    # "Ćuprija": Ć = c, then u, so after "Cacak" and "Čačak" (a) and before "Cvijeta" (v).
+    variables = {"input": {"newCustomer": {"name": "Ćuprija"}, "products": ["MEETINGS"], "licenses": 5}}
+    result = await api(START_TRIAL, variables, token="t-ana")
+    assert result["data"]["startTrial"]["userErrors"] == [], result
+    trial_id = result["data"]["startTrial"]["trial"]["trialId"]
+    assert (await _names(api, first=10))[6:10] == ["Cacak", "Čačak", "Ćuprija", "Cvijeta"]
+    assert await _names(api, first=10, filter={"search": "CUPRIJA"}) == ["Ćuprija"]
+    assert await _names(api, first=10, filter={"search": trial_id}) == ["Ćuprija"]
+
+
+async def _keys_follow_names(session) -> int:
+    rows = (await session.execute(text("SELECT name, sort_key, search_key FROM customer"))).all()
+    assert all(bytes(r.sort_key) == sort_key(r.name) and r.search_key == search_fold(r.name) for r in rows)
+    return len(rows)
+
+
+async def test_the_seed_and_the_import_write_the_keys(session):
+    await seed(session, customers=30, today=dt.date(2026, 11, 25))
+    assert await _keys_follow_names(session) == 30
+    # A renaming import rewrites both keys with the name ("Globex" and "Čačak Telekom" swap).
+    await load_document(session, small_doc())
+    doc = small_doc()
+    customers = doc["partners"][0]["customers"]
+    customers[0]["name"], customers[1]["name"] = customers[1]["name"], customers[0]["name"]
+    await load_document(session, doc)
+    assert await _keys_follow_names(session) == 32
