@@ -14,6 +14,8 @@ Design notes (why, not what):
   snapshot is dated in the future), and only otherwise from the snapshots.
 * Case-insensitive names: ``name_key`` holds ``casefold(name)``; SQLite's
   ``lower()`` is ASCII-only, so the folding is done once in Python on write.
+  Likewise the name's place in lists (``sort_key``, DUCET) and its search
+  form (``search_key``): see :mod:`db.collation`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     PrimaryKeyConstraint,
     String,
@@ -50,6 +53,8 @@ PLAN_KINDS = ("SUBSCRIPTION", "TRIAL")
 
 
 NAME_KEY_TYPE = String(200).with_variant(String(200, collation="C"), "postgresql")
+# Code point order and matching on PostgreSQL whatever the database's locale, as on SQLite.
+SEARCH_KEY_TYPE = Text().with_variant(Text(collation="C"), "postgresql")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -123,6 +128,8 @@ class Customer(SQLModel, table=True):
         UniqueConstraint("partner_id", "key", name="uq_customer_key"),
         UniqueConstraint("partner_id", "name_key", name="uq_customer_name"),
         Index("ix_customer_partner_created", "partner_id", "created_on", "id"),
+        # Serves the NAME order and its keyset cursors (resolvers/customers.py).
+        Index("ix_customer_partner_sort", "partner_id", "sort_key", "id"),
         CheckConstraint(_in("managed_by", MANAGED_BY), name="ck_customer_managed_by"),
         NEVER_REUSED,
     )
@@ -130,9 +137,12 @@ class Customer(SQLModel, table=True):
     partner_id: int = Field(sa_column=_fk("partner.id"))
     key: str = Field(sa_column=Column(String(100), nullable=False))
     name: str = Field(sa_column=Column(String(200), nullable=False))
-    # Byte (code point) order on both databases, whatever PostgreSQL's locale:
-    # the same list order everywhere, and the index still serves ORDER BY.
+    # Unique per partner (uq_customer_name); compared by code point on both
+    # databases, whatever PostgreSQL's locale.
     name_key: str = Field(sa_column=Column(NAME_KEY_TYPE, nullable=False))
+    # BLOB / bytea: both databases compare it bytewise (memcmp), the same order everywhere.
+    sort_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    search_key: str = Field(sa_column=Column(SEARCH_KEY_TYPE, nullable=False))
     managed_by: str = Field(sa_column=Column(String(16), nullable=False))
     created_on: dt.date = Field(sa_column=Column(Date, nullable=False))
     last_admin_activity_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))

@@ -395,18 +395,18 @@ class AssignedCustomersByAdminLoader(_Loader):
     """One keyset page of the customers assigned to each admin that the viewer may see, by name.
 
     Keyed by ``(admin id, rows wanted, cursor)`` where the cursor is the
-    ``(name_key, id)`` to start after, or ``None``. Keys with the same page
+    ``(sort_key, id)`` to start after, or ``None``. Keys with the same page
     arguments (the usual case: one ``assignedCustomers(first: n)`` under a
     list of admins) are answered by one statement: each admin's rows numbered
     in name order with a window function, and the first ``rows wanted`` kept.
     So a nested connection costs one statement per level, not one per parent.
     """
 
-    async def batch_load_fn(self, keys: list[tuple[int, int, tuple[str, int] | None]]):
-        groups: dict[tuple[int, tuple[str, int] | None], list[int]] = defaultdict(list)
+    async def batch_load_fn(self, keys: list[tuple[int, int, tuple[bytes, int] | None]]):
+        groups: dict[tuple[int, tuple[bytes, int] | None], list[int]] = defaultdict(list)
         for admin_id, size, cursor in keys:
             groups[(size, cursor)].append(admin_id)
-        found: dict[tuple[int, int, tuple[str, int] | None], list[Any]] = {}
+        found: dict[tuple[int, int, tuple[bytes, int] | None], list[Any]] = {}
         for (size, cursor), admin_ids in groups.items():
             rows = await self.rows(self._statement(size, cursor), sorted(set(admin_ids)))
             by_admin = _grouped(rows, "admin_id")
@@ -414,16 +414,16 @@ class AssignedCustomersByAdminLoader(_Loader):
                 found[(admin_id, size, cursor)] = by_admin.get(admin_id, [])
         return [found[key] for key in keys]
 
-    def _statement(self, size: int, cursor: tuple[str, int] | None) -> Any:
+    def _statement(self, size: int, cursor: tuple[bytes, int] | None) -> Any:
         viewer = self.viewer
 
         def build() -> Any:
             conditions = [self.keys_in(LINK.c.admin_id), visible_customers(CUSTOMER, viewer)]
             if cursor is not None:
-                conditions.append(keyset_after([CUSTOMER.c.name_key, CUSTOMER.c.id], cursor, [False, False]))
-            number = func.row_number().over(partition_by=LINK.c.admin_id, order_by=(CUSTOMER.c.name_key, CUSTOMER.c.id))
+                conditions.append(keyset_after([CUSTOMER.c.sort_key, CUSTOMER.c.id], cursor, [False, False]))
+            number = func.row_number().over(partition_by=LINK.c.admin_id, order_by=(CUSTOMER.c.sort_key, CUSTOMER.c.id))
             numbered = (
-                select(LINK.c.admin_id, *CUSTOMER_COLUMNS, CUSTOMER.c.name_key, number.label("position"))
+                select(LINK.c.admin_id, *CUSTOMER_COLUMNS, CUSTOMER.c.sort_key, number.label("position"))
                 .select_from(LINK.join(CUSTOMER, CUSTOMER.c.id == LINK.c.customer_id))
                 .where(*conditions)
                 .subquery("numbered")

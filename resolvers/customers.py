@@ -10,18 +10,19 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, or_, select
 
 from db.access import visible_customers
+from db.collation import search_fold
 from db.models import fold
 from db.rules import facet_counts, facet_record, has_live_plan_of_kind, has_live_product, status_predicates
-from db.tables import ADMIN, ASSIGNMENT, CUSTOMER
+from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, PLAN
 from resolvers.context import Context
 from resolvers.ids import id_of
-from resolvers.pagination import Page, bad_input, encode_cursor, keyset_page, page_request
+from resolvers.pagination import Page, bad_input, bytes_value, encode_cursor, keyset_page, page_request
 
 MAX_SEARCH = 200
 CUSTOMER_COLUMNS = (
     CUSTOMER.c.id,
     CUSTOMER.c.name,
-    CUSTOMER.c.name_key,
+    CUSTOMER.c.sort_key,
     CUSTOMER.c.managed_by,
     CUSTOMER.c.created_on,
     CUSTOMER.c.last_admin_activity_on,
@@ -60,9 +61,21 @@ class PartnerAdminFilterArgs:
     search: str | None = None
 
 
-def _like_pattern(text: str) -> str:
-    escaped = fold(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _like_pattern(folded: str) -> str:
+    """``%folded%`` with LIKE's own characters escaped, to match them literally."""
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def _customer_search(text: str) -> ColumnElement[bool]:
+    """The name contains ``text`` ignoring case and accents, or ``text`` is one of its subscription or trial ids.
+
+    Both sides are folded by :func:`db.collation.search_fold`, so the match is
+    the same on both databases (SQLite's LIKE also ignores ASCII case, but the
+    folded sides hold no upper-case ASCII letters for it to ignore).
+    """
+    has_plan = select(PLAN.c.id).where(PLAN.c.customer_id == CUSTOMER.c.id, PLAN.c.ext_id == text).exists()
+    return or_(CUSTOMER.c.search_key.like(_like_pattern(search_fold(text)), escape="\\"), has_plan)
 
 
 def _search(text: str | None) -> str | None:
@@ -83,7 +96,7 @@ def _filter_clauses(ctx: Context, flt: CustomerFilterArgs | None) -> dict[str, C
     clauses: dict[str, ColumnElement[bool]] = {}
     search = _search(flt.search)
     if search:
-        clauses["search"] = CUSTOMER.c.name_key.like(_like_pattern(search), escape="\\")
+        clauses["search"] = _customer_search(search)
     if flt.managed_by is not None:
         clauses["managed_by"] = CUSTOMER.c.managed_by == flt.managed_by
     if flt.products is not None:
@@ -154,7 +167,7 @@ def _customer_order(order: CustomerOrderArgs | None) -> tuple[str, list[Any], bo
     desc = order.direction == "DESC"
     if order.field == "CREATED_ON":
         return f"customer:CREATED_ON:{int(desc)}", [CUSTOMER.c.created_on, CUSTOMER.c.id], desc, dt.date.fromisoformat
-    return f"customer:NAME:{int(desc)}", [CUSTOMER.c.name_key, CUSTOMER.c.id], desc, str
+    return f"customer:NAME:{int(desc)}", [CUSTOMER.c.sort_key, CUSTOMER.c.id], desc, bytes_value
 
 
 async def customer_page(
@@ -204,7 +217,7 @@ async def assigned_customers(ctx: Context, *, admin_db_id: int, first: int | Non
     """
     ctx.require_viewer()
     kind = "customer:NAME:0"
-    page = page_request(first=first, after=after, key_kind=kind, parsers=(str, int))
+    page = page_request(first=first, after=after, key_kind=kind, parsers=(bytes_value, int))
     cursor = None if page.cursor is None else (page.cursor[0], page.cursor[1])
     rows = await ctx.loaders.assigned_customers_by_admin.load((admin_db_id, page.size + 1, cursor))
     loader = ctx.loaders.customer_by_id
@@ -217,7 +230,7 @@ async def assigned_customers(ctx: Context, *, admin_db_id: int, first: int | Non
 
     return Page(
         rows=shown,
-        cursors=[encode_cursor(kind, (row.name_key, row.id)) for row in shown],
+        cursors=[encode_cursor(kind, (row.sort_key, row.id)) for row in shown],
         has_next_page=len(rows) > page.size,
         has_previous_page=cursor is not None,
         count=count,
@@ -236,7 +249,7 @@ async def partner_admin_page(
             where.append(ADMIN.c.role.in_(list(flt.roles)) if flt.roles else false())
         search = _search(flt.search)
         if search:
-            pattern = _like_pattern(search)
+            pattern = _like_pattern(fold(search))
             where.append(
                 or_(
                     func.lower(ADMIN.c.email).like(pattern, escape="\\"),

@@ -99,7 +99,24 @@ def page_request(
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, bytes):
+        # JSON holds no bytes: a binary sort key (customer.sort_key) travels as base64.
+        return base64.b64encode(value).decode("ascii")
     return value
+
+
+def bytes_value(value: Any) -> bytes:
+    """The parser of a binary sort key in a cursor (the inverse of :func:`encode_cursor` for ``bytes``).
+
+    Raises:
+        ValueError: ``value`` is not the base64 text of some bytes.
+    """
+    if not isinstance(value, str):
+        raise ValueError(value)
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as error:
+        raise ValueError(value) from error
 
 
 def encode_cursor(key_kind: str, values: Sequence[Any]) -> str:

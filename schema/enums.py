@@ -110,7 +110,11 @@ class OrderAction(str, Enum):
 
 
 @strawberry.enum(
-    description="Field the customer list is ordered by: NAME (case-insensitive) or CREATED_ON; ties are broken by id."
+    description=(
+        "Field the customer list is ordered by: NAME (the Unicode Collation Algorithm's default order: case and"
+        ' accents count only between otherwise equal names, so "Čačak" is among the C names) or CREATED_ON;'
+        " ties are broken by id."
+    )
 )
 class CustomerOrderField(str, Enum):
     NAME = "NAME"

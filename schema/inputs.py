@@ -23,7 +23,11 @@ from schema.enums import (
 class CustomerFilter:
     search: str | None = strawberry.field(
         default=None,
-        description='Substring of the name, Unicode case-insensitive ("čač" finds "Čačak"); at most 200 characters.',
+        description=(
+            'Substring of the name, case- and accent-insensitive ("čač", "cac" and "CAČ" find "Čačak", "istanbul"'
+            ' finds "İstanbul", "strasse" finds "Straße": ß is ss); or an exact subscriptionId or trialId of the'
+            " customer. At most 200 characters."
+        ),
     )
     managed_by: ManagedBy | None = strawberry.field(default=None, description="Who manages the customer.")
     products: list[Product] | None = strawberry.field(

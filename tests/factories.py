@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.collation import name_columns
 from db.models import (
     ApiToken,
     Customer,
@@ -72,7 +73,7 @@ async def customer(
         partner_id=partner_id,
         key=key or fold(name).replace(" ", "-"),
         name=name,
-        name_key=fold(name),
+        **name_columns(name),
         managed_by=managed_by,
         created_on=D(created_on),
         last_admin_activity_on=D(last_activity) if last_activity else None,

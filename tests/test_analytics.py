@@ -42,6 +42,7 @@ import pytest
 from graphql import GraphQLError
 from sqlalchemy import Date, insert, literal, select
 
+from db.collation import name_columns
 from db.models import (
     Customer,
     CustomerAdmin,
@@ -50,7 +51,6 @@ from db.models import (
     PartnerAdmin,
     Plan,
     UsageSnapshot,
-    fold,
 )
 from db.settings import get_settings
 from resolvers import analytics as A
@@ -197,7 +197,7 @@ async def _insert_partner(session, ids: Ids, key: str, plans, admins) -> dict[st
                     partner_id=partner_id,
                     key=name,
                     name=name.title(),
-                    name_key=fold(name),
+                    **name_columns(name.title()),
                     managed_by="PARTNER_ORG",
                     created_on=day("2024-01-01"),
                 )
@@ -912,7 +912,7 @@ async def test_months_columns_on_month_ends(session, viewers):
             partner_id=full.partner_id,
             key="juliet",
             name="Juliet",
-            name_key="juliet",
+            **name_columns("Juliet"),
             managed_by="PARTNER_ORG",
             created_on=dt.date(2026, 1, 1),
         )

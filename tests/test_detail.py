@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from db.collation import name_columns
 from db.models import Customer, CustomerAdmin, Invoice, LicenseLine, Plan, PurchaseOrder, UsageSnapshot
 from schema.schema import schema
 from tests import factories as f
@@ -185,7 +186,7 @@ async def _many_customers(session, count: int) -> None:
                 "partner_id": partner,
                 "key": f"c{i}",
                 "name": f"Customer {i:03d}",
-                "name_key": f"customer {i:03d}",
+                **name_columns(f"Customer {i:03d}"),
                 "managed_by": "PARTNER_ORG",
                 "created_on": day,
             }

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.collation import search_fold, sort_key
 from db.engine import is_sqlite, make_engine
 from db.migrate import alembic_config, migrate
 from db.models import metadata
@@ -211,3 +212,60 @@ async def test_every_id_column_is_never_reused(engine: AsyncEngine) -> None:
             else:
                 sequence = (await conn.execute(text("SELECT pg_get_serial_sequence(:n, 'id')"), {"n": name})).scalar()
                 assert sequence == f"public.{name}_id_seq", name
+
+
+# ---------------------------------------------------------------- 0004: DUCET sort key and search key
+
+
+@pytest.fixture
+async def engine_at_0003(migrated_database: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty database migrated to 0003 only (PostgreSQL: the test database's schema, rebuilt)."""
+    url = migrated_database if migrated_database.startswith("postgres") else f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    try:
+        if not is_sqlite(engine):
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+        await _upgrade_to(engine, "0003")
+        yield engine
+    finally:
+        if not is_sqlite(engine):
+            await migrate(engine)
+        await engine.dispose()
+
+
+async def test_0004_fills_the_keys_of_existing_customers(engine_at_0003: AsyncEngine) -> None:
+    engine = engine_at_0003
+    # Inserted in code-point order, the order the list had before 0004; 2,100 more
+    # ("Filler 0000"...) make the fill cross two batch boundaries (1,000 rows each).
+    names = ["Aarhus", "Zagreb", "Zwolle", "Åre", "Čačak", "İstanbul", "Šabac", "Москва"]
+    fillers = [f"Filler {i:04d}" for i in range(2100)]
+    insert_customer = text(
+        "INSERT INTO customer (partner_id, key, name, name_key, managed_by, created_on)"
+        " VALUES (1, :key, :name, :name_key, 'PARTNER_ORG', '2026-01-10')"
+    )
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO partner (key, name) VALUES ('acme', 'Acme')"))
+        await conn.execute(
+            insert_customer,
+            [{"key": f"c{i}", "name": n, "name_key": n.casefold()} for i, n in enumerate([*names, *fillers])],
+        )
+
+    await migrate(engine)
+
+    async with engine.begin() as conn:
+        rows = (await conn.execute(text("SELECT name, sort_key, search_key FROM customer"))).all()
+        assert len(rows) == len(names) + len(fillers)
+        assert all(bytes(r.sort_key) == sort_key(r.name) and r.search_key == search_fold(r.name) for r in rows)
+        ordered = (
+            await conn.execute(text("SELECT name FROM customer WHERE name NOT LIKE 'Filler%' ORDER BY sort_key, id"))
+        ).scalars()
+        # DUCET: Å = a (Aarhus's "aa" first, then "ar"), Č = c, İ = i, Š = s; Cyrillic after Latin.
+        assert list(ordered) == ["Aarhus", "Åre", "Čačak", "İstanbul", "Šabac", "Zagreb", "Zwolle", "Москва"]
+        search = (await conn.execute(text("SELECT name FROM customer WHERE search_key LIKE '%cac%'"))).scalars()
+        assert list(search) == ["Čačak"]
+        # The columns are NOT NULL once filled: a writer that forgets them is refused.
+        with pytest.raises(IntegrityError):
+            async with conn.begin_nested():
+                await conn.execute(insert_customer, {"key": "late", "name": "Late", "name_key": "late"})

@@ -192,4 +192,6 @@ EXPECTED_PRODUCTS = {
     "Zeta": ["MEETINGS", "CALLING"],
     "Čačak Telekom": [],
 }
-NAME_ORDER = ["Alpha", "Beta", "Delta", "Epsilon", "gamma", "Zeta", "Čačak Telekom"]
+# DUCET order (SPEC §2): case and accents count only after the letters, so
+# "Čačak" is among the C names and "gamma" among the G names.
+NAME_ORDER = ["Alpha", "Beta", "Čačak Telekom", "Delta", "Epsilon", "gamma", "Zeta"]

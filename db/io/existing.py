@@ -37,6 +37,8 @@ class Existing:
             CUSTOMER.c.key,
             CUSTOMER.c.name,
             CUSTOMER.c.name_key,
+            CUSTOMER.c.sort_key,
+            CUSTOMER.c.search_key,
             CUSTOMER.c.managed_by,
             CUSTOMER.c.created_on,
             CUSTOMER.c.last_admin_activity_on,
@@ -164,19 +166,19 @@ class Existing:
     async def write_customers(
         self, bulk: Bulk, partner: PartnerIn, partner_id: int, admin_ids: dict[str, int]
     ) -> list[int]:
-        columns = ("name", "name_key", "managed_by", "created_on", "last_admin_activity_on")
+        columns = ("name", "name_key", "sort_key", "search_key", "managed_by", "created_on", "last_admin_activity_on")
         new: list[tuple[Any, ...]] = []
         new_keys: list[str] = []
         changed: list[dict[str, Any]] = []
         renamed: list[dict[str, Any]] = []
         for c in partner.customers:
-            values = (c.name, c.name_key, c.managed_by, c.created_on, c.last_activity_on)
+            values = (c.name, c.name_key, c.sort_key, c.search_key, c.managed_by, c.created_on, c.last_activity_on)
             row = self.customers.get(c.key)
             if row is None:
                 new.append((partner_id, c.key, *values))
                 new_keys.append(c.key)
                 continue
-            if (row.name, row.name_key, row.managed_by, row.created_on, row.last_admin_activity_on) != values:
+            if tuple(getattr(row, column) for column in columns) != values:
                 changed.append({"_id": row.id, **{f"_{k}": v for k, v in zip(columns, values, strict=True)}})
                 if row.name_key != c.name_key:
                     # Park the old name so that renames that swap names pass

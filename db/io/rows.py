@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, NamedTuple
 
+from db.collation import name_columns
 from db.io.validate import CustomerDoc, LineDoc, PartnerDoc, SubscriptionDoc, TrialDoc
-from db.models import fold
 
 
 class AdminIn(NamedTuple):
@@ -22,6 +22,8 @@ class CustomerIn(NamedTuple):
     key: str
     name: str
     name_key: str
+    sort_key: bytes
+    search_key: str
     managed_by: str
     created_on: dt.date
     last_activity_on: dt.date | None
@@ -84,7 +86,14 @@ class PartnerIn:
     def add_customer(self, index: int, c: CustomerDoc, path: str) -> None:
         self.customers.append(
             CustomerIn(
-                c.id, c.name, fold(c.name), c.managedBy, c.createdOn, c.lastAdminActivityOn, tuple(c.admins), path
+                key=c.id,
+                name=c.name,
+                **name_columns(c.name),
+                managed_by=c.managedBy,
+                created_on=c.createdOn,
+                last_activity_on=c.lastAdminActivityOn,
+                admin_keys=tuple(c.admins),
+                path=path,
             )
         )
         plans: list[tuple[str, str, SubscriptionDoc | TrialDoc]] = [

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.access import visible_customers
+from db.collation import name_columns
 from db.models import PRODUCTS, fold
 from db.rules import trial_id
 from db.tables import ASSIGNMENT, CUSTOMER, LINE, PLAN
@@ -310,7 +311,7 @@ async def start_trial(
                     partner_id=viewer.partner_id,
                     key=f"cust-{uuid.uuid4().hex}",
                     name=name,
-                    name_key=fold(name),
+                    **name_columns(name),
                     managed_by=new_customer.managed_by,
                     created_on=tx.today,
                     last_admin_activity_on=None,
