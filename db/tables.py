@@ -14,6 +14,7 @@ from db.models import (
     AuditEvent,
     Customer,
     CustomerAdmin,
+    IdempotencyKey,
     Invoice,
     LicenseLine,
     Partner,
@@ -44,12 +45,14 @@ ORDER = _table(PurchaseOrder)
 AUDIT = _table(AuditEvent)
 TREND_CACHE = _table(TrendCache)
 TREND_CACHE_VERSION = _table(TrendCacheVersion)
+IDEMPOTENCY_KEY = _table(IdempotencyKey)
 
 __all__ = [
     "ADMIN",
     "ASSIGNMENT",
     "AUDIT",
     "CUSTOMER",
+    "IDEMPOTENCY_KEY",
     "INVOICE",
     "LINE",
     "ORDER",

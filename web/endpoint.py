@@ -31,7 +31,7 @@ from schema.cost import CostModel, is_introspection
 from schema.errors import classify
 from schema.guard import hostile_string_error
 from schema.schema import schema
-from web import metrics
+from web import idempotency, metrics
 from web.auth import bearer_token
 from web.persisted import TrustedDocuments
 from web.protocol import (
@@ -337,6 +337,20 @@ class GraphQLEndpoint:
         return {"requested": cost, "limit": limit, "remaining": charge.remaining}
 
     async def answer(
+        self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any], cost: dict[str, int]
+    ) -> Response:
+        """Execute the admitted request (once per ``Idempotency-Key``) unless its client leaves or the server stops."""
+        return await idempotency.once(
+            request,
+            gql,
+            self.costs.document(gql.query),
+            media_type,
+            log_fields,
+            cost,
+            lambda: self.run(request, gql, media_type, log_fields, cost),
+        )
+
+    async def run(
         self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any], cost: dict[str, int]
     ) -> Response:
         """Execute the admitted request unless its client leaves or the server stops first."""
