@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from types import SimpleNamespace
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from db import idempotency as keys
 from db.tables import AUDIT, CUSTOMER, IDEMPOTENCY_KEY, PLAN
+from server import create_app
 from tests.world import TOKENS
 from web import idempotency
 
@@ -200,3 +203,15 @@ async def test_a_failed_run_releases_the_key_so_a_retry_runs(api, engine, monkey
     retry = await send(api, "flaky", {"input": NEW})
     assert "idempotent-replayed" not in retry.headers
     assert retry.json()["data"]["startTrial"]["userErrors"] == []
+
+
+async def test_a_retry_on_another_server_process_gets_the_first_answer(api, engine, world):
+    # Another app on the same database stands for another worker or server: nothing is kept in memory.
+    first = await send(api, "across", {"input": NEW})
+    other_app = create_app(engine=engine)
+    async with other_app.router.lifespan_context(other_app):
+        transport = httpx.ASGITransport(app=other_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            retry = await send(SimpleNamespace(client=client), "across", {"input": NEW})
+    assert retry.headers.get("idempotent-replayed") == "true"
+    assert without_cost(retry.json()) == without_cost(first.json())
