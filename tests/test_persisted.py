@@ -8,6 +8,7 @@ import httpx
 import orjson
 import pytest
 
+import server
 from db.settings import get_settings
 from server import create_app
 from tests.world import TOKENS
@@ -172,3 +173,10 @@ def test_documents_json_is_generated_from_documents_js():
     assert set(names) == metrics.dashboard_operations()
     assert sorted(listed.values()) == sorted(names.values())
     assert all(sha256_hex(doc) == digest for digest, doc in listed.items())
+
+
+def test_the_documents_command_writes_the_list(tmp_path, monkeypatch):
+    target = tmp_path / "documents.json"
+    monkeypatch.setattr(server, "DOCUMENTS_JSON", target)
+    assert server.main(["documents"]) == 0
+    assert target.read_text(encoding="utf-8") == documents_json()
