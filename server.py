@@ -29,6 +29,7 @@ from db.settings import Settings, get_settings, today
 from db.tokens import AmbiguousEmail, create_token, revoke_tokens
 from web.app import create_app
 from web.http import LimitedHttpToolsProtocol
+from web.persisted import DOCUMENTS_JS, DOCUMENTS_JSON, documents_json
 
 log = logging.getLogger("partnerhub")
 
@@ -238,6 +239,13 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_documents(_args: argparse.Namespace) -> int:
+    """Write the dashboard's trusted-documents list (web/static/documents.json) from documents.js."""
+    DOCUMENTS_JSON.write_text(documents_json(DOCUMENTS_JS), encoding="utf-8")
+    print(f"partnerhub: wrote {DOCUMENTS_JSON}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="partnerhub", description="GraphQL API server behind a partner portal.")
     sub = parser.add_subparsers(dest="command")
@@ -265,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--partner", default=None, help="the admin's partner (its id in the import file, or database id)"
     )
     token.set_defaults(fn=cmd_token)
+    sub.add_parser(
+        "documents", help="write web/static/documents.json (the allow-list of PARTNERHUB_TRUSTED_DOCUMENTS)"
+    ).set_defaults(fn=cmd_documents)
     return parser
 
 

@@ -50,6 +50,7 @@ TRIAL_STATUSES = ("ACTIVE", "CONVERTED", "CANCELLED")
 INVOICE_STATUSES = ("PAID", "UNPAID", "OVERDUE")
 ORDER_ACTIONS = ("NEW", "ADD_LICENSES", "REMOVE_LICENSES", "RENEWAL", "CANCELLATION")
 PLAN_KINDS = ("SUBSCRIPTION", "TRIAL")
+IDEMPOTENCY_STATUSES = ("PENDING", "DONE")
 
 
 NAME_KEY_TYPE = String(200).with_variant(String(200, collation="C"), "postgresql")
@@ -327,6 +328,28 @@ class TrendCacheVersion(SQLModel, table=True):
     __tablename__ = "trend_cache_version"
     partner_id: int = Field(sa_column=Column(Integer, ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True))
     version: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A mutation request sent with an ``Idempotency-Key`` header, and its answer once it has one (web/idempotency.py).
+
+    The primary key is the uniqueness rule: of two requests with one admin
+    and key, the database lets one insert its row, and that one runs.
+    """
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (
+        PrimaryKeyConstraint("partner_admin_id", "key", name="pk_idempotency_key"),
+        CheckConstraint(_in("status", IDEMPOTENCY_STATUSES), name="ck_idempotency_key_status"),
+    )
+    partner_admin_id: int = Field(sa_column=_fk("partner_admin.id"))
+    key: str = Field(sa_column=Column(String(255), nullable=False))
+    # sha256 of the query text, operation name and canonical variables.
+    request_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    http_status: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 metadata = SQLModel.metadata

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -167,6 +167,19 @@ class Settings(BaseSettings):
         min_length=16,
         validation_alias=_env("metrics_token"),
         description="bearer token that `GET /metrics` requires; unset: `/metrics` answers 404",
+    )
+    trusted_documents: Literal["apq", "allow-list"] = Field(
+        "apq",
+        validation_alias=_env("trusted_documents"),
+        description="`apq`: any document runs and may be persisted by its hash (Automatic Persisted Queries); "
+        "`allow-list`: only the dashboard's documents (`web/static/documents.json`) and introspection run",
+    )
+    persisted_queries_cache: int = Field(
+        1000,
+        ge=1,
+        validation_alias=_env("persisted_queries_cache"),
+        description="persisted-query documents each process remembers by hash in `apq` mode (least recently "
+        "used forgotten first)",
     )
     log_level: str = Field("info", validation_alias=_env("log_level"), description="log level")
 

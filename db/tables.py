@@ -14,6 +14,7 @@ from db.models import (
     AuditEvent,
     Customer,
     CustomerAdmin,
+    IdempotencyKey,
     Invoice,
     LicenseLine,
     Partner,
@@ -44,6 +45,7 @@ ORDER = _table(PurchaseOrder)
 AUDIT = _table(AuditEvent)
 TREND_CACHE = _table(TrendCache)
 TREND_CACHE_VERSION = _table(TrendCacheVersion)
+IDEMPOTENCY_KEY = _table(IdempotencyKey)
 
 # A plan as the API and the export read it: every column but the partner's.
 PLAN_COLUMNS = (
@@ -63,6 +65,7 @@ __all__ = [
     "ASSIGNMENT",
     "AUDIT",
     "CUSTOMER",
+    "IDEMPOTENCY_KEY",
     "INVOICE",
     "LINE",
     "ORDER",

@@ -23,6 +23,7 @@ from schema.schema import schema
 from web import metrics
 from web.auth import bearer_token
 from web.endpoint import GraphQLEndpoint, instrument, uninstrument
+from web.persisted import TrustedDocuments
 from web.ratelimit import Budgets
 
 
@@ -141,6 +142,9 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
                     graphiql_headers=GRAPHIQL_HEADERS,
                     costs=CostModel(schema._schema, Weights(), max_tokens=settings.max_tokens),
                     budgets=Budgets(capacity=settings.cost_budget, refill_per_second=settings.cost_refill_per_second),
+                    trusted=TrustedDocuments.load(
+                        settings.trusted_documents, cache_size=settings.persisted_queries_cache
+                    ),
                 ),
             ),
             Route("/healthz", healthz),

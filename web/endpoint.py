@@ -31,8 +31,9 @@ from schema.cost import CostModel, is_introspection
 from schema.errors import classify
 from schema.guard import hostile_string_error
 from schema.schema import schema
-from web import metrics
+from web import idempotency, metrics
 from web.auth import bearer_token
+from web.persisted import TrustedDocuments
 from web.protocol import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -197,9 +198,16 @@ class GraphQLEndpoint:
     """
 
     def __init__(
-        self, graphiql_html: str, *, graphiql_headers: dict[str, str], costs: CostModel, budgets: Budgets
+        self,
+        graphiql_html: str,
+        *,
+        graphiql_headers: dict[str, str],
+        costs: CostModel,
+        budgets: Budgets,
+        trusted: TrustedDocuments | None = None,
     ) -> None:
         self.graphiql_html = graphiql_html
+        self.trusted = trusted or TrustedDocuments()
         self.graphiql_headers = graphiql_headers
         # Hashes of tokens seen valid by this process (bounded; see admit()).
         self.valid_tokens: OrderedDict[str, None] = OrderedDict()
@@ -237,6 +245,7 @@ class GraphQLEndpoint:
         try:
             try:
                 gql = await read_graphql_request(request, settings.max_body_bytes)
+                gql = self.trusted.resolve(gql, lambda query: is_introspection(self.costs.document(query)))
             except RequestError as exc:
                 log_fields["errors"] = [exc.code]
                 status = exc.status
@@ -328,6 +337,20 @@ class GraphQLEndpoint:
         return {"requested": cost, "limit": limit, "remaining": charge.remaining}
 
     async def answer(
+        self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any], cost: dict[str, int]
+    ) -> Response:
+        """Execute the admitted request (once per ``Idempotency-Key``) unless its client leaves or the server stops."""
+        return await idempotency.once(
+            request,
+            gql,
+            self.costs.document(gql.query),
+            media_type,
+            log_fields,
+            cost,
+            lambda: self.run(request, gql, media_type, log_fields, cost),
+        )
+
+    async def run(
         self, request: Request, gql: GraphQLRequest, media_type: str, log_fields: dict[str, Any], cost: dict[str, int]
     ) -> Response:
         """Execute the admitted request unless its client leaves or the server stops first."""

@@ -84,7 +84,7 @@ def error_body(message: str, code: str) -> dict[str, Any]:
 class GraphQLRequest:
     """The parameters of one GraphQL-over-HTTP request."""
 
-    query: str
+    query: str  # empty only when ``extensions.persistedQuery`` names the document
     variables: dict[str, Any] | None
     operation_name: str | None
     extensions: dict[str, Any] | None = None
@@ -92,10 +92,12 @@ class GraphQLRequest:
 
 def _parse_params(raw: dict[str, Any], *, from_get: bool) -> GraphQLRequest:
     query = raw.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise RequestError(400, "The request has no `query` string.")
     variables = _object_param(raw, "variables", from_get=from_get)
     extensions = _object_param(raw, "extensions", from_get=from_get)
+    if query in (None, "") and extensions is not None and "persistedQuery" in extensions:
+        query = ""  # named by its hash: web/persisted.py fills it in
+    elif not isinstance(query, str) or not query.strip():
+        raise RequestError(400, "The request has no `query` string.")
     operation_name = raw.get("operationName")
     if operation_name == "":
         operation_name = None
