@@ -293,3 +293,42 @@ def test_no_character_folds_to_an_upper_case_ascii_letter():
     upper = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     found = [hex(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000 and upper.intersection(search_fold(chr(c)))]
     assert found == []
+
+
+SECTION_ROWS = """
+query($after: String, $direction: OrderDirection!) {
+  analytics(product: MEETINGS) { recentlyAdded(days: 90) {
+    rows(first: 8, after: $after, orderBy: {field: CUSTOMER_NAME, direction: $direction}) {
+      pageInfo { hasNextPage endCursor } nodes { customer { name } }
+    }
+  } }
+}
+"""
+
+
+async def test_analytics_rows_by_customer_name_follow_the_same_order(api, partner, session):
+    # Every customer gets a MEETINGS subscription started 2026-11-10: 15 days before
+    # the tests' today, so all 29 are recently added (within 90 days), one row each.
+    uca = (await session.execute(text("SELECT id FROM partner WHERE key = 'uca'"))).scalar_one()
+    for number, customer_id in enumerate(partner.values()):
+        plan_id = await f.plan(
+            session,
+            partner_id=uca,
+            customer_id=customer_id,
+            ext_id=f"SUB-M{number:02d}",
+            starts="2026-11-10",
+            ends="2027-11-09",
+        )
+        await f.line(session, plan_id=plan_id, product="MEETINGS", total=10, usage=[("2026-11-20", 5, 4, 5)])
+    await session.commit()
+    for direction, expected in (("ASC", NAME_ORDER), ("DESC", NAME_ORDER[::-1])):
+        names, after = [], None
+        while True:
+            body = await api(SECTION_ROWS, {"after": after, "direction": direction}, token="t-ana")
+            assert body.get("errors") is None, body
+            rows = body["data"]["analytics"]["recentlyAdded"]["rows"]
+            names += [r["customer"]["name"] for r in rows["nodes"]]
+            if not rows["pageInfo"]["hasNextPage"]:
+                break
+            after = rows["pageInfo"]["endCursor"]
+        assert names == expected  # 29 rows in pages of 8, 8, 8, 5

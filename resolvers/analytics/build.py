@@ -34,7 +34,7 @@ from resolvers.analytics.lines import (
     live_lines,
 )
 from resolvers.analytics.sections import SECTIONS
-from resolvers.pagination import Page, bad_input, keyset_page, page_request
+from resolvers.pagination import Page, bad_input, bytes_value, keyset_page, page_request
 
 # Ties of every order, after its column: customer name, subscriptionId, then
 # the plan key, which is unique among a section's rows (one line per product
@@ -213,10 +213,11 @@ def ordered_rows(
         parsers = [_PARSERS[int]]
     else:
         leading = [(key, descending)]
-        parsers = [_PARSERS[str] if column.sort_key else _parser(column)]
+        parsers = [bytes_value if column.sort_key else _parser(column)]
     ties = [name for name in TIES if name != key_name]
     order = [*leading, *[(rows.c[name], False) for name in ties]]
-    parsers += [_PARSERS[int] if name == "plan_id" else _PARSERS[str] for name in ties]
+    tie_parsers = {"plan_id": _PARSERS[int], "name_key": bytes_value}
+    parsers += [tie_parsers.get(name, _PARSERS[str]) for name in ties]
     return select(rows, *extra), order, tuple(parsers)
 
 

@@ -129,7 +129,12 @@ class SectionDeclaration:
 # The columns every row has (the GraphQL interface ``AnalyticsRow`` declares
 # their fields; ``customer_name`` is reached through ``customer``).
 COMMON = (
-    Column("customer_name", str, "The customer's name (case-insensitive order).", sort_key="name_key"),
+    Column(
+        "customer_name",
+        str,
+        "The customer's name (Unicode collation order, as the customer list).",
+        sort_key="name_key",
+    ),
     Column("plan_type", str, "Whether the plan is a subscription or a trial."),
     Column("subscription_id", str, "The subscription's subscriptionId, or the trial's trialId for a trial."),
     Column("total_licenses", int, "Licences bought on the line."),

@@ -100,7 +100,7 @@ def live_lines(
     columns = [
         plan.c.customer_id.label("customer_id"),
         line.c.product.label("product"),
-        *([customer.c.name.label("customer_name"), customer.c.name_key.label("name_key")] if scoped else []),
+        *([customer.c.name.label("customer_name"), customer.c.sort_key.label("name_key")] if scoped else []),
         plan.c.id.label("plan_id"),
         plan.c.kind.label("plan_type"),
         plan.c.ext_id.label("subscription_id"),
