@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -17,6 +18,15 @@ from tests import factories as f
 from tests.conftest import is_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def token_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache on, as the server runs it (tests/conftest.py turns it off elsewhere), and empty."""
+    monkeypatch.setattr(tokens, "CACHE_SECONDS", 30.0)
+    tokens.forget_cached_tokens()
+
+
 VIEWER = "{ viewer { email role } }"
 
 
