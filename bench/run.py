@@ -210,8 +210,9 @@ def _free_port() -> int:
 class Server(ServerProcess):
     """The real server (``server.py serve``) in its own process."""
 
-    def __init__(self, url: str, server_dir: Path, variant: list[str], log_path: Path) -> None:
+    def __init__(self, url: str, server_dir: Path, variant: list[str], log_path: Path, workers: int = 1) -> None:
         self.url, self.server_dir, self.variant, self.log_path = url, server_dir, variant, log_path
+        self.workers = workers
         self.port = _free_port()
         self.process: subprocess.Popen | None = None
 
@@ -228,6 +229,7 @@ class Server(ServerProcess):
             HOST,
             "--port",
             str(self.port),
+            *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_file = open(self.log_path, "wb")
@@ -573,7 +575,9 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
     url = await ensure_database(kind, size, args.pg, args.reseed, args.pg_prefix)
     token = await make_token(url)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    server = Server(url, Path(args.server_dir), args.variant, RESULTS_DIR / "logs" / f"{stamp}-{kind}-{size}.log")
+    server = Server(
+        url, Path(args.server_dir), args.variant, RESULTS_DIR / "logs" / f"{stamp}-{kind}-{size}.log", args.workers
+    )
     log(f"{kind} {size:,}: starting the server")
     await server.start()
     result: dict[str, Any] = {"db": kind, "customers": size, "cases": {}, "throughput": {}}
@@ -1025,6 +1029,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer requests, 5 s throughput runs")
     parser.add_argument("--server-dir", default=str(ROOT), help="source tree to serve (for before/after runs)")
     parser.add_argument("--variant", default="", help="bench/serve.py options, e.g. '--executor stock'")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="`partnerhub serve --workers N` (N > 1: CPU and RSS columns are the supervisor's only; compare req/s)",
+    )
     parser.add_argument(
         "--postgraphile",
         action=argparse.BooleanOptionalAction,

@@ -7,6 +7,7 @@ the lookup on every request must stay a single indexed equality.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -205,6 +206,9 @@ _AUTH_WRITE = re.compile(
     re.IGNORECASE,
 )
 _WROTE_AUTH = "partnerhub_wrote_auth"
+# Loop iterations before a cached answer: one to poll the sockets, one to run
+# their handlers, one for the callbacks those schedule (asyncpg's listeners).
+_SETTLE_ITERATIONS = 3
 
 
 class _State:
@@ -303,8 +307,13 @@ async def cached_viewer(session: AsyncSession, token: str) -> Viewer | None:
     - Writes that bypass SQLAlchemy (``psql`` by hand) are seen after at most
       :data:`CACHE_SECONDS`. Mutations re-read their token row at commit in
       any case (``resolvers/mutations/runner.py``).
-    - Losing the last listening connection (database restart) empties the
-      cache and stops caching until a connection listens again.
+    - Before answering from the cache, the request lets the event loop run
+      three iterations (microseconds), so that a notification or a connection
+      closed by a database restart that has already reached this process's
+      sockets is handled first. Losing the last listening connection empties
+      the cache and stops caching until a connection listens again, so after a
+      restart the request's first statement is the lookup, which the endpoint
+      retries on a fresh connection.
 
     Args:
         session: The request's session.
@@ -321,7 +330,12 @@ async def cached_viewer(session: AsyncSession, token: str) -> Viewer | None:
     now = time.monotonic()
     entry = _State.entries.get(key)
     if entry is not None and entry[1] == _State.generation and entry[2] > now and _listening():
-        return entry[0]
+        # Let the event loop read what already reached this process's sockets:
+        # a notification, or the end of connections a database restart closed.
+        for _ in range(_SETTLE_ITERATIONS):
+            await asyncio.sleep(0)
+        if entry[1] == _State.generation and _listening():
+            return entry[0]
     generation = _State.generation
     viewer = await viewer_for_token(session, token)
     # Checked after the lookup: a connect during it may just have started listening.

@@ -16,6 +16,7 @@ from db.engine import make_sessionmaker
 from db.tokens import revoke_tokens
 from tests import factories as f
 from tests.conftest import is_postgres
+from tests.test_db_faults import HEADERS, QUERY, _client_on, cluster  # noqa: F401 - cluster is a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,3 +150,25 @@ async def test_revocation_by_another_process_reaches_this_one(api, db_url: str, 
             await asyncio.sleep(0.01)
         assert tokens._State.generation != before
     assert (await api.post(VIEWER, token="tok-bo")).status_code == 401
+
+
+@pytest.mark.slow
+async def test_a_database_restart_costs_no_failed_request_with_the_cache_on(cluster) -> None:  # noqa: F811
+    # As tests/test_db_faults.py's restart test, with the token answered from the
+    # cache before the restart: the dead listening connections stop the caching,
+    # so the next request's first statement is the lookup again, which the
+    # endpoint retries on a fresh connection.
+    async with _client_on(cluster["url"]) as client:
+        # The first request's lookup opens the first listening connection (so
+        # it is not kept), the second's is kept, the third is answered from it.
+        counts = []
+        for _ in range(3):
+            r = await client.post("/graphql", json=QUERY, headers=HEADERS)
+            assert (r.status_code, r.json()["data"]) == (200, {"customers": {"totalCount": 7}})
+            counts.append(r.headers["x-sql-statements"])
+        assert counts == ["3", "3", "2"]  # token lookup + page + count; then the token from the cache
+        cluster["stop"]()
+        cluster["start"]()
+        for _ in range(3):
+            r = await client.post("/graphql", json=QUERY, headers=HEADERS)
+            assert (r.status_code, r.json()["data"]) == (200, {"customers": {"totalCount": 7}})
