@@ -111,6 +111,12 @@ async def _pg_exists(pg_base: str, name: str) -> bool:
 def _env(url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"DATABASE_URL": url, "PARTNERHUB_TODAY": TODAY, "PYTHONUNBUFFERED": "1"})
+    # The bench is one caller sending thousands of requests a second: issue 13's
+    # per-caller cost budget would answer most of them RATE_LIMITED (12,000
+    # errors in 5 s at 16 connections), so the bench measures with a budget
+    # that never runs dry (the server's own environment may still override it).
+    env.setdefault("PARTNERHUB_COST_BUDGET", str(10**12))
+    env.setdefault("PARTNERHUB_COST_REFILL_PER_SECOND", str(10**12))
     return env
 
 
@@ -204,8 +210,9 @@ def _free_port() -> int:
 class Server(ServerProcess):
     """The real server (``server.py serve``) in its own process."""
 
-    def __init__(self, url: str, server_dir: Path, variant: list[str], log_path: Path) -> None:
+    def __init__(self, url: str, server_dir: Path, variant: list[str], log_path: Path, workers: int = 1) -> None:
         self.url, self.server_dir, self.variant, self.log_path = url, server_dir, variant, log_path
+        self.workers = workers
         self.port = _free_port()
         self.process: subprocess.Popen | None = None
 
@@ -222,6 +229,7 @@ class Server(ServerProcess):
             HOST,
             "--port",
             str(self.port),
+            *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_file = open(self.log_path, "wb")
@@ -567,7 +575,9 @@ async def run_one(kind: str, size: int, args: argparse.Namespace) -> dict:
     url = await ensure_database(kind, size, args.pg, args.reseed, args.pg_prefix)
     token = await make_token(url)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    server = Server(url, Path(args.server_dir), args.variant, RESULTS_DIR / "logs" / f"{stamp}-{kind}-{size}.log")
+    server = Server(
+        url, Path(args.server_dir), args.variant, RESULTS_DIR / "logs" / f"{stamp}-{kind}-{size}.log", args.workers
+    )
     log(f"{kind} {size:,}: starting the server")
     await server.start()
     result: dict[str, Any] = {"db": kind, "customers": size, "cases": {}, "throughput": {}}
@@ -1019,6 +1029,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer requests, 5 s throughput runs")
     parser.add_argument("--server-dir", default=str(ROOT), help="source tree to serve (for before/after runs)")
     parser.add_argument("--variant", default="", help="bench/serve.py options, e.g. '--executor stock'")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="`partnerhub serve --workers N` (N > 1: CPU and RSS columns are the supervisor's only; compare req/s)",
+    )
     parser.add_argument(
         "--postgraphile",
         action=argparse.BooleanOptionalAction,

@@ -163,3 +163,14 @@ def make_engine(
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (no lazy reloads)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def driver_adapter(connection: AsyncConnection) -> Any:
+    """SQLAlchemy's adapter around the DB-API driver connection under ``connection`` (checked out, as it is).
+
+    For :mod:`db.records`' prepared path on PostgreSQL: the adapter holds
+    asyncpg's connection, SQLAlchemy's per-connection prepared statement cache
+    and the lazily begun transaction, which that path shares.
+    """
+    raw = await connection.get_raw_connection()
+    return raw.dbapi_connection

@@ -1,10 +1,20 @@
-"""Result rows as named tuples: the plain records every layer above ``db`` passes around."""
+"""Result rows as named tuples: the plain records every layer above ``db`` passes around.
+
+On PostgreSQL the loaders' statements also skip SQLAlchemy's execution
+machinery (:func:`fetch_records`): each statement, built once by the loaders,
+is compiled once to SQL text and run as a prepared statement on the request's
+asyncpg connection, its rows going straight into named tuples.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.engine import driver_adapter
 
 
 @functools.lru_cache(maxsize=128)
@@ -21,3 +31,108 @@ def records(result: Any) -> list[Any]:
     """
     make = _record_type(tuple(result.keys()))
     return [make(*row) for row in result.all()]
+
+
+KEYS = "keys"
+"""The one parameter a prepared statement takes per execution (a loader batch's keys)."""
+
+
+class _Prepared:
+    """One statement compiled for asyncpg: its text, its fixed parameter values, its record type."""
+
+    __slots__ = ("keys_at", "keys_processor", "make", "params", "processors", "result_types", "sql", "statement")
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        # Kept alive so that its id stays this entry's.
+        self.statement = statement
+        # Rendering the post-compile parameters (expanding IN lists of fixed
+        # values) needs every value: the keys get a placeholder, replaced at
+        # each execution (one array parameter on PostgreSQL, so the text does
+        # not depend on them).
+        compiled = statement.compile(dialect=dialect)
+        expanded = compiled.construct_expanded_state({KEYS: []} if KEYS in compiled.binds else None)
+        self.sql: str = expanded.statement
+        names = list(expanded.positiontup or ())
+        values = expanded.parameters
+        processors = expanded.processors
+        # Every place of the keys (a statement may use them in several subqueries).
+        self.keys_at = tuple(i for i, name in enumerate(names) if name == KEYS)
+        self.keys_processor = processors.get(KEYS)
+        self.params = [
+            None if name == KEYS else (processors[name](values[name]) if name in processors else values[name])
+            for name in names
+        ]
+        self.result_types = [column[3] for column in compiled._result_columns]
+        self.make = _record_type(tuple(column[0] for column in compiled._result_columns))
+        # Result processors need the column types PostgreSQL reports: found at the first execution.
+        self.processors: list[Any] | None = None
+
+
+_PREPARED: OrderedDict[int, _Prepared] = OrderedDict()
+_PREPARED_SIZE = 512
+
+
+def _prepared(statement: Any, dialect: Any) -> _Prepared:
+    entry = _PREPARED.get(id(statement))
+    if entry is None or entry.statement is not statement:
+        entry = _PREPARED[id(statement)] = _Prepared(statement, dialect)
+        if len(_PREPARED) > _PREPARED_SIZE:
+            _PREPARED.popitem(last=False)
+    return entry
+
+
+async def fetch_records(connection: AsyncConnection, statement: Any, keys: list[Any] | None = None) -> list[Any]:
+    """The rows of ``statement`` as named tuples; ``keys`` fill its ``:keys`` parameter.
+
+    The same rows as ``records(await connection.execute(statement, {"keys": keys}))``
+    (tests/test_prepared.py compares them). On PostgreSQL, for a statement
+    object that is reused (the loaders build each once per day and viewer):
+    compiled once, with SQLAlchemy's bind and result processors applied as
+    SQLAlchemy would; run through the prepared statement cache of the
+    connection's SQLAlchemy adapter (the same server-side prepared statement
+    SQLAlchemy would use), in the connection's transaction, begun as
+    SQLAlchemy begins it; errors translated as SQLAlchemy's adapter
+    translates them, and a connection found closed invalidated. Statement
+    listeners (``before_cursor_execute``: the per-request count, tests) are
+    told of it. SQLite goes through SQLAlchemy.
+    """
+    if connection.dialect.name != "postgresql":
+        return records(await connection.execute(statement, {KEYS: keys} if keys is not None else None))
+    dialect: Any = connection.dialect
+    prepared = _prepared(statement, dialect)
+    params = prepared.params
+    if prepared.keys_at:
+        params = list(params)
+        value = keys if prepared.keys_processor is None else prepared.keys_processor(keys)
+        for at in prepared.keys_at:
+            params[at] = value
+    sync = connection.sync_connection
+    assert sync is not None  # an open AsyncConnection has its sync side
+    sync.dispatch.before_cursor_execute(sync, None, prepared.sql, params, None, False)
+    adapter = await driver_adapter(connection)
+    try:
+        async with adapter._execute_mutex:
+            if adapter._transaction is None:
+                await adapter._start_transaction()
+            try:
+                ready, attributes = await adapter._prepare(prepared.sql, dialect._invalidate_schema_cache_asof)
+                rows = await ready.fetch(*params)
+            except Exception as error:  # noqa: BLE001 - re-raised translated, as SQLAlchemy's cursor does
+                adapter._handle_exception(error)
+    except Exception:
+        if adapter._connection.is_closed():
+            await connection.invalidate()
+        raise
+    processors = prepared.processors
+    if processors is None:
+        processors = prepared.processors = [
+            type_._cached_result_processor(dialect, attribute.type.oid)
+            for type_, attribute in zip(prepared.result_types, attributes, strict=True)
+        ]
+    make = prepared.make
+    if not any(processors):
+        return [make(*row) for row in rows]
+    return [
+        make(*[value if process is None else process(value) for process, value in zip(processors, row, strict=True)])
+        for row in rows
+    ]

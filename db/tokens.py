@@ -7,13 +7,17 @@ the lookup on every request must stay a single indexed equality.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
+import re
 import secrets
+import time
 import unicodedata
-from typing import cast
+import weakref
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import CursorResult, bindparam, delete, select
+from sqlalchemy import CursorResult, Engine, bindparam, delete, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -185,3 +189,158 @@ async def viewer_for_token(session: AsyncSession, token: str) -> Viewer | None:
         role=row.role,
         token_id=row.token_id,
     )
+
+
+# -- The per-process cache of token lookups -----------------------------------
+
+CACHE_SECONDS = 30.0
+"""How long a looked-up token is answered from memory (the bound for writes partnerhub does not see); 0: never."""
+CACHE_SIZE = 10_000
+AUTH_CHANNEL = "partnerhub_auth"
+"""The PostgreSQL ``NOTIFY`` channel of writes to tokens, admins or partners."""
+
+# A write that can revoke a token or change what its admin may do: any DML
+# whose target is one of these tables (inserts too, cheaply over-invalidating).
+_AUTH_WRITE = re.compile(
+    r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+\"?(?:api_token|partner_admin|partner)\b",
+    re.IGNORECASE,
+)
+_WROTE_AUTH = "partnerhub_wrote_auth"
+# Loop iterations before a cached answer: one to poll the sockets, one to run
+# their handlers, one for the callbacks those schedule (asyncpg's listeners).
+_SETTLE_ITERATIONS = 3
+
+
+class _State:
+    # Bumped by every auth write this process sees (its own, at the statement
+    # and again when its connection goes back to the pool, i.e. after commit
+    # or rollback) and by every notification from another process; an entry
+    # is good only while the generation it was looked up in is current.
+    generation: ClassVar[int] = 0
+    entries: ClassVar[dict[str, tuple[Viewer, int, float]]] = {}
+    # Pooled PostgreSQL connections LISTENing on AUTH_CHANNEL. Nothing is
+    # cached while there is none: a notification could be missed.
+    listeners: ClassVar[weakref.WeakSet[Any]] = weakref.WeakSet()
+
+
+def _bump(*_args: Any) -> None:
+    _State.generation += 1
+    _State.entries.clear()
+
+
+def _after_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    if not _AUTH_WRITE.match(statement):
+        return
+    _bump()
+    conn.info[_WROTE_AUTH] = True
+    if conn.dialect.name == "postgresql":
+        # Transactional: delivered to every listening connection (of every
+        # worker) when this transaction commits, dropped if it rolls back.
+        # Its own cursor, so the write's rowcount and rows stay readable.
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(f"NOTIFY {AUTH_CHANNEL}")
+        finally:
+            cursor.close()
+
+
+def _after_transaction(_dbapi_connection: Any, record: Any) -> None:
+    # Back in the pool: the write has been committed or rolled back by now.
+    if record is not None and record.info.pop(_WROTE_AUTH, False):
+        _bump()
+
+
+def forget_cached_tokens() -> None:
+    """Empty this process's token cache (tests start from it empty)."""
+    _bump()
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    driver: Any = getattr(dbapi_connection, "driver_connection", None)
+    if type(driver).__module__.split(".")[0] != "asyncpg":
+        return
+    if not any(not listener.is_closed() for listener in _State.listeners):
+        # Nobody listened until now: whatever was cached may have missed a notification.
+        _bump()
+    dbapi_connection.run_async(lambda connection: connection.add_listener(AUTH_CHANNEL, _bump))
+    driver.add_termination_listener(_bump)
+    _State.listeners.add(driver)
+
+
+event.listen(Engine, "after_cursor_execute", _after_execute)
+event.listen(Engine, "checkin", _after_transaction)
+event.listen(Engine, "connect", _on_connect)
+# A connection that fails or is thrown away may have carried a write.
+event.listen(Engine, "invalidate", _bump)
+
+
+def _listening() -> bool:
+    return any(not listener.is_closed() for listener in _State.listeners)
+
+
+async def cached_viewer(session: AsyncSession, token: str) -> Viewer | None:
+    """:func:`viewer_for_token`, answered from a per-process cache for up to :data:`CACHE_SECONDS`.
+
+    Only PostgreSQL is cached, and only while this process has a pooled
+    connection ``LISTEN``-ing on :data:`AUTH_CHANNEL`; SQLite (no signal
+    between processes) looks every token up. Unknown tokens are never cached.
+
+    Invalidation, and its window exactly:
+
+    - Every statement through SQLAlchemy (any engine, the API's mutations,
+      ``partnerhub token revoke``, imports, seeding) that inserts into,
+      updates, deletes from or truncates ``api_token``, ``partner_admin`` or
+      ``partner`` empties this process's cache at once, again when its
+      connection returns to the pool (so a lookup racing the uncommitted
+      write is not kept), and sends ``NOTIFY partnerhub_auth`` in its
+      transaction.
+    - Another process's cache is emptied when one of its pooled connections
+      receives that notification: PostgreSQL sends it at the writer's commit
+      to connections not inside a transaction, and the receiving event loop
+      handles it on its next read of that socket. So a request another worker
+      starts after the commit is refused unless it is checked before that
+      worker's loop has read the notification — a window of the order of a
+      loop iteration, longer only while every one of its pooled connections
+      is inside a request's transaction (it then ends with the first such
+      request). A lookup begun before the commit that ends after it is not
+      kept (its generation is gone).
+    - Writes that bypass SQLAlchemy (``psql`` by hand) are seen after at most
+      :data:`CACHE_SECONDS`. Mutations re-read their token row at commit in
+      any case (``resolvers/mutations/runner.py``).
+    - Before answering from the cache, the request lets the event loop run
+      three iterations (microseconds), so that a notification or a connection
+      closed by a database restart that has already reached this process's
+      sockets is handled first. Losing the last listening connection empties
+      the cache and stops caching until a connection listens again, so after a
+      restart the request's first statement is the lookup, which the endpoint
+      retries on a fresh connection.
+
+    Args:
+        session: The request's session.
+        token: The plaintext token from the ``Authorization`` header.
+
+    Returns:
+        As :func:`viewer_for_token`.
+    """
+    if not token:
+        return None
+    if CACHE_SECONDS <= 0:
+        return await viewer_for_token(session, token)
+    key = hash_token(token)
+    now = time.monotonic()
+    entry = _State.entries.get(key)
+    if entry is not None and entry[1] == _State.generation and entry[2] > now and _listening():
+        # Let the event loop read what already reached this process's sockets:
+        # a notification, or the end of connections a database restart closed.
+        for _ in range(_SETTLE_ITERATIONS):
+            await asyncio.sleep(0)
+        if entry[1] == _State.generation and _listening():
+            return entry[0]
+    generation = _State.generation
+    viewer = await viewer_for_token(session, token)
+    # Checked after the lookup: a connect during it may just have started listening.
+    if viewer is not None and generation == _State.generation and _listening():
+        if len(_State.entries) >= CACHE_SIZE:
+            _State.entries.clear()
+        _State.entries[key] = (viewer, generation, now + CACHE_SECONDS)
+    return viewer

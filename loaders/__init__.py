@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.access import Viewer, visible_customers
 from db.models import PRODUCTS
-from db.records import records
+from db.records import fetch_records
 from db.rules import (
     STATUS_ORDER,
     StatusWindows,
@@ -168,12 +168,11 @@ class _Loader(DataLoader):
     async def rows(self, statement, keys: list[Any] | None = None) -> list[Any]:
         """Rows of ``statement``; ``keys`` fill its expanding ``:keys`` parameter.
 
-        Runs on the session's connection (Core execution: these are plain
-        table selects, the ORM layer of ``session.execute`` adds nothing).
+        Runs on the session's connection, on PostgreSQL as a prepared
+        statement compiled once (:func:`db.records.fetch_records`; these are
+        plain table selects, the ORM layer of ``session.execute`` adds nothing).
         """
-        connection = await self.session.connection()
-        result = await connection.execute(statement, {"keys": keys} if keys is not None else None)
-        return records(result)
+        return await fetch_records(await self.session.connection(), statement, keys)
 
 
 # Each loader's statement is built once per distinct (day, viewer, settings) and

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from db import tokens
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import migrate
 from db.models import metadata
@@ -40,6 +41,15 @@ def pytest_pycollect_makeitem(collector, name, obj):
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def no_token_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request looks its token up, so statement counts include the lookup.
+
+    tests/test_token_cache.py turns the cache (db/tokens.py) back on.
+    """
+    monkeypatch.setattr(tokens, "CACHE_SECONDS", 0)
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ from strawberry.types.graphql import OperationType
 
 from db.engine import interrupter
 from db.settings import Settings, today
-from db.tokens import viewer_for_token
+from db.tokens import cached_viewer
 from resolvers.context import Context
 from schema.cost import CostModel, is_introspection
 from schema.errors import classify
@@ -394,7 +394,7 @@ class GraphQLEndpoint:
                 token = bearer_token(request.headers.get("authorization"))
                 if token is not None:
                     try:
-                        viewer = await viewer_for_token(session, token)
+                        viewer = await cached_viewer(session, token)
                     except DBAPIError as exc:
                         if not exc.connection_invalidated:
                             raise
@@ -404,7 +404,7 @@ class GraphQLEndpoint:
                         # pool_pre_ping, a round trip on every request (db/engine.py).
                         await _close_quietly(session)
                         session = state.sessionmaker()
-                        viewer = await viewer_for_token(session, token)
+                        viewer = await cached_viewer(session, token)
                 if viewer is None and not is_introspection(self.costs.document(gql.query)):
                     return _unauthenticated("The bearer token is invalid or revoked.", media_type, log_fields)
                 if viewer is not None and token is not None:
