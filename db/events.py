@@ -77,6 +77,7 @@ class Subscriber:
 
     def __init__(self, partner_id: int, queue_size: int) -> None:
         self.partner_id = partner_id
+        # One slot more than queue_size, for the ``None`` that ends an overflowed subscriber.
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=queue_size + 1)
         self.overflowed = False
 
@@ -86,7 +87,10 @@ class Subscriber:
             return
         if self.queue.qsize() >= self.queue.maxsize - 1:
             self.overflowed = True
-            # The spare slot wakes the consumer to learn it was dropped.
+            # What waits is dropped with it: the consumer learns at once, not
+            # after sending events it will have to refetch anyway.
+            while not self.queue.empty():
+                self.queue.get_nowait()
             self.queue.put_nowait(None)
             return
         self.queue.put_nowait(event)

@@ -19,7 +19,9 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from db.engine import make_engine, make_sessionmaker
+from db.events import CHANGE, RESET, Event
 from db.settings import get_settings
+from db.tokens import revoke_tokens
 from server import create_app
 from tests.world import TOKENS, World, build_world
 
@@ -27,8 +29,6 @@ PROTOCOL = ["graphql-transport-ws"]
 
 START_TRIAL = """mutation($input: StartTrialInput!) {
   startTrial(input: $input) { customer { id } userErrors { code message } } }"""
-ASSIGN = """mutation($input: AssignAdminsInput!) {
-  assignAdmins(input: $input) { customer { id } userErrors { code message } } }"""
 
 
 @pytest.fixture
@@ -87,6 +87,13 @@ def next_payload(ws: Any) -> dict:
     return message["payload"]
 
 
+def assert_ended(ws: Any, code: str) -> None:
+    """The subscription's last result is an error with ``code``, then ``complete``."""
+    payload = next_payload(ws)
+    assert payload["errors"][0]["extensions"]["code"] == code, payload
+    assert ws.receive_json() == {"id": "1", "type": "complete"}
+
+
 CUSTOMER_CHANGED = "subscription { customerChanged { id name trials { status } } }"
 
 
@@ -140,3 +147,139 @@ def test_no_token_or_bad_token_closes_4401(client: TestClient) -> None:
 def test_token_key_in_payload(client: TestClient) -> None:
     ws = connect(client, {"token": TOKENS["rita"]})
     assert ws.receive_json() == {"type": "connection_ack"}
+
+
+ASSIGN = """mutation($input: CustomerAdminsInput!) {
+  %s(input: $input) { userErrors { code message } } }"""
+AUDIT_EVENT = "subscription { auditEvent { action targetType } }"
+
+
+def assign(client: TestClient, field: str, w: World, customer: str, admin: str) -> None:
+    variables = {"input": {"customerId": w.gid("Customer", customer), "adminIds": [w.gid("PartnerAdmin", admin)]}}
+    data = post(client, "ana", ASSIGN % field, variables)
+    assert data[field]["userErrors"] == [], data
+
+
+def test_assignment_brings_the_customer_unassignment_ends_it(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+    # Zeta becomes sally's by this very change: it arrives with it.
+    assign(client, "assignCustomerAdmins", w, "Zeta", "sally")
+    assert next_payload(ws)["data"] == {"customerChanged": {"name": "Zeta"}}
+    # Unassigned by this change: sally no longer sees Zeta, so nothing arrives, nor
+    # for the trial started on it afterwards; the next message is Beta's (still hers).
+    assign(client, "unassignCustomerAdmins", w, "Zeta", "sally")
+    start_trial(client, "ana", w.gid("Customer", "Zeta"))
+    start_trial(client, "ana", w.gid("Customer", "Beta"))
+    payload = next_payload(ws)
+    assert payload["data"] == {"customerChanged": {"name": "Beta"}}
+    assert payload["extensions"]["sequence"] == 2
+
+
+def test_audit_event_for_the_two_partner_roles_only(client: TestClient, live_world: World) -> None:
+    w = live_world
+    readers = {who: subscribe(client, who, AUDIT_EVENT) for who in ("ana", "rita")}
+    for who in ("sam", "sally"):
+        assert_ended(subscribe(client, who, AUDIT_EVENT), "FORBIDDEN")
+    # sam's own trial on his customer Alpha: audited, so both readers get it.
+    start_trial(client, "sam", w.gid("Customer", "Alpha"))
+    for ws in readers.values():
+        assert next_payload(ws)["data"] == {"auditEvent": {"action": "startTrial", "targetType": "Trial"}}
+
+
+def test_other_partner_receives_nothing(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "oscar", AUDIT_EVENT)
+    start_trial(client, "ana", w.gid("Customer", "Zeta"))  # acme's: not for oscar
+    data = post(
+        client,
+        "oscar",
+        START_TRIAL,
+        {"input": {"customerId": w.gid("Customer", "Aardvark"), "products": ["MEETINGS"], "licenses": 5}},
+    )
+    assert data["startTrial"]["userErrors"] == []
+    payload = next_payload(ws)
+    assert payload["data"] == {"auditEvent": {"action": "startTrial", "targetType": "Trial"}}
+    assert payload["extensions"]["sequence"] == 1
+
+
+KPIS = "totalCustomers expiring renewing lowLicenseAssignment overLicenseLimit"
+
+
+def test_kpis_changed_after_a_trial(client: TestClient, live_world: World) -> None:
+    w = live_world
+    before = post(client, "ana", f"{{ kpis {{ {KPIS} }} }}", {})["kpis"]
+    ws = subscribe(client, "ana", f"subscription {{ kpisChanged {{ {KPIS} }} }}")
+    start_trial(client, "ana", w.gid("Customer", "Čačak Telekom"))
+    got = next_payload(ws)["data"]["kpisChanged"]
+    # Čačak Telekom had no plan: its 30-day MEETINGS trial gives it a live line (+1 total)
+    # ending in 30 ≤ 90 days without auto-renewal (+1 expiring); nothing else moves.
+    assert got == {**before, "totalCustomers": before["totalCustomers"] + 1, "expiring": before["expiring"] + 1}
+    assert got == post(client, "ana", f"{{ kpis {{ {KPIS} }} }}", {})["kpis"]
+
+
+def test_kpis_changed_skips_changes_the_sales_admin_cannot_see(client: TestClient, live_world: World) -> None:
+    w = live_world
+    before = post(client, "sam", f"{{ kpis {{ {KPIS} }} }}", {})["kpis"]
+    ws = subscribe(client, "sam", f"subscription {{ kpisChanged {{ {KPIS} }} }}")
+    start_trial(client, "ana", w.gid("Customer", "Čačak Telekom"))  # not sam's: no message
+    start_trial(client, "ana", w.gid("Customer", "Alpha"))  # sam's
+    payload = next_payload(ws)
+    assert payload["extensions"]["sequence"] == 1
+    # Alpha already has a live MEETINGS line ending in 30 days: counted in total and
+    # expiring before its trial too, so sam's numbers stay as they were.
+    assert payload["data"] == {"kpisChanged": before}
+
+
+def test_revoked_token_closes_the_connection(client: TestClient, live_world: World, db_url: str) -> None:
+    w = live_world
+    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+
+    async def revoke() -> None:
+        engine = make_engine(db_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                assert await revoke_tokens(session, email="sally@p1.example") == 1
+        finally:
+            await engine.dispose()
+
+    asyncio.run(revoke())
+    start_trial(client, "ana", w.gid("Customer", "Beta"))  # sally's customer: the event re-reads her token
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == 4401
+
+
+def test_reset_tells_subscribers_to_refetch(client: TestClient, live_world: World) -> None:
+    ws = subscribe(client, "rita", "subscription { customerChanged { name } }")
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    client.portal.call(broker.deliver, Event(RESET))  # type: ignore[union-attr]
+    payload = next_payload(ws)
+    assert payload["data"] == {"customerChanged": None}
+    assert payload["errors"][0]["extensions"]["code"] == "LIVE_RESET"
+    assert payload["extensions"]["sequence"] == 1
+
+
+def test_slow_consumer_is_dropped(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "ana", "subscription { customerChanged { name } }")
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    zeta = int(w.customers["Zeta"])
+
+    def flood() -> None:
+        # 101 events in one go on the server's loop: one more than the queue holds.
+        for _ in range(broker.queue_size + 1):
+            broker.deliver(Event(CHANGE, 1, (zeta,), None))
+
+    client.portal.call(flood)  # type: ignore[union-attr]
+    assert_ended(ws, "LIVE_OVERFLOW")
+
+
+def test_subscriptions_per_token_are_capped(client: TestClient, live_world: World) -> None:
+    ws = subscribe(client, "ana", AUDIT_EVENT)  # id "1"
+    for n in range(2, 21):  # 20 in all: the cap
+        ws.send_json({"id": str(n), "type": "subscribe", "payload": {"query": AUDIT_EVENT}})
+    ws.send_json({"id": "21", "type": "subscribe", "payload": {"query": AUDIT_EVENT}})
+    message = ws.receive_json()
+    assert message["id"] == "21" and message["type"] == "error", message
+    assert message["payload"][0]["message"] == "At most 20 live subscriptions per token."
