@@ -11,18 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from db.engine import make_engine, make_sessionmaker
 from db.events import CHANGE, RESET, Event
 from db.settings import get_settings
 from db.tokens import revoke_tokens
 from server import create_app
+from tests.conftest import is_postgres
+from tests.test_server_process import Server, _seeded_env
 from tests.world import TOKENS, World, build_world
 
 PROTOCOL = ["graphql-transport-ws"]
@@ -283,3 +291,79 @@ def test_subscriptions_per_token_are_capped(client: TestClient, live_world: Worl
     message = ws.receive_json()
     assert message["id"] == "21" and message["type"] == "error", message
     assert message["payload"][0]["message"] == "At most 20 live subscriptions per token."
+
+
+@pytest.mark.skipif(not is_postgres(), reason="LISTEN/NOTIFY is PostgreSQL's")
+def test_dropped_listen_connection_recovers(client: TestClient, live_world: World, db_url: str) -> None:
+    w = live_world
+    ws = subscribe(client, "ana", "subscription { customerChanged { name } }")
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    pid = broker.connection.get_server_pid()
+
+    async def terminate() -> None:
+        engine = make_engine(db_url)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            await engine.dispose()
+
+    asyncio.run(terminate())
+    # Told to refetch once the broker is listening again, then events flow as before.
+    payload = next_payload(ws)
+    assert payload["errors"][0]["extensions"]["code"] == "LIVE_RESET"
+    assert broker.connection.get_server_pid() != pid
+    start_trial(client, "ana", w.gid("Customer", "Zeta"))
+    assert next_payload(ws)["data"] == {"customerChanged": {"name": "Zeta"}}
+
+
+def test_connections_per_token_are_capped(client: TestClient, live_world: World) -> None:
+    for _ in range(5):  # the cap
+        assert connect(client, {"token": TOKENS["sam"]}).receive_json() == {"type": "connection_ack"}
+    ws = connect(client, {"token": TOKENS["sam"]})
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert (closed.value.code, closed.value.reason) == (4403, "At most 5 live connections per token.")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not is_postgres(), reason="across processes through PostgreSQL LISTEN/NOTIFY")
+def test_two_server_processes_one_database(db_url: str, tmp_path: Path) -> None:
+    env = _seeded_env(db_url)
+    servers = [Server(env, tmp_path / f"server{n}.log") for n in range(2)]
+    try:
+        with ws_connect(f"ws://127.0.0.1:{servers[0].port}/graphql", subprotocols=[Subprotocol(PROTOCOL[0])]) as ws:
+            ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {env['TOKEN']}"}}))
+            assert json.loads(ws.recv(timeout=10)) == {"type": "connection_ack"}
+            query = "subscription { customerChanged { id } }"
+            ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+
+            def http(query: str, variables: dict) -> dict:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{servers[1].port}/graphql",
+                    data=json.dumps({"query": query, "variables": variables}).encode(),
+                    headers={"Content-Type": "application/json", "Authorization": f"Bearer {env['TOKEN']}"},
+                )
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.loads(response.read())["data"]
+
+            customer = http("{ customers(first: 1) { nodes { id } } }", {})["customers"]["nodes"][0]["id"]
+            # The other process handles the mutation; its NOTIFY reaches the subscriber's process.
+            http(
+                "mutation($input: CustomerAdminsInput!) { assignCustomerAdmins(input: $input) { userErrors { code } } }",
+                {"input": {"customerId": customer, "adminIds": [sales_admin_id(http)]}},
+            )
+            message = json.loads(ws.recv(timeout=10))
+            assert message["type"] == "next", message
+            assert message["payload"]["data"] == {"customerChanged": {"id": customer}}
+            assert message["payload"]["extensions"]["sequence"] == 1
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def sales_admin_id(http: Any) -> str:
+    """A sales admin of the demo partner, to assign."""
+    query = "{ partnerAdmins(first: 100) { nodes { id role } } }"
+    admins = http(query, {})["partnerAdmins"]["nodes"]
+    return next(a["id"] for a in admins if a["role"] in ("SALES_FULL_ADMIN", "SALES_ADMIN"))
