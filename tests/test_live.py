@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from websockets.sync.client import connect as ws_connect
@@ -32,6 +33,8 @@ from server import create_app
 from tests.conftest import is_postgres
 from tests.test_server_process import Server, _seeded_env
 from tests.world import TOKENS, World, build_world
+from web.live import LiveGraphQL
+from web.ratelimit import Budgets
 
 PROTOCOL = ["graphql-transport-ws"]
 
@@ -367,3 +370,58 @@ def sales_admin_id(http: Any) -> str:
     query = "{ partnerAdmins(first: 100) { nodes { id role } } }"
     admins = http(query, {})["partnerAdmins"]["nodes"]
     return next(a["id"] for a in admins if a["role"] in ("SALES_FULL_ADMIN", "SALES_ADMIN"))
+
+
+def live_view(client: TestClient) -> LiveGraphQL:
+    """The app's WebSocket view, to tune its limits for a test."""
+    return next(r.app for r in client.app.routes if isinstance(r, WebSocketRoute))  # type: ignore[attr-defined]
+
+
+def test_subscription_and_its_events_pay_from_the_budget(client: TestClient, live_world: World) -> None:
+    w = live_world
+    live_view(client).budgets = Budgets(capacity=5, refill_per_second=1e-9)
+    ws = subscribe(client, "rita", "subscription { auditEvent { action } }")
+    # Cost 1 (one object): 5 − 1 = 4 left at start; each event pays 1 more, so
+    # events 1–4 arrive (0 left) and the fifth ends the subscription.
+    for n in range(5):
+        field = "assignCustomerAdmins" if n % 2 == 0 else "unassignCustomerAdmins"
+        assign(client, field, w, "Zeta", "sally")
+    for n in range(1, 5):
+        assert next_payload(ws)["extensions"]["sequence"] == n
+    assert_ended(ws, "RATE_LIMITED")
+    # Nothing left for a new one either: refused before it starts.
+    ws.send_json({"id": "2", "type": "subscribe", "payload": {"query": AUDIT_EVENT}})
+    message = ws.receive_json()
+    assert message["type"] == "error" and message["payload"][0]["extensions"]["code"] == "RATE_LIMITED", message
+
+
+def test_revoked_token_closes_an_idle_connection(client: TestClient, live_world: World, db_url: str) -> None:
+    live_view(client).recheck_seconds = 0.1
+    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+
+    async def revoke() -> None:
+        engine = make_engine(db_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                assert await revoke_tokens(session, email="sally@p1.example") == 1
+        finally:
+            await engine.dispose()
+
+    asyncio.run(revoke())
+    # No event at all: the periodic re-check closes it.
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == 4401
+
+
+def test_server_pings(client: TestClient, live_world: World) -> None:
+    live_view(client).ping_seconds = 0.05
+    ws = connect(client, {"token": TOKENS["ana"]})
+    assert ws.receive_json() == {"type": "connection_ack"}
+    assert ws.receive_json() == {"type": "ping"}
+    ws.send_json({"type": "pong"})
+    ws.send_json({"type": "ping"})
+    # The client's ping is answered (server pings may come first).
+    while (message := ws.receive_json()) == {"type": "ping"}:
+        pass
+    assert message == {"type": "pong"}

@@ -11,7 +11,7 @@ API's rules to it:
   Every ``recheck_seconds`` (and at each event, :mod:`schema.subscription`) the
   token is looked up again: revoked, or its admin removed → ``4401``.
 * Budgets (web/ratelimit.py, shared with HTTP): a subscription pays its query
-  cost when it starts and :data:`EVENT_COST` per event delivered; at most
+  cost when it starts and again per event delivered (:data:`EVENT_COST`); at most
   :attr:`LiveGraphQL.max_subscriptions` subscriptions per token over all its
   connections of this process.
 * Keep-alive: the server pings every ``ping_seconds``; graphql-ws clients
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import logging
 from collections.abc import Coroutine
@@ -45,8 +46,11 @@ from web.ratelimit import Budgets
 
 log = logging.getLogger("partnerhub.live")
 
-EVENT_COST = 1
-"""Cost points of one delivered event (a subscription's start pays its query's cost)."""
+EVENT_COST: contextvars.ContextVar[int] = contextvars.ContextVar("partnerhub_live_event_cost", default=1)
+"""Cost points of one event of the running subscription: its query's cost (at least 1).
+
+Set before strawberry creates the operation's task, which copies it.
+"""
 
 
 def token_of(payload: dict[str, Any]) -> str | None:
@@ -143,6 +147,7 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
                 extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost},
             )
         charge = self.view.budgets.charge(key, cost)
+        EVENT_COST.set(max(1, cost))
         if not charge.allowed:
             return GraphQLError(
                 f"The subscription costs {cost} points; {charge.remaining} are left; retry in {charge.retry_after} s.",
@@ -232,7 +237,7 @@ class LiveGraphQL(GraphQL[LiveConnection, None]):
             self._spawn(websocket.close(code=code, reason=reason))
 
         def charge_event() -> bool:
-            return self.budgets.charge(caller_key(connection.token), EVENT_COST).allowed
+            return self.budgets.charge(caller_key(connection.token), EVENT_COST.get()).allowed
 
         connection = LiveConnection(
             sessionmaker=state.sessionmaker,
