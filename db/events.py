@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger("partnerhub.events")
 
@@ -48,8 +49,9 @@ class Event:
     """One committed change, by ids.
 
     Attributes:
-        kind: :data:`CHANGE`, or :data:`RESET` (events may have been lost).
-        partner_id: The partner whose data changed (``0`` for a reset: all).
+        kind: :data:`CHANGE`, or :data:`RESET` (events may have been lost, or
+            too much changed to list it, as by an import: refetch).
+        partner_id: The partner whose data changed (``0`` for a reset of all partners).
         customer_ids: Customers whose statuses, plans or admins changed.
         audit_id: The audit event the change wrote, if any.
         sequence: Number given by the receiving process, 1, 2, 3...
@@ -63,13 +65,14 @@ class Event:
 
     def to_json(self) -> str:
         """The ``NOTIFY`` payload (ids only, well under PostgreSQL's 8,000 bytes for a mutation)."""
-        return json.dumps({"p": self.partner_id, "c": list(self.customer_ids), "a": self.audit_id})
+        return json.dumps({"k": self.kind, "p": self.partner_id, "c": list(self.customer_ids), "a": self.audit_id})
 
     @classmethod
     def from_json(cls, text: str) -> Event:
         """Parse a ``NOTIFY`` payload written by :meth:`to_json`."""
         data = json.loads(text)
-        return cls(CHANGE, int(data["p"]), tuple(int(c) for c in data["c"]), data["a"])
+        kind = RESET if data.get("k") == RESET else CHANGE
+        return cls(kind, int(data["p"]), tuple(int(c) for c in data["c"]), data["a"])
 
 
 class Subscriber:
@@ -127,7 +130,7 @@ class Broker:
         self.sequence += 1
         numbered = dataclasses.replace(event, sequence=self.sequence)
         for subscriber in list(self.subscribers):
-            if event.kind == RESET or subscriber.partner_id == event.partner_id:
+            if subscriber.partner_id == event.partner_id or (event.kind == RESET and event.partner_id == 0):
                 subscriber.offer(numbered)
 
     async def publish(self, event: Event) -> None:
@@ -259,6 +262,19 @@ def forget_broker(engine: AsyncEngine, broker: Broker) -> None:
     """Unregister ``broker`` if it is still ``engine``'s."""
     if _BROKERS.get(engine.sync_engine) is broker:
         del _BROKERS[engine.sync_engine]
+
+
+async def notify_in_transaction(conn: AsyncConnection, event: Event) -> None:
+    """On PostgreSQL, ``NOTIFY`` ``event`` from inside the caller's transaction.
+
+    PostgreSQL delivers it when (and only if) that transaction commits; for a
+    writer outside the server processes (``partnerhub load``), which has no
+    broker. Nothing on SQLite, where only the server's own process could hear.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": event.to_json()}
+        )
 
 
 async def publish(engine: AsyncEngine | Any, event: Event) -> None:

@@ -27,10 +27,12 @@ from websockets.typing import Subprotocol
 
 from db.engine import make_engine, make_sessionmaker
 from db.events import CHANGE, RESET, Event
+from db.io.load import load_document
 from db.settings import get_settings
 from db.tokens import revoke_tokens
 from server import create_app
 from tests.conftest import is_postgres
+from tests.test_import import small_doc
 from tests.test_server_process import Server, _seeded_env
 from tests.world import TOKENS, World, build_world
 from web.live import LiveGraphQL
@@ -425,3 +427,29 @@ def test_server_pings(client: TestClient, live_world: World) -> None:
     while (message := ws.receive_json()) == {"type": "ping"}:
         pass
     assert message == {"type": "pong"}
+
+
+def test_import_tells_the_partner_to_refetch(client: TestClient, live_world: World) -> None:
+    ws = subscribe(client, "rita", "subscription { customerChanged { name } }")
+    other = subscribe(client, "oscar", "subscription { customerChanged { name } }")
+
+    async def load() -> None:
+        async with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+            doc = small_doc()  # partner "acme" only
+            for n, customer in enumerate(doc["partners"][0]["customers"]):
+                customer["name"] = f"Imported {n}"  # the world's names are taken
+            await load_document(session, doc)
+
+    client.portal.call(load)  # type: ignore[union-attr]
+    payload = next_payload(ws)
+    assert payload["data"] == {"customerChanged": None}
+    assert payload["errors"][0]["extensions"]["code"] == "LIVE_RESET"
+    # The other partner was not in the file: its next message is its own change.
+    w = live_world
+    post(
+        client,
+        "oscar",
+        START_TRIAL,
+        {"input": {"customerId": w.gid("Customer", "Aardvark"), "products": ["MEETINGS"], "licenses": 5}},
+    )
+    assert next_payload(other)["data"] == {"customerChanged": {"name": "Aardvark"}}
