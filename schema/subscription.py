@@ -48,7 +48,7 @@ CURRENT: contextvars.ContextVar[Context] = contextvars.ContextVar("partnerhub_li
 # sends; "event" is the process's number of the event being sent).
 SEQUENCE: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("partnerhub_live_seq", default=None)
 
-RESET_CODE = "LIVE_RESET"
+LIVE_RESET = "LIVE_RESET"
 RESET_MESSAGE = "Live events may have been missed (the server's event connection was re-established); refetch."
 REVOKED_CODE = 4401
 REVOKED_REASON = "The bearer token is invalid or revoked."
@@ -98,7 +98,7 @@ class LiveConnection:
 def _reset() -> GraphQLError:
     # Yielded as the field's value: graphql-core answers it as the field's
     # error (data null) and the subscription goes on.
-    return GraphQLError(RESET_MESSAGE, extensions={"code": RESET_CODE})
+    return GraphQLError(RESET_MESSAGE, extensions={"code": LIVE_RESET})
 
 
 async def _event_contexts(
@@ -234,4 +234,10 @@ class LiveEvents:
             yield KpiSummary(**dataclasses.asdict(summary))
 
 
-__all__ = ["CURRENT", "RESET_CODE", "SEQUENCE", "LiveConnection", "LiveEvents"]
+__all__ = [
+    "CURRENT",
+    "LIVE_RESET",
+    "SEQUENCE",
+    "LiveConnection",
+    "LiveEvents",
+]
