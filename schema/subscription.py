@@ -78,6 +78,21 @@ class LiveConnection:
     token: str | None = None
     viewer: Viewer | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)
+    checked: dict[int, Viewer | None] = field(default_factory=dict)
+
+    async def viewer_at(self, session: AsyncSession, sequence: int) -> Viewer | None:
+        """The token's admin as of event ``sequence``, looked up once per event for all the connection's subscriptions.
+
+        Returns:
+            The viewer, or ``None`` when the token is revoked or its admin removed.
+        """
+        if sequence in self.checked:
+            return self.checked[sequence]
+        viewer = await viewer_for_token(session, self.token or "")
+        self.checked[sequence] = viewer
+        while len(self.checked) > 16:  # the events still being delivered on this connection
+            del self.checked[next(iter(self.checked))]
+        return viewer
 
     def __getattr__(self, name: str) -> Any:
         # Only for names the connection lacks: session, loaders, today, windows...
@@ -133,7 +148,7 @@ async def _event_contexts(
                 yield event, None
                 continue
             async with conn.sessionmaker() as session:
-                current = await viewer_for_token(session, conn.token or "")
+                current = await conn.viewer_at(session, event.sequence)
                 if current is None:
                     conn.close(REVOKED_CODE, REVOKED_REASON)
                     return
