@@ -453,3 +453,10 @@ def test_import_tells_the_partner_to_refetch(client: TestClient, live_world: Wor
         {"input": {"customerId": w.gid("Customer", "Aardvark"), "products": ["MEETINGS"], "licenses": 5}},
     )
     assert next_payload(other)["data"] == {"customerChanged": {"name": "Aardvark"}}
+
+
+def test_queries_and_mutations_keep_to_http(client: TestClient, live_world: World) -> None:
+    ws = subscribe(client, "ana", "{ viewer { email } }")
+    message = ws.receive_json()
+    assert message["type"] == "error", message
+    assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"

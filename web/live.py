@@ -31,7 +31,7 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -74,7 +74,6 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
     view: LiveGraphQL
 
     async def handle(self) -> None:
-        key = None
         watchers = [asyncio.create_task(self._ping()), asyncio.create_task(self._recheck())]
         try:
             await super().handle()
@@ -140,6 +139,14 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
         query = payload.get("query")
         if not isinstance(query, str):
             return None  # strawberry answers the malformed message
+        document = self.view.costs.document(query)
+        operation = None if document is None else get_operation_ast(document, payload.get("operationName"))
+        if operation is not None and operation.operation != OperationType.SUBSCRIPTION:
+            # Queries and mutations keep to HTTP, where their transaction, limits and logs are.
+            return GraphQLError(
+                "Only subscriptions run over WebSocket; send queries and mutations with HTTP POST /graphql.",
+                extensions={"code": "BAD_REQUEST"},
+            )
         cost = self.view.costs.cost(query, payload.get("variables"), payload.get("operationName")) or 0
         if cost > self.context.settings.max_cost:
             return GraphQLError(
