@@ -140,6 +140,13 @@ async def _event_contexts(
                     extensions={"code": "LIVE_OVERFLOW"},
                 )
             if event.kind != events.RESET and not wanted(event):
+                if not event.customer_ids:
+                    # An admin change (role, removal) may be this subscriber's own:
+                    # checked now, not at the next event it wants.
+                    async with conn.sessionmaker() as session:
+                        if await conn.viewer_at(session, event.sequence) is None:
+                            conn.close(REVOKED_CODE, REVOKED_REASON)
+                            return
                 continue
             if not conn.charge_event():
                 raise GraphQLError("The cost budget is spent; resubscribe later.", extensions={"code": "RATE_LIMITED"})

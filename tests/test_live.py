@@ -460,3 +460,15 @@ def test_queries_and_mutations_keep_to_http(client: TestClient, live_world: Worl
     message = ws.receive_json()
     assert message["type"] == "error", message
     assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+def test_removed_admin_is_closed_at_once(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+    query = "mutation($input: RemovePartnerAdminInput!) { removePartnerAdmin(input: $input) { userErrors { code } } }"
+    data = post(client, "ana", query, {"input": {"adminId": w.gid("PartnerAdmin", "sally")}})
+    assert data["removePartnerAdmin"]["userErrors"] == []
+    # No customer changed, and the periodic re-check is 10 s away: the removal's own event closes it.
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == 4401
