@@ -18,6 +18,7 @@ from schema.bounds import PageBounds
 from schema.execution import FastExecutionContext
 from schema.mutations import Mutation
 from schema.query import Query
+from schema.subscription import LiveEvents
 from schema.types import Customer, PartnerAdmin, Subscription, Trial
 
 
@@ -47,6 +48,7 @@ def build_schema() -> strawberry.Schema:
     return PartnerhubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=LiveEvents,
         types=[Customer, Subscription, Trial, PartnerAdmin, AuditEvent],
         execution_context_class=FastExecutionContext,
         extensions=[

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from db import events
 from db.engine import make_engine, make_sessionmaker
 from db.settings import Settings, get_settings
 from schema.cost import CostModel, Weights
@@ -23,6 +24,7 @@ from schema.schema import schema
 from web import metrics
 from web.auth import bearer_token
 from web.endpoint import GraphQLEndpoint, instrument, uninstrument
+from web.live import LiveGraphQL
 from web.persisted import TrustedDocuments
 from web.ratelimit import Budgets
 
@@ -121,9 +123,13 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.settings = settings
         app.state.in_flight = set()
+        app.state.broker = events.make_broker(engine)
+        await app.state.broker.start()
         try:
             yield
         finally:
+            await app.state.broker.stop()
+            events.forget_broker(engine, app.state.broker)
             # Requests still running past the shutdown grace period have been
             # cancelled by uvicorn; let them end (their statements cancelled,
             # their sessions closed) before the engine goes.
@@ -133,6 +139,8 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
             if owns_engine:
                 await engine.dispose()
 
+    costs = CostModel(schema._schema, Weights(), max_tokens=settings.max_tokens)
+    budgets = Budgets(capacity=settings.cost_budget, refill_per_second=settings.cost_refill_per_second)
     return Starlette(
         routes=[
             Route(
@@ -140,13 +148,14 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
                 GraphQLEndpoint(
                     (WEB_DIR / "graphiql" / "index.html").read_text(encoding="utf-8"),
                     graphiql_headers=GRAPHIQL_HEADERS,
-                    costs=CostModel(schema._schema, Weights(), max_tokens=settings.max_tokens),
-                    budgets=Budgets(capacity=settings.cost_budget, refill_per_second=settings.cost_refill_per_second),
+                    costs=costs,
+                    budgets=budgets,
                     trusted=TrustedDocuments.load(
                         settings.trusted_documents, cache_size=settings.persisted_queries_cache
                     ),
                 ),
             ),
+            WebSocketRoute("/graphql", LiveGraphQL(costs=costs, budgets=budgets)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *dashboard_routes(),

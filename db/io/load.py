@@ -16,7 +16,7 @@ from sqlalchemy import Row, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from db import trend_cache
+from db import events, trend_cache
 from db.io.bulk import Bulk, refresh_statistics
 from db.io.existing import Existing
 from db.io.fields import quote
@@ -263,10 +263,18 @@ async def _load(session: AsyncSession, doc: object, *, commit: bool) -> Loader:
         if loader.problems:
             raise ImportValidationError(loader.problems)
         await loader.write()
+        # An import may change any number of a partner's customers: its live
+        # subscribers are told to refetch (LIVE_RESET), once it commits.
+        resets = [events.Event(events.RESET, partner_id) for partner_id in sorted(set(loader.partner_ids.values()))]
+        for reset in resets:
+            await events.notify_in_transaction(conn, reset)
         if commit:
             await session.commit()
             if loader.bulk.postgres:
                 await refresh_statistics(session, loader.bulk.inserted)
+            else:
+                for reset in resets:  # a server process loading itself (SQLite): in-process
+                    await events.publish(session.bind, reset)
     except IntegrityError as exc:
         await session.rollback()
         # A concurrent writer can still slip past the checks above; say so

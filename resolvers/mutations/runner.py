@@ -64,6 +64,7 @@ from sqlalchemy import Index, PrimaryKeyConstraint, Table, UniqueConstraint, exi
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import events
 from db.access import Viewer
 from db.models import metadata
 from db.tables import ADMIN, AUDIT, PARTNER, TOKEN
@@ -422,7 +423,7 @@ async def _current_actor(session: AsyncSession, viewer: Viewer) -> Viewer:
 # ------------------------------------------------------------------- audit
 
 
-async def _write_audit(session: AsyncSession, viewer: Viewer, action: str, done: Done) -> None:
+async def _write_audit(session: AsyncSession, viewer: Viewer, action: str, done: Done) -> int:
     """Insert the audit event of a mutation, inside its transaction.
 
     Args:
@@ -430,9 +431,13 @@ async def _write_audit(session: AsyncSession, viewer: Viewer, action: str, done:
         viewer: The actor.
         action: The mutation's name.
         done: The body's result, naming the target and the details.
+
+    Returns:
+        The audit event's id (for the live event).
     """
-    await session.execute(
-        insert(AUDIT).values(
+    result = await session.execute(
+        insert(AUDIT)
+        .values(
             partner_id=viewer.partner_id,
             actor_id=viewer.id,
             actor_email=viewer.email,
@@ -442,7 +447,9 @@ async def _write_audit(session: AsyncSession, viewer: Viewer, action: str, done:
             at=dt.datetime.now(dt.UTC),
             details=json.dumps(done.details, ensure_ascii=False, sort_keys=True, default=str),
         )
+        .returning(AUDIT.c.id)
     )
+    return int(result.scalar_one())
 
 
 # ------------------------------------------------------------------ runner
@@ -475,9 +482,12 @@ async def _run(ctx: Context, spec: MutationSpec, body: Callable[[Tx], Awaitable[
         actor = await _current_actor(session, viewer)
         require(actor, spec.permission)
         done = await body(Tx(ctx, actor))
-        await _write_audit(session, actor, spec.name, done)
+        audit_id = await _write_audit(session, actor, spec.name, done)
         await session.commit()
         outcome = done.outcome
+        # Only now, committed: a rolled-back mutation never reaches subscribers.
+        customers = () if outcome.customer_id is None else (outcome.customer_id,)
+        await events.publish(session.bind, events.Event(events.CHANGE, actor.partner_id, customers, audit_id))
     except Failure as failure:
         await session.rollback()
         outcome = Outcome(user_errors=failure.errors)

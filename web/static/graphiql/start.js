@@ -40,7 +40,13 @@
     return token ? JSON.stringify({ Authorization: "Bearer " + token }, null, 2) : "";
   }
 
-  const fetcher = GraphiQL.createFetcher({ url: window.location.origin + "/graphql" });
+  // Subscriptions go over WebSocket (graphql-transport-ws, the bundled graphql-ws
+  // client); GraphiQL sends the Headers tab as the connection_init payload, so
+  // the same {"Authorization": "Bearer ph_…"} authenticates them.
+  const fetcher = GraphiQL.createFetcher({
+    url: window.location.origin + "/graphql",
+    subscriptionUrl: window.location.origin.replace(/^http/, "ws") + "/graphql",
+  });
   const explorer = GraphiQLPluginExplorer.explorerPlugin();
 
   function App() {

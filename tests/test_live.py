@@ -1,0 +1,474 @@
+"""Live events over WebSocket (issue 16, SPEC §3.3): subscribe, mutate through HTTP, receive exactly the right events.
+
+These tests are synchronous: starlette's TestClient runs the app (its own
+engine, broker and event loop) in a thread, and its WebSocket sessions block.
+A test never waits for "no message": to show that a change sent nothing, it
+makes a second change that must arrive and checks that it is the next
+message (the socket keeps order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from starlette.routing import WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
+
+from db.engine import make_engine, make_sessionmaker
+from db.events import CHANGE, RESET, Event
+from db.io.load import load_document
+from db.settings import get_settings
+from db.tokens import revoke_tokens
+from server import create_app
+from tests.conftest import is_postgres
+from tests.test_import import small_doc
+from tests.test_server_process import Server, _seeded_env
+from tests.world import TOKENS, World, build_world
+from web.live import LiveGraphQL
+from web.ratelimit import Budgets
+
+PROTOCOL = ["graphql-transport-ws"]
+
+START_TRIAL = """mutation($input: StartTrialInput!) {
+  startTrial(input: $input) { customer { id } userErrors { code message } } }"""
+
+
+@pytest.fixture
+def live_world(db_url: str) -> World:
+    async def build() -> World:
+        engine = make_engine(db_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await build_world(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(build())
+
+
+@pytest.fixture
+def client(db_url: str, live_world: World) -> Iterator[TestClient]:
+    settings = get_settings().replace(database_url=db_url)
+    with TestClient(create_app(settings=settings)) as test_client, contextlib.ExitStack() as sockets:
+        # Sockets are closed (and their server side waited for) before the app stops.
+        test_client.sockets = sockets  # type: ignore[attr-defined]
+        yield test_client
+
+
+def connect(client: TestClient, payload: dict[str, Any]) -> Any:
+    ws = client.sockets.enter_context(client.websocket_connect("/graphql", subprotocols=PROTOCOL))  # type: ignore[attr-defined]
+    ws.send_json({"type": "connection_init", "payload": payload})
+    return ws
+
+
+def subscribe(client: TestClient, who: str, query: str, variables: dict | None = None) -> Any:
+    ws = connect(client, {"Authorization": f"Bearer {TOKENS[who]}"})
+    assert ws.receive_json() == {"type": "connection_ack"}
+    ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
+    return ws
+
+
+def post(client: TestClient, who: str, query: str, variables: dict) -> dict:
+    response = client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {TOKENS[who]}"}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def start_trial(client: TestClient, who: str, customer_gid: str) -> None:
+    data = post(
+        client, who, START_TRIAL, {"input": {"customerId": customer_gid, "products": ["MEETINGS"], "licenses": 5}}
+    )
+    assert data["startTrial"]["userErrors"] == [], data
+
+
+def next_payload(ws: Any) -> dict:
+    message = ws.receive_json()
+    assert message["type"] == "next", message
+    return message["payload"]
+
+
+def assert_ended(ws: Any, code: str) -> None:
+    """The subscription's last result is an error with ``code``, then ``complete``."""
+    payload = next_payload(ws)
+    assert payload["errors"][0]["extensions"]["code"] == code, payload
+    assert ws.receive_json() == {"id": "1", "type": "complete"}
+
+
+CUSTOMER_CHANGED = "subscription { customerChanged { id name trials { status } } }"
+
+
+def test_customer_changed_after_a_trial_is_started(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "ana", CUSTOMER_CHANGED)
+    start_trial(client, "ana", w.gid("Customer", "Zeta"))
+    payload = next_payload(ws)
+    # Zeta had no trial; the one just started is ACTIVE. First message of the subscription.
+    assert payload["data"]["customerChanged"]["id"] == w.gid("Customer", "Zeta")
+    assert payload["data"]["customerChanged"]["trials"] == [{"status": "ACTIVE"}]
+    assert payload["extensions"]["sequence"] == 1
+    start_trial(client, "ana", w.gid("Customer", "Delta"))
+    assert next_payload(ws)["extensions"]["sequence"] == 2
+
+
+def test_sales_admin_sees_only_assigned_customers(client: TestClient, live_world: World) -> None:
+    w = live_world
+    # sam is assigned Alpha and gamma, not Zeta or Beta.
+    ws = subscribe(client, "sam", "subscription { customerChanged { name } }")
+    start_trial(client, "ana", w.gid("Customer", "Zeta"))  # not sam's: nothing
+    start_trial(client, "ana", w.gid("Customer", "Alpha"))  # sam's
+    assert next_payload(ws)["data"] == {"customerChanged": {"name": "Alpha"}}
+
+
+def test_rolled_back_mutation_sends_nothing(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "ana", "subscription { customerChanged { name } }")
+    # 0 licences is refused: rolled back, no event.
+    data = post(
+        client,
+        "ana",
+        START_TRIAL,
+        {"input": {"customerId": w.gid("Customer", "Zeta"), "products": ["MEETINGS"], "licenses": 0}},
+    )
+    assert data["startTrial"]["userErrors"] != []
+    start_trial(client, "ana", w.gid("Customer", "Delta"))
+    payload = next_payload(ws)
+    assert payload["data"] == {"customerChanged": {"name": "Delta"}}
+    assert payload["extensions"]["sequence"] == 1
+
+
+def test_no_token_or_bad_token_closes_4401(client: TestClient) -> None:
+    for payload in ({}, {"token": "t-nobody"}, {"Authorization": "Bearer t-nobody"}):
+        ws = connect(client, payload)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4401, payload
+
+
+def test_token_key_in_payload(client: TestClient) -> None:
+    ws = connect(client, {"token": TOKENS["rita"]})
+    assert ws.receive_json() == {"type": "connection_ack"}
+
+
+ASSIGN = """mutation($input: CustomerAdminsInput!) {
+  %s(input: $input) { userErrors { code message } } }"""
+AUDIT_EVENT = "subscription { auditEvent { action targetType } }"
+
+
+def assign(client: TestClient, field: str, w: World, customer: str, admin: str) -> None:
+    variables = {"input": {"customerId": w.gid("Customer", customer), "adminIds": [w.gid("PartnerAdmin", admin)]}}
+    data = post(client, "ana", ASSIGN % field, variables)
+    assert data[field]["userErrors"] == [], data
+
+
+def test_assignment_brings_the_customer_unassignment_ends_it(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+    # Zeta becomes sally's by this very change: it arrives with it.
+    assign(client, "assignCustomerAdmins", w, "Zeta", "sally")
+    assert next_payload(ws)["data"] == {"customerChanged": {"name": "Zeta"}}
+    # Unassigned by this change: sally no longer sees Zeta, so nothing arrives, nor
+    # for the trial started on it afterwards; the next message is Beta's (still hers).
+    assign(client, "unassignCustomerAdmins", w, "Zeta", "sally")
+    start_trial(client, "ana", w.gid("Customer", "Zeta"))
+    start_trial(client, "ana", w.gid("Customer", "Beta"))
+    payload = next_payload(ws)
+    assert payload["data"] == {"customerChanged": {"name": "Beta"}}
+    assert payload["extensions"]["sequence"] == 2
+
+
+def test_audit_event_for_the_two_partner_roles_only(client: TestClient, live_world: World) -> None:
+    w = live_world
+    readers = {who: subscribe(client, who, AUDIT_EVENT) for who in ("ana", "rita")}
+    for who in ("sam", "sally"):
+        assert_ended(subscribe(client, who, AUDIT_EVENT), "FORBIDDEN")
+    # sam's own trial on his customer Alpha: audited, so both readers get it.
+    start_trial(client, "sam", w.gid("Customer", "Alpha"))
+    for ws in readers.values():
+        assert next_payload(ws)["data"] == {"auditEvent": {"action": "startTrial", "targetType": "Trial"}}
+
+
+def test_other_partner_receives_nothing(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "oscar", AUDIT_EVENT)
+    start_trial(client, "ana", w.gid("Customer", "Zeta"))  # acme's: not for oscar
+    data = post(
+        client,
+        "oscar",
+        START_TRIAL,
+        {"input": {"customerId": w.gid("Customer", "Aardvark"), "products": ["MEETINGS"], "licenses": 5}},
+    )
+    assert data["startTrial"]["userErrors"] == []
+    payload = next_payload(ws)
+    assert payload["data"] == {"auditEvent": {"action": "startTrial", "targetType": "Trial"}}
+    assert payload["extensions"]["sequence"] == 1
+
+
+KPIS = "totalCustomers expiring renewing lowLicenseAssignment overLicenseLimit"
+
+
+def test_kpis_changed_after_a_trial(client: TestClient, live_world: World) -> None:
+    w = live_world
+    before = post(client, "ana", f"{{ kpis {{ {KPIS} }} }}", {})["kpis"]
+    ws = subscribe(client, "ana", f"subscription {{ kpisChanged {{ {KPIS} }} }}")
+    start_trial(client, "ana", w.gid("Customer", "Čačak Telekom"))
+    got = next_payload(ws)["data"]["kpisChanged"]
+    # Čačak Telekom had no plan: its 30-day MEETINGS trial gives it a live line (+1 total)
+    # ending in 30 ≤ 90 days without auto-renewal (+1 expiring); nothing else moves.
+    assert got == {**before, "totalCustomers": before["totalCustomers"] + 1, "expiring": before["expiring"] + 1}
+    assert got == post(client, "ana", f"{{ kpis {{ {KPIS} }} }}", {})["kpis"]
+
+
+def test_kpis_changed_skips_changes_the_sales_admin_cannot_see(client: TestClient, live_world: World) -> None:
+    w = live_world
+    before = post(client, "sam", f"{{ kpis {{ {KPIS} }} }}", {})["kpis"]
+    ws = subscribe(client, "sam", f"subscription {{ kpisChanged {{ {KPIS} }} }}")
+    start_trial(client, "ana", w.gid("Customer", "Čačak Telekom"))  # not sam's: no message
+    start_trial(client, "ana", w.gid("Customer", "Alpha"))  # sam's
+    payload = next_payload(ws)
+    assert payload["extensions"]["sequence"] == 1
+    # Alpha already has a live MEETINGS line ending in 30 days: counted in total and
+    # expiring before its trial too, so sam's numbers stay as they were.
+    assert payload["data"] == {"kpisChanged": before}
+
+
+def test_revoked_token_closes_the_connection(client: TestClient, live_world: World, db_url: str) -> None:
+    w = live_world
+    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+
+    async def revoke() -> None:
+        engine = make_engine(db_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                assert await revoke_tokens(session, email="sally@p1.example") == 1
+        finally:
+            await engine.dispose()
+
+    asyncio.run(revoke())
+    start_trial(client, "ana", w.gid("Customer", "Beta"))  # sally's customer: the event re-reads her token
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == 4401
+
+
+def test_reset_tells_subscribers_to_refetch(client: TestClient, live_world: World) -> None:
+    ws = subscribe(client, "rita", "subscription { customerChanged { name } }")
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    client.portal.call(broker.deliver, Event(RESET))  # type: ignore[union-attr]
+    payload = next_payload(ws)
+    assert payload["data"] == {"customerChanged": None}
+    assert payload["errors"][0]["extensions"]["code"] == "LIVE_RESET"
+    assert payload["extensions"]["sequence"] == 1
+
+
+def test_slow_consumer_is_dropped(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "ana", "subscription { customerChanged { name } }")
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    zeta = int(w.customers["Zeta"])
+
+    def flood() -> None:
+        # 101 events in one go on the server's loop: one more than the queue holds.
+        for _ in range(broker.queue_size + 1):
+            broker.deliver(Event(CHANGE, 1, (zeta,), None))
+
+    client.portal.call(flood)  # type: ignore[union-attr]
+    assert_ended(ws, "LIVE_OVERFLOW")
+
+
+def test_subscriptions_per_token_are_capped(client: TestClient, live_world: World) -> None:
+    ws = subscribe(client, "ana", AUDIT_EVENT)  # id "1"
+    for n in range(2, 21):  # 20 in all: the cap
+        ws.send_json({"id": str(n), "type": "subscribe", "payload": {"query": AUDIT_EVENT}})
+    ws.send_json({"id": "21", "type": "subscribe", "payload": {"query": AUDIT_EVENT}})
+    message = ws.receive_json()
+    assert message["id"] == "21" and message["type"] == "error", message
+    assert message["payload"][0]["message"] == "At most 20 live subscriptions per token."
+
+
+@pytest.mark.skipif(not is_postgres(), reason="LISTEN/NOTIFY is PostgreSQL's")
+def test_dropped_listen_connection_recovers(client: TestClient, live_world: World, db_url: str) -> None:
+    w = live_world
+    ws = subscribe(client, "ana", "subscription { customerChanged { name } }")
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    pid = broker.connection.get_server_pid()
+
+    async def terminate() -> None:
+        engine = make_engine(db_url)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            await engine.dispose()
+
+    asyncio.run(terminate())
+    # Told to refetch once the broker is listening again, then events flow as before.
+    payload = next_payload(ws)
+    assert payload["errors"][0]["extensions"]["code"] == "LIVE_RESET"
+    assert broker.connection.get_server_pid() != pid
+    start_trial(client, "ana", w.gid("Customer", "Zeta"))
+    assert next_payload(ws)["data"] == {"customerChanged": {"name": "Zeta"}}
+
+
+def test_connections_per_token_are_capped(client: TestClient, live_world: World) -> None:
+    for _ in range(5):  # the cap
+        assert connect(client, {"token": TOKENS["sam"]}).receive_json() == {"type": "connection_ack"}
+    ws = connect(client, {"token": TOKENS["sam"]})
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert (closed.value.code, closed.value.reason) == (4403, "At most 5 live connections per token.")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not is_postgres(), reason="across processes through PostgreSQL LISTEN/NOTIFY")
+def test_two_server_processes_one_database(db_url: str, tmp_path: Path) -> None:
+    env = _seeded_env(db_url)
+    servers = [Server(env, tmp_path / f"server{n}.log") for n in range(2)]
+    try:
+        with ws_connect(f"ws://127.0.0.1:{servers[0].port}/graphql", subprotocols=[Subprotocol(PROTOCOL[0])]) as ws:
+            ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {env['TOKEN']}"}}))
+            assert json.loads(ws.recv(timeout=10)) == {"type": "connection_ack"}
+            query = "subscription { customerChanged { id } }"
+            ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+
+            def http(query: str, variables: dict) -> dict:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{servers[1].port}/graphql",
+                    data=json.dumps({"query": query, "variables": variables}).encode(),
+                    headers={"Content-Type": "application/json", "Authorization": f"Bearer {env['TOKEN']}"},
+                )
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.loads(response.read())["data"]
+
+            customer = http("{ customers(first: 1) { nodes { id } } }", {})["customers"]["nodes"][0]["id"]
+            # The other process handles the mutation; its NOTIFY reaches the subscriber's process.
+            http(
+                "mutation($input: CustomerAdminsInput!) { assignCustomerAdmins(input: $input) { userErrors { code } } }",
+                {"input": {"customerId": customer, "adminIds": [sales_admin_id(http)]}},
+            )
+            message = json.loads(ws.recv(timeout=10))
+            assert message["type"] == "next", message
+            assert message["payload"]["data"] == {"customerChanged": {"id": customer}}
+            assert message["payload"]["extensions"]["sequence"] == 1
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def sales_admin_id(http: Any) -> str:
+    """A sales admin of the demo partner, to assign."""
+    query = "{ partnerAdmins(first: 100) { nodes { id role } } }"
+    admins = http(query, {})["partnerAdmins"]["nodes"]
+    return next(a["id"] for a in admins if a["role"] in ("SALES_FULL_ADMIN", "SALES_ADMIN"))
+
+
+def live_view(client: TestClient) -> LiveGraphQL:
+    """The app's WebSocket view, to tune its limits for a test."""
+    return next(r.app for r in client.app.routes if isinstance(r, WebSocketRoute))  # type: ignore[attr-defined]
+
+
+def test_subscription_and_its_events_pay_from_the_budget(client: TestClient, live_world: World) -> None:
+    w = live_world
+    live_view(client).budgets = Budgets(capacity=5, refill_per_second=1e-9)
+    ws = subscribe(client, "rita", "subscription { auditEvent { action } }")
+    # Cost 1 (one object): 5 − 1 = 4 left at start; each event pays 1 more, so
+    # events 1–4 arrive (0 left) and the fifth ends the subscription.
+    for n in range(5):
+        field = "assignCustomerAdmins" if n % 2 == 0 else "unassignCustomerAdmins"
+        assign(client, field, w, "Zeta", "sally")
+    for n in range(1, 5):
+        assert next_payload(ws)["extensions"]["sequence"] == n
+    assert_ended(ws, "RATE_LIMITED")
+    # Nothing left for a new one either: refused before it starts.
+    ws.send_json({"id": "2", "type": "subscribe", "payload": {"query": AUDIT_EVENT}})
+    message = ws.receive_json()
+    assert message["type"] == "error" and message["payload"][0]["extensions"]["code"] == "RATE_LIMITED", message
+
+
+def test_revoked_token_closes_an_idle_connection(client: TestClient, live_world: World, db_url: str) -> None:
+    live_view(client).recheck_seconds = 0.1
+    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+
+    async def revoke() -> None:
+        engine = make_engine(db_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                assert await revoke_tokens(session, email="sally@p1.example") == 1
+        finally:
+            await engine.dispose()
+
+    asyncio.run(revoke())
+    # No event at all: the periodic re-check closes it.
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == 4401
+
+
+def test_server_pings(client: TestClient, live_world: World) -> None:
+    live_view(client).ping_seconds = 0.05
+    ws = connect(client, {"token": TOKENS["ana"]})
+    assert ws.receive_json() == {"type": "connection_ack"}
+    assert ws.receive_json() == {"type": "ping"}
+    ws.send_json({"type": "pong"})
+    ws.send_json({"type": "ping"})
+    # The client's ping is answered (server pings may come first).
+    while (message := ws.receive_json()) == {"type": "ping"}:
+        pass
+    assert message == {"type": "pong"}
+
+
+def test_import_tells_the_partner_to_refetch(client: TestClient, live_world: World) -> None:
+    ws = subscribe(client, "rita", "subscription { customerChanged { name } }")
+    other = subscribe(client, "oscar", "subscription { customerChanged { name } }")
+
+    async def load() -> None:
+        async with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+            doc = small_doc()  # partner "acme" only
+            for n, customer in enumerate(doc["partners"][0]["customers"]):
+                customer["name"] = f"Imported {n}"  # the world's names are taken
+            await load_document(session, doc)
+
+    client.portal.call(load)  # type: ignore[union-attr]
+    payload = next_payload(ws)
+    assert payload["data"] == {"customerChanged": None}
+    assert payload["errors"][0]["extensions"]["code"] == "LIVE_RESET"
+    # The other partner was not in the file: its next message is its own change.
+    w = live_world
+    post(
+        client,
+        "oscar",
+        START_TRIAL,
+        {"input": {"customerId": w.gid("Customer", "Aardvark"), "products": ["MEETINGS"], "licenses": 5}},
+    )
+    assert next_payload(other)["data"] == {"customerChanged": {"name": "Aardvark"}}
+
+
+def test_queries_and_mutations_keep_to_http(client: TestClient, live_world: World) -> None:
+    ws = subscribe(client, "ana", "{ viewer { email } }")
+    message = ws.receive_json()
+    assert message["type"] == "error", message
+    assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+def test_removed_admin_is_closed_at_once(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+    query = "mutation($input: RemovePartnerAdminInput!) { removePartnerAdmin(input: $input) { userErrors { code } } }"
+    data = post(client, "ana", query, {"input": {"adminId": w.gid("PartnerAdmin", "sally")}})
+    assert data["removePartnerAdmin"]["userErrors"] == []
+    # No customer changed, and the periodic re-check is 10 s away: the removal's own event closes it.
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == 4401
