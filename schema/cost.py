@@ -242,7 +242,8 @@ class _Walk:
         weights = self.weights
         if type_name == "Mutation":
             self.objects += weights.mutation / weights.object
-        elif type_name == "Query" and name == "kpis":
+        elif (type_name, name) in (("Query", "kpis"), ("LiveEvents", "kpisChanged")):
+            # kpisChanged re-reads the summary for each event: the same scan as kpis.
             self.scans[("kpis", _frozen(args))] = weights.scan
         elif type_name == "Analytics" and name == "licenseTrend":
             weeks = args.get("weeks")

@@ -258,3 +258,10 @@ def test_budget_refills_over_time_and_forgets_idle_callers() -> None:
     budgets.charge("b", 1)
     budgets.charge("c", 1)  # three callers, two kept: "a" (least recent) is dropped, and comes back full
     assert budgets.charge("a", 100).allowed
+
+
+def test_kpis_changed_weighs_the_scan_it_makes_per_event() -> None:
+    # Each event re-reads the summary KPIs: one scan (2,000) + the summary object (1) = 2,001,
+    # as much as the `kpis` query it repeats.
+    assert cost("subscription { kpisChanged { totalCustomers } }") == 2_001
+    assert cost("{ kpis { totalCustomers } }") == 2_001
