@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from db import idempotency as keys
-from db.tokens import viewer_for_token
+from db.tokens import cached_viewer
 from web.auth import bearer_token
 from web.protocol import GraphQLRequest, error_body, graphql_response
 
@@ -88,7 +88,7 @@ async def once(
     if token is None:
         return await run()
     async with sessionmaker() as session:
-        viewer = await viewer_for_token(session, token)
+        viewer = await cached_viewer(session, token)
     if viewer is None:
         return await run()  # answers 401
     digest = request_hash(gql)
