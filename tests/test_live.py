@@ -472,3 +472,18 @@ def test_removed_admin_is_closed_at_once(client: TestClient, live_world: World) 
     with pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_json()
     assert closed.value.code == 4401
+
+
+def test_hostile_strings_and_odd_variables_are_refused_as_over_http(client: TestClient, live_world: World) -> None:
+    query = "subscription($id: ID) { customerChanged(customerId: $id) { name } }"
+    ws = subscribe(client, "ana", query, {"id": "Q3VzdG9tZXI6MQ\u0000"})
+    message = ws.receive_json()
+    assert message["type"] == "error", message
+    assert message["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "U+0000" in message["payload"][0]["message"]
+    ws = connect(client, {"Authorization": f"Bearer {TOKENS['ana']}"})
+    assert ws.receive_json() == {"type": "connection_ack"}
+    ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": [1]}})
+    message = ws.receive_json()
+    assert message["type"] == "error", message
+    assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"

@@ -39,6 +39,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 
 from db.tokens import viewer_for_token
 from schema.cost import CostModel
+from schema.guard import hostile_string_error
 from schema.schema import schema
 from schema.subscription import REVOKED_CODE, REVOKED_REASON, SEQUENCE, LiveConnection
 from web.auth import bearer_token
@@ -147,7 +148,14 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
                 "Only subscriptions run over WebSocket; send queries and mutations with HTTP POST /graphql.",
                 extensions={"code": "BAD_REQUEST"},
             )
-        cost = self.view.costs.cost(query, payload.get("variables"), payload.get("operationName")) or 0
+        variables = payload.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            return GraphQLError("`variables` must be a JSON object.", extensions={"code": "BAD_REQUEST"})
+        # The same refusal of control characters as over HTTP, before any SQL.
+        hostile = hostile_string_error(document, variables, payload.get("operationName"))
+        if hostile is not None:
+            return hostile
+        cost = self.view.costs.cost(query, variables, payload.get("operationName")) or 0
         if cost > self.context.settings.max_cost:
             return GraphQLError(
                 f"The subscription costs {cost} points; at most {self.context.settings.max_cost} are allowed.",
