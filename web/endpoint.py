@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, Response
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from db.engine import interrupter
+from db.engine import interrupter, open_connection
 from db.settings import Settings, today
 from db.tokens import cached_viewer
 from resolvers.context import Context
@@ -388,9 +388,17 @@ class GraphQLEndpoint:
         state = request.app.state
         settings: Settings = state.settings
         session: AsyncSession = state.sessionmaker()
+        # Only a mutation needs the session's transaction (the mutation runner
+        # ends it and opens its own); anything else runs in autocommit on
+        # PostgreSQL (db.engine.open_connection).
+        read_only = not idempotency.is_mutation(self.costs.document(gql.query), gql.operation_name)
         try:
             try:
                 viewer = None
+                # Opened now, before the token lookup, so that a query's lookup
+                # runs without a transaction too; loaders then share it one
+                # statement at a time.
+                connection = await open_connection(session, read_only=read_only)
                 token = bearer_token(request.headers.get("authorization"))
                 if token is not None:
                     try:
@@ -404,14 +412,14 @@ class GraphQLEndpoint:
                         # pool_pre_ping, a round trip on every request (db/engine.py).
                         await _close_quietly(session)
                         session = state.sessionmaker()
+                        connection = await open_connection(session, read_only=read_only)
                         viewer = await cached_viewer(session, token)
                 if viewer is None and not is_introspection(self.costs.document(gql.query)):
                     return _unauthenticated("The bearer token is invalid or revoked.", media_type, log_fields)
                 if viewer is not None and token is not None:
                     self.remember_valid(token)
                 log_fields["caller"] = viewer.email if viewer else None
-                # Open the connection now: loaders then share it one statement at a time.
-                stoppers.append(interrupter(await session.connection()))
+                stoppers.append(interrupter(connection))
             except Exception as exc:  # noqa: BLE001 - the database is down or misbehaving
                 error = classify(GraphQLError(str(exc), original_error=exc))
                 log_fields["errors"] = [(error.extensions or {}).get("code")]

@@ -54,7 +54,8 @@ def request_hash(gql: GraphQLRequest) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def _is_mutation(document: DocumentNode | None, operation_name: str | None) -> bool:
+def is_mutation(document: DocumentNode | None, operation_name: str | None) -> bool:
+    """Whether the operation a request runs (``operation_name`` of ``document``) is a mutation."""
     operation = get_operation_ast(document, operation_name) if document is not None else None
     return operation is not None and operation.operation == OperationType.MUTATION
 
@@ -70,7 +71,7 @@ async def once(
 ) -> Response:
     """``run()`` the request, at most once per admin and ``Idempotency-Key`` when it is a keyed mutation."""
     given = request.headers.getlist(HEADER)
-    if not given or request.method != "POST" or not _is_mutation(document, gql.operation_name):
+    if not given or request.method != "POST" or not is_mutation(document, gql.operation_name):
         return await run()
     if len(given) > 1 or not _KEY.match(given[0]):
         log_fields["errors"] = ["BAD_REQUEST"]
