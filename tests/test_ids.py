@@ -163,3 +163,37 @@ async def test_a_removed_admins_id_is_never_given_to_the_next_one(api, world, se
     cancel = [e for e in log["data"]["auditLog"]["nodes"] if e["action"] == "cancelTrial"]
     # The entry keeps Kim's address and names no current admin.
     assert cancel == [{"action": "cancelTrial", "actor": None, "actorEmail": "kim@acme.example"}]
+
+
+def test_encoded_ids_are_remembered_byte_identical_and_bounded(monkeypatch) -> None:
+    import resolvers.ids as ids
+
+    monkeypatch.setattr(ids, "_ENCODED", {name: {} for name in NODE_TYPES})
+    monkeypatch.setattr(ids, "_ENCODED_PER_TYPE", 3)
+    # base64("Customer:1") = "Q3VzdG9tZXI6MQ==" → unpadded "Q3VzdG9tZXI6MQ"; the
+    # largest id, "PartnerAdmin:2147483647" (23 bytes), 31 characters.
+    assert to_global_id("Customer", 1) == "Q3VzdG9tZXI6MQ"
+    assert to_global_id("Customer", 1) == "Q3VzdG9tZXI6MQ"  # from the cache now
+    assert ids._ENCODED["Customer"] == {1: "Q3VzdG9tZXI6MQ"}
+    assert to_global_id("PartnerAdmin", 2147483647) == raw("PartnerAdmin:2147483647")
+    assert len(to_global_id("PartnerAdmin", 2147483647)) == 31
+    # True == 1 as a dict key, but its id spells "True": never answered from 1's entry, never stored.
+    assert to_global_id("Customer", True) == raw("Customer:True")
+    assert ids._ENCODED["Customer"] == {1: "Q3VzdG9tZXI6MQ"}
+    # Types are kept apart: Trial 1 is not Customer 1.
+    assert to_global_id("Trial", 1) == raw("Trial:1") != to_global_id("Customer", 1)
+    # Bounded: the 4th id of a type empties that type's entries first (3 allowed), then is kept.
+    for db_id in (2, 3, 4):
+        assert to_global_id("Customer", db_id) == raw(f"Customer:{db_id}")
+    assert ids._ENCODED["Customer"] == {4: raw("Customer:4")}
+    # A type name that is no node type is encoded, not cached.
+    assert to_global_id("Other", 5) == raw("Other:5")
+    assert "Other" not in ids._ENCODED
+
+
+@given(st.sampled_from(sorted(NODE_TYPES)), st.integers(min_value=1, max_value=2**31 - 1))
+def test_cached_and_fresh_encodings_agree(type_name: str, db_id: int) -> None:
+    expected = raw(f"{type_name}:{db_id}")
+    assert to_global_id(type_name, db_id) == expected
+    assert to_global_id(type_name, db_id) == expected
+    assert from_global_id(expected) == (type_name, db_id)
