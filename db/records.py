@@ -40,26 +40,33 @@ KEYS = "keys"
 class _Prepared:
     """One statement compiled for asyncpg: its text, its fixed parameter values, its record type."""
 
-    __slots__ = ("keys_at", "keys_processor", "make", "params", "processors", "result_types", "sql", "statement")
+    __slots__ = ("make", "params", "places", "processors", "result_types", "sql", "statement")
 
-    def __init__(self, statement: Any, dialect: Any) -> None:
+    def __init__(self, statement: Any, dialect: Any, values: dict[str, Any]) -> None:
         # Kept alive so that its id stays this entry's.
         self.statement = statement
         # Rendering the post-compile parameters (expanding IN lists of fixed
         # values) needs every value: the keys get a placeholder, replaced at
         # each execution (one array parameter on PostgreSQL, so the text does
-        # not depend on them).
+        # not depend on them), as do the other values given per execution.
         compiled = statement.compile(dialect=dialect)
-        expanded = compiled.construct_expanded_state({KEYS: []} if KEYS in compiled.binds else None)
+        given = {KEYS: [], **values} if KEYS in compiled.binds else dict(values)
+        expanded = compiled.construct_expanded_state(given or None)
         self.sql: str = expanded.statement
         names = list(expanded.positiontup or ())
-        values = expanded.parameters
+        fixed = expanded.parameters
         processors = expanded.processors
-        # Every place of the keys (a statement may use them in several subqueries).
-        self.keys_at = tuple(i for i, name in enumerate(names) if name == KEYS)
-        self.keys_processor = processors.get(KEYS)
+        # Every place of each value given per execution (a statement may use one
+        # in several places: the keys in subqueries, a cursor value in a keyset
+        # condition), with its bind processor.
+        variable = {KEYS, *values}
+        self.places: dict[str, tuple[tuple[int, ...], Any]] = {
+            name: (tuple(i for i, n in enumerate(names) if n == name), processors.get(name))
+            for name in variable
+            if name in names
+        }
         self.params = [
-            None if name == KEYS else (processors[name](values[name]) if name in processors else values[name])
+            None if name in variable else (processors[name](fixed[name]) if name in processors else fixed[name])
             for name in names
         ]
         self.result_types = [column[3] for column in compiled._result_columns]
@@ -72,40 +79,51 @@ _PREPARED: OrderedDict[int, _Prepared] = OrderedDict()
 _PREPARED_SIZE = 512
 
 
-def _prepared(statement: Any, dialect: Any) -> _Prepared:
+def _prepared(statement: Any, dialect: Any, values: dict[str, Any]) -> _Prepared:
     entry = _PREPARED.get(id(statement))
     if entry is None or entry.statement is not statement:
-        entry = _PREPARED[id(statement)] = _Prepared(statement, dialect)
+        entry = _PREPARED[id(statement)] = _Prepared(statement, dialect, values)
         if len(_PREPARED) > _PREPARED_SIZE:
             _PREPARED.popitem(last=False)
     return entry
 
 
-async def fetch_records(connection: AsyncConnection, statement: Any, keys: list[Any] | None = None) -> list[Any]:
-    """The rows of ``statement`` as named tuples; ``keys`` fill its ``:keys`` parameter.
+async def fetch_records(
+    connection: AsyncConnection, statement: Any, keys: list[Any] | None = None, values: dict[str, Any] | None = None
+) -> list[Any]:
+    """The rows of ``statement`` as named tuples; ``keys`` fill its ``:keys`` parameter, ``values`` others by name.
 
-    The same rows as ``records(await connection.execute(statement, {"keys": keys}))``
+    The same rows as ``records(await connection.execute(statement, {"keys": keys, **values}))``
     (tests/test_prepared.py compares them). On PostgreSQL, for a statement
-    object that is reused (the loaders build each once per day and viewer):
+    object that is reused (the loaders build each once per day and viewer,
+    the customer list its unfiltered page once per viewer and page shape):
     compiled once, with SQLAlchemy's bind and result processors applied as
     SQLAlchemy would; run through the prepared statement cache of the
     connection's SQLAlchemy adapter (the same server-side prepared statement
     SQLAlchemy would use), in the connection's transaction, begun as
-    SQLAlchemy begins it; errors translated as SQLAlchemy's adapter
-    translates them, and a connection found closed invalidated. Statement
-    listeners (``before_cursor_execute``: the per-request count, tests) are
-    told of it. SQLite goes through SQLAlchemy.
+    SQLAlchemy begins it (none in autocommit); errors translated as
+    SQLAlchemy's adapter translates them, and a connection found closed
+    invalidated. Statement listeners (``before_cursor_execute``: the
+    per-request count, tests) are told of it. SQLite goes through SQLAlchemy.
+    A parameter given in ``values`` must be given at every execution of the
+    statement (its value of the first one is not kept).
     """
+    values = values or {}
     if connection.dialect.name != "postgresql":
-        return records(await connection.execute(statement, {KEYS: keys} if keys is not None else None))
+        given = {KEYS: keys, **values} if keys is not None else values
+        return records(await connection.execute(statement, given or None))
     dialect: Any = connection.dialect
-    prepared = _prepared(statement, dialect)
+    prepared = _prepared(statement, dialect, values)
     params = prepared.params
-    if prepared.keys_at:
+    places = prepared.places
+    if places:
         params = list(params)
-        value = keys if prepared.keys_processor is None else prepared.keys_processor(keys)
-        for at in prepared.keys_at:
-            params[at] = value
+        for name, (at, process) in places.items():
+            value = keys if name == KEYS else values[name]
+            if process is not None:
+                value = process(value)
+            for i in at:
+                params[i] = value
     sync = connection.sync_connection
     assert sync is not None  # an open AsyncConnection has its sync side
     sync.dispatch.before_cursor_execute(sync, None, prepared.sql, params, None, False)

@@ -189,18 +189,23 @@ async def customer_page(
     viewer = ctx.require_viewer()
     kind, columns, desc, parse_first = _customer_order(order)
     page = page_request(first=first, after=after, last=last, before=before, key_kind=kind, parsers=(parse_first, int))
-    where = [visible_customers(CUSTOMER, viewer), *customer_filter_clauses(ctx, flt), *extra]
+    filters = [*customer_filter_clauses(ctx, flt), *extra]
+
+    def where() -> list[ColumnElement[bool]]:
+        return [visible_customers(CUSTOMER, viewer), *filters]
 
     async def count() -> int:
-        return (await ctx.session.execute(select(func.count()).select_from(CUSTOMER).where(*where))).scalar_one()
+        return (await ctx.session.execute(select(func.count()).select_from(CUSTOMER).where(*where()))).scalar_one()
 
     result = await keyset_page(
         ctx.session,
-        select(*CUSTOMER_COLUMNS).where(*where),
+        lambda: select(*CUSTOMER_COLUMNS).where(*where()),
         order=[(column, desc) for column in columns],
         page=page,
         key_kind=kind,
         count=count,
+        # Unfiltered, the statement depends on the viewer alone: built once, run prepared.
+        reuse=None if filters else ("customers", viewer),
     )
     loader = ctx.loaders.customer_by_id
     for row in result.rows:

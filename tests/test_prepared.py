@@ -1,4 +1,4 @@
-"""Loader statements as prepared statements on the raw connection (db/records.py ``fetch_records``, issue 14)."""
+"""Loader and page statements as prepared statements on the raw connection (db/records.py ``fetch_records``, issue 14)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import loaders
 from bench import queries
 from db import records as db_records
+from resolvers import pagination
 from tests.conftest import is_postgres
 from tests.world import TOKENS
 
@@ -20,9 +21,12 @@ def _compared(monkeypatch) -> list[str]:
     compared: list[str] = []
     real = db_records.fetch_records
 
-    async def both(connection: Any, statement: Any, keys: list[Any] | None = None) -> list[Any]:
-        fast = await real(connection, statement, keys)
-        slow = db_records.records(await connection.execute(statement, {"keys": keys} if keys is not None else None))
+    async def both(
+        connection: Any, statement: Any, keys: list[Any] | None = None, values: dict[str, Any] | None = None
+    ) -> list[Any]:
+        fast = await real(connection, statement, keys, values)
+        given = {**({"keys": keys} if keys is not None else {}), **(values or {})}
+        slow = db_records.records(await connection.execute(statement, given or None))
         assert fast == slow, str(statement)
         assert [r._fields for r in fast] == [r._fields for r in slow]
         assert [[type(v) for v in r] for r in fast] == [[type(v) for v in r] for r in slow]
@@ -30,6 +34,7 @@ def _compared(monkeypatch) -> list[str]:
         return fast
 
     monkeypatch.setattr(loaders, "fetch_records", both)
+    monkeypatch.setattr(pagination, "fetch_records", both)
     return compared
 
 
@@ -65,3 +70,56 @@ async def test_a_compiled_statement_is_kept_per_statement_object(api, world) -> 
     if is_postgres():
         # The plans statement: compiled once, the same entry reused by the second request.
         assert kept and all(db_records._PREPARED[k] is v for k, v in kept.items())
+
+
+WALK = """query($first: Int, $after: String, $last: Int, $before: String, $field: CustomerOrderField!,
+  $direction: OrderDirection!) {
+  customers(first: $first, after: $after, last: $last, before: $before, orderBy: {field: $field, direction: $direction}) {
+    edges { cursor node { name } } pageInfo { hasNextPage hasPreviousPage } } }"""
+
+
+async def _walk(api, token: str, field: str, direction: str) -> list[str]:
+    """Every customer's name, paged 2 at a time forwards by cursor, then the 2 before the last one backwards."""
+    order = {"field": field, "direction": direction}
+    names: list[str] = []
+    after = None
+    while True:
+        body = await api(WALK, {"first": 2, "after": after, **order}, token=token)
+        assert body.get("errors") is None, body
+        page = body["data"]["customers"]
+        names += [edge["node"]["name"] for edge in page["edges"]]
+        assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["edges"][-1]["cursor"]
+    # Backwards: the 2 before the very last customer's cursor are the 2 names before it.
+    body = await api(WALK, {"last": 2, "before": page["edges"][-1]["cursor"], **order}, token=token)
+    assert [edge["node"]["name"] for edge in body["data"]["customers"]["edges"]] == names[-3:-1]
+    return names
+
+
+async def test_unfiltered_customer_pages_read_the_same_records_both_ways(api, world, monkeypatch) -> None:
+    compared = _compared(monkeypatch)
+    pagination._PAGE_STATEMENTS.clear()
+    for field, direction in (("NAME", "ASC"), ("NAME", "DESC"), ("CREATED_ON", "ASC"), ("CREATED_ON", "DESC")):
+        ana = await _walk(api, TOKENS["ana"], field, direction)
+        # ana (full admin) sees every customer of her partner; sam (sales) his assigned ones.
+        sam = await _walk(api, TOKENS["sam"], field, direction)
+        assert set(sam) < set(ana)
+        assert len(sam) <= 2 < len(ana)  # sam's customers fit on one page of 2, ana's do not
+    # The pages' statements went the prepared way and matched SQLAlchemy's rows.
+    assert any("ORDER BY" in text and "LIMIT" in text for text in compared)
+    # One statement per viewer and page shape, reused across the walk: ana's first
+    # page, pages after a cursor, a page before one (3 shapes); sam's first page and
+    # a page before a cursor (2: one page of his own); × 4 orders = (3 + 2) × 4 = 20.
+    assert len(pagination._PAGE_STATEMENTS) == 20
+
+
+async def test_a_filtered_page_is_built_per_request(api, world) -> None:
+    pagination._PAGE_STATEMENTS.clear()
+    body = await api(queries.LIST_PAGE, {"first": 50, "filter": {"search": "a"}}, token=TOKENS["ana"])
+    assert body.get("errors") is None
+    # The search text is client input: not a reusable statement.
+    assert pagination._PAGE_STATEMENTS == {}
+    await api(queries.COMPARE, {"first": 50}, token=TOKENS["ana"])
+    assert len(pagination._PAGE_STATEMENTS) == 1
