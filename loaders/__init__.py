@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
 from sqlalchemy import BindParameter, ColumnElement, Date, Integer, any_, bindparam, func, literal, select, union_all
@@ -528,8 +528,54 @@ class HistoryByLineLoader(_Loader):
         ]
 
 
+L = TypeVar("L", bound="_Loader")
+
+
+class _OnFirstUse(Generic[L]):
+    """A loader attribute of :class:`Loaders`, created the first time a request asks for it.
+
+    A request uses a few of the fifteen loaders (page (0) two: the customers it
+    primes and the plans);
+    creating all of them up front was ~2 % of that page's server CPU
+    (bench/README.md, "Measured"). The created loader is stored on the
+    instance under the same name, so later reads are plain attribute reads.
+    """
+
+    def __init__(self, loader: type[L]) -> None:
+        self.loader = loader
+
+    def __set_name__(self, _owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, _owner: type | None = None) -> _OnFirstUse[L]: ...
+    @overload
+    def __get__(self, obj: Loaders, _owner: type | None = None) -> L: ...
+    def __get__(self, obj: Loaders | None, _owner: type | None = None) -> L | _OnFirstUse[L]:
+        if obj is None:
+            return self
+        loader = obj.__dict__[self.name] = self.loader(obj)
+        return loader
+
+
 class Loaders:
-    """All loaders of one request."""
+    """All loaders of one request, each created on first use."""
+
+    customer_by_id = _OnFirstUse(CustomerByIdLoader)
+    statuses_by_customer = _OnFirstUse(StatusesByCustomerLoader)
+    status_details_by_customer = _OnFirstUse(StatusDetailsByCustomerLoader)
+    products_by_customer = _OnFirstUse(ProductsByCustomerLoader)
+    plans_by_customer = _OnFirstUse(PlansByCustomerLoader)
+    plan_by_id = _OnFirstUse(PlanByIdLoader)
+    lines_by_plan = _OnFirstUse(LinesByPlanLoader)
+    invoices_by_plan = _OnFirstUse(InvoicesByPlanLoader)
+    orders_by_plan = _OnFirstUse(OrdersByPlanLoader)
+    admins_by_customer = _OnFirstUse(AdminsByCustomerLoader)
+    admin_by_id = _OnFirstUse(AdminByIdLoader)
+    history_by_line = _OnFirstUse(HistoryByLineLoader)
+    assigned_customers_by_admin = _OnFirstUse(AssignedCustomersByAdminLoader)
+    assigned_count_by_admin = _OnFirstUse(AssignedCountByAdminLoader)
+    assigned_facets_by_admin = _OnFirstUse(AssignedFacetsByAdminLoader)
 
     def __init__(self, *, session: AsyncSession, viewer: Viewer | None, today: dt.date, windows: StatusWindows) -> None:
         self.session = session
@@ -537,24 +583,9 @@ class Loaders:
         self.today = today
         self.windows = windows
         self.dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        self.customer_by_id = CustomerByIdLoader(self)
-        self.statuses_by_customer = StatusesByCustomerLoader(self)
-        self.status_details_by_customer = StatusDetailsByCustomerLoader(self)
-        self.products_by_customer = ProductsByCustomerLoader(self)
-        self.plans_by_customer = PlansByCustomerLoader(self)
-        self.plan_by_id = PlanByIdLoader(self)
-        self.lines_by_plan = LinesByPlanLoader(self)
-        self.invoices_by_plan = InvoicesByPlanLoader(self)
-        self.orders_by_plan = OrdersByPlanLoader(self)
-        self.admins_by_customer = AdminsByCustomerLoader(self)
-        self.admin_by_id = AdminByIdLoader(self)
-        self.history_by_line = HistoryByLineLoader(self)
-        self.assigned_customers_by_admin = AssignedCustomersByAdminLoader(self)
-        self.assigned_count_by_admin = AssignedCountByAdminLoader(self)
-        self.assigned_facets_by_admin = AssignedFacetsByAdminLoader(self)
 
     def clear_all(self) -> None:
-        """Forget every cached value (after a mutation changed the data)."""
+        """Forget every cached value (after a mutation changed the data); loaders not created yet hold none."""
         for value in vars(self).values():
             if isinstance(value, DataLoader):
                 value.clear_all()

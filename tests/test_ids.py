@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from db.tokens import create_token
+from resolvers import ids
 from resolvers.ids import NODE_TYPES, from_global_id, to_global_id
 from tests.test_mutations import mutate
 from tests.world import TOKENS
@@ -166,8 +167,6 @@ async def test_a_removed_admins_id_is_never_given_to_the_next_one(api, world, se
 
 
 def test_encoded_ids_are_remembered_byte_identical_and_bounded(monkeypatch) -> None:
-    import resolvers.ids as ids
-
     monkeypatch.setattr(ids, "_ENCODED", {name: {} for name in NODE_TYPES})
     monkeypatch.setattr(ids, "_ENCODED_PER_TYPE", 3)
     # base64("Customer:1") = "Q3VzdG9tZXI6MQ==" → unpadded "Q3VzdG9tZXI6MQ"; the
