@@ -8,8 +8,9 @@ API's rules to it:
   (``{"Authorization": "Bearer ph_..."}`` or ``{"token": "ph_..."}``); none or
   an invalid one closes the socket with ``4401 Unauthorized``; a token past
   :attr:`LiveGraphQL.max_connections` open connections gets ``4403 Forbidden``.
-  Every ``recheck_seconds`` (and at each event, :mod:`schema.subscription`) the
-  token is looked up again: revoked, or its admin removed → ``4401``.
+  Every ``recheck_seconds`` (and at each burst of events, :mod:`schema.fanout`)
+  the token is looked up again: revoked, or its admin removed → ``4401``; a
+  subscription its role no longer allows ends with ``FORBIDDEN``.
 * Budgets (web/ratelimit.py, shared with HTTP): a subscription pays its query
   cost when it starts and again per event delivered (:data:`EVENT_COST`); at most
   :attr:`LiveGraphQL.max_subscriptions` subscriptions per token over all its
@@ -39,9 +40,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 
 from db.tokens import viewer_for_token
 from schema.cost import CostModel
+from schema.fanout import REVOKED_CODE, REVOKED_REASON, Request
 from schema.guard import hostile_string_error
 from schema.schema import schema
-from schema.subscription import REVOKED_CODE, REVOKED_REASON, SEQUENCE, LiveConnection
+from schema.subscription import REQUEST, SEQUENCE, LiveConnection
 from web.auth import bearer_token
 from web.ratelimit import Budgets
 
@@ -163,6 +165,9 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
             )
         charge = self.view.budgets.charge(key, cost)
         EVENT_COST.set(max(1, cost))
+        if document is not None:
+            # The fan-out groups subscriptions by the request as sent and executes it once per group.
+            REQUEST.set(Request(document, query, variables, payload.get("operationName")))
         if not charge.allowed:
             return GraphQLError(
                 f"The subscription costs {cost} points; {charge.remaining} are left; retry in {charge.retry_after} s.",
@@ -201,6 +206,8 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
             if viewer is None:
                 await self.websocket.close(code=REVOKED_CODE, reason=REVOKED_REASON)
                 return
+            # A role changed without an event reaching us: subscriptions it no longer allows end now.
+            self.context.fanout.recheck(self.context, viewer)
 
 
 class LiveGraphQL(GraphQL[LiveConnection, None]):
@@ -257,7 +264,7 @@ class LiveGraphQL(GraphQL[LiveConnection, None]):
         connection = LiveConnection(
             sessionmaker=state.sessionmaker,
             settings=state.settings,
-            broker=state.broker,
+            fanout=state.fanout,
             close=close,
             charge_event=charge_event,
         )
