@@ -57,7 +57,6 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql import (
-    ExecutionResult,
     GraphQLEnumType,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -81,7 +80,7 @@ from schema.execution_plans import (
     relation_of,
 )
 
-__all__ = ["PREFETCHED_PREFIX", "Executed", "FastExecutionContext"]
+__all__ = ["PREFETCHED_PREFIX", "FastExecutionContext"]
 
 _EXECUTOR_COMPLETE_VALUE = StrawberryGraphQLCoreExecutionContext.complete_value
 
@@ -109,23 +108,6 @@ async def gather_settled(*awaitables: Any) -> list[Any]:
     return results
 
 
-class Executed:
-    """A subscription event already executed, once, for every subscription of its group (schema/fanout.py).
-
-    Yielded by a subscription's source stream, it is that subscription's
-    result as it stands: :meth:`FastExecutionContext.execute_operation`
-    returns :attr:`result` instead of executing the selection again.
-
-    Attributes:
-        result: The group's result for the event (shared, never modified).
-    """
-
-    __slots__ = ("result",)
-
-    def __init__(self, result: ExecutionResult) -> None:
-        self.result = result
-
-
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor with a fast path for plain attribute fields.
 
@@ -142,13 +124,6 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._set_plans: dict[int, tuple[Any, Any, list]] = {}
         # (object type, id(field_details_list)) -> (field_details_list, prefetch steps)
         self._prefetch_plans: dict[tuple[Any, int], tuple[Any, tuple]] = {}
-
-    def execute_operation(self, serially: bool | None = None) -> Any:
-        """graphql-core's, except for an event of a live-event group: its shared result."""
-        root = self.root_value
-        if isinstance(root, Executed):
-            return root.result
-        return super().execute_operation(serially)
 
     # -- selection sets ----------------------------------------------------
 

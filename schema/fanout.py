@@ -17,9 +17,11 @@ previous burst is done — and per burst:
    burst's events through its loaders at once (so the customers of a burst are
    one statement) and executes the selection once per delivered value.
 3. Each subscription of the group receives the same result
-   (:class:`~schema.execution.Executed`) in its own bounded queue, in event
+   (:class:`Executed`, serialized once) in its own bounded queue, in event
    order; its own task numbers it (``extensions.sequence``), charges it to its
-   token's budget and sends it.
+   token's budget and sends it (web/live.py writes the serialized result into
+   the member's ``next`` message, so nothing is executed or encoded per
+   member).
 
 So N subscriptions of one viewer and one document cost the statements of
 one, and the visibility of every result is that of its group's viewer: two
@@ -50,13 +52,42 @@ from db.access import Viewer
 from db.settings import Settings, today
 from db.tokens import viewers_for_tokens
 from resolvers.context import Context
-from schema.execution import Executed, FastExecutionContext
+from schema.execution import FastExecutionContext
 
 log = logging.getLogger("partnerhub.live")
 
 REVOKED_CODE = 4401
 REVOKED_REASON = "The bearer token is invalid or revoked."
 LIVE_OVERFLOW = "LIVE_OVERFLOW"
+
+
+class Executed:
+    """A group's result for one event, shared by its members and serialized once.
+
+    Attributes:
+        result: graphql-core's result (never modified).
+    """
+
+    __slots__ = ("_body", "result")
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+        self._body: str | None = None
+
+    @property
+    def body(self) -> str:
+        """The ``next`` payload's members as JSON text without the braces: ``"data": {...}`` (and ``"errors": [...]``).
+
+        The same text strawberry would send for the result (``json.dumps`` of
+        ``data`` and of each error's ``formatted``), made by the first member
+        that sends it; web/live.py adds the member's own ``extensions``.
+        """
+        if self._body is None:
+            text = '"data": ' + json.dumps(self.result.data)
+            if self.result.errors:
+                text += ', "errors": ' + json.dumps([error.formatted for error in self.result.errors])
+            self._body = text
+        return self._body
 
 
 def overflow_error(queue_size: int) -> GraphQLError:
@@ -375,6 +406,7 @@ __all__ = [
     "LIVE_OVERFLOW",
     "RESET",
     "REVOKED_REASON",
+    "Executed",
     "Fanout",
     "Field",
     "Member",

@@ -16,9 +16,9 @@ Strawberry gives a WebSocket connection one context object for all its
 operations (:class:`LiveConnection`); the group's resolvers run with a
 :class:`~resolvers.context.Context` of their own (one session and fresh
 loaders per group and burst). The operation's task only takes its results off
-its queue, numbers them (:data:`SEQUENCE`), charges them to the budget and
-hands them to strawberry, which sends them as they are
-(:class:`~schema.execution.Executed`).
+its queue, charges them to the budget and sends them, already serialized,
+through :attr:`LiveConnection.send_next` (web/live.py numbers them); only a
+reset or the final error goes through strawberry's execution.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -68,6 +68,8 @@ class LiveConnection:
         close: Closes the connection with a code and reason (scheduled, not awaited).
         charge_event: Takes one delivered event's cost from the caller's budget;
             ``False`` when the budget is spent.
+        send_next: Sends the running operation a ``next`` message of a shared
+            result (:attr:`schema.fanout.Executed.body`) for an event number.
         token: The bearer token of ``connection_init``.
         viewer: The admin as last looked up (``connection_init``, then every burst and re-check).
         connection_params: The ``connection_init`` payload (set by strawberry).
@@ -78,6 +80,7 @@ class LiveConnection:
     fanout: Fanout
     close: Callable[[int, str], None]
     charge_event: Callable[[], bool]
+    send_next: Callable[[str, int], Awaitable[None]]
     token: str | None = None
     viewer: Viewer | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)
@@ -122,8 +125,11 @@ async def _deliveries(info: strawberry.Info[Any, Any], spec: Field) -> AsyncGene
                 raise payload
             if not conn.charge_event():
                 raise GraphQLError("The cost budget is spent; resubscribe later.", extensions={"code": "RATE_LIMITED"})
+            if kind == DELIVERY:
+                await conn.send_next(payload.body, sequence)
+                continue
             numbers["event"] = sequence
-            yield payload if kind == DELIVERY else _reset()
+            yield _reset()
     finally:
         conn.fanout.leave(viewer.partner_id, member)
 

@@ -27,14 +27,16 @@ import asyncio
 import contextlib
 import contextvars
 import hashlib
+import json
 import logging
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
 from graphql import GraphQLError, OperationType, get_operation_ast
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
@@ -54,6 +56,13 @@ EVENT_COST: contextvars.ContextVar[int] = contextvars.ContextVar("partnerhub_liv
 
 Set before strawberry creates the operation's task, which copies it.
 """
+
+
+OPERATION: contextvars.ContextVar[str] = contextvars.ContextVar("partnerhub_live_operation", default="")
+"""The id of the running subscription (set, like :data:`EVENT_COST`, before its task is created)."""
+# A "next" message as strawberry's send_json writes it (json.dumps' separators), with the
+# payload's shared "data"/"errors" text and the subscription's own numbers.
+NEXT = '{"id": %s, "type": "next", "payload": {%s, "extensions": {"sequence": %d, "event": %d}}}'
 
 
 def token_of(payload: dict[str, Any]) -> str | None:
@@ -124,13 +133,13 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
 
     async def handle_subscribe(self, message: Any) -> None:
         if self.connection_acknowledged and message.get("id") not in self.operations:
-            error = self._admit(message.get("payload") or {})
+            error = self._admit(message.get("id"), message.get("payload") or {})
             if error is not None:
                 await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
                 return
         await super().handle_subscribe(message)
 
-    def _admit(self, payload: dict[str, Any]) -> GraphQLError | None:
+    def _admit(self, message_id: Any, payload: dict[str, Any]) -> GraphQLError | None:
         """Refuse a subscription over the per-token cap or the budget, before it starts."""
         key = caller_key(self.context.token)
         running = sum(len(handler.operations) for handler in self.view.connections.get(key, ()))
@@ -168,6 +177,7 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
         if document is not None:
             # The fan-out groups subscriptions by the request as sent and executes it once per group.
             REQUEST.set(Request(document, query, variables, payload.get("operationName")))
+        OPERATION.set(str(message_id))
         if not charge.allowed:
             return GraphQLError(
                 f"The subscription costs {cost} points; {charge.remaining} are left; retry in {charge.retry_after} s.",
@@ -258,8 +268,26 @@ class LiveGraphQL(GraphQL[LiveConnection, None]):
             # Called from inside an operation, which the close will cancel: not awaited there.
             self._spawn(websocket.close(code=code, reason=reason))
 
+        keys: dict[str | None, str] = {}
+
         def charge_event() -> bool:
-            return self.budgets.charge(caller_key(connection.token), EVENT_COST.get()).allowed
+            # The key hashes the token: once per connection, not per delivered message.
+            key = keys.get(connection.token)
+            if key is None:
+                key = keys[connection.token] = caller_key(connection.token)
+            return self.budgets.charge(key, EVENT_COST.get()).allowed
+
+        async def send_next(body: str, event: int) -> None:
+            # The operation's own numbers, as send_message counts them for strawberry's messages.
+            numbers = SEQUENCE.get()
+            assert numbers is not None  # set by the subscription before its first event
+            numbers["sequence"] += 1
+            numbers["event"] = event
+            text = NEXT % (json.dumps(OPERATION.get()), body, numbers["sequence"], event)
+            try:
+                await websocket.send_text(text)
+            except WebSocketDisconnect as exc:  # as strawberry's own sending
+                raise WebSocketDisconnected from exc
 
         connection = LiveConnection(
             sessionmaker=state.sessionmaker,
@@ -267,6 +295,7 @@ class LiveGraphQL(GraphQL[LiveConnection, None]):
             fanout=state.fanout,
             close=close,
             charge_event=charge_event,
+            send_next=send_next,
         )
         return connection
 
