@@ -5,15 +5,21 @@ workers share events through LISTEN/NOTIFY), opens ``--subscriptions``
 ``customerChanged { id }`` subscriptions spread over tokens of the demo's full
 admin (20 per token, one connection each: the per-token caps), then runs
 ``--rate`` mutations per second for ``--seconds`` (assign / unassign a sales
-admin, alternately, on one customer: one event each). Mutations run one at a
-time, so every subscriber receives them in order and message *k* is mutation
-*k*'s; its latency is measured from the moment the mutation was sent.
+admin, in turn, on ``--customers`` customers taken in turn: one event each).
+
+By default mutations run one at a time (closed loop: the next is sent once the
+previous one is answered, so the rate achieved is bounded by the mutation's
+round trip). With ``--open`` they are sent at the rate whatever the answers
+(still one at a time per customer, so its events keep their order). The
+*j*-th message about a customer is its *j*-th mutation's; latency is measured
+from the moment that mutation was sent.
 
     DATABASE_URL=postgresql://127.0.0.1:5432/bench python -m bench.live \\
-        --subscriptions 1000 --rate 50 --seconds 30 --workers 2
+        --subscriptions 1000 --rate 50 --seconds 30 --workers 2 [--open --customers 50]
 
 Prints delivery latency p50/p99, events lost (expected − received, for
-subscriptions still connected), subscriptions dropped, and the workers' RSS.
+subscriptions still connected), subscriptions dropped, the workers' RSS, and
+the CPU seconds the server (all its processes) and this client used.
 """
 
 from __future__ import annotations
@@ -49,22 +55,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def family(pid: int) -> list[int]:
+    """``pid`` and its children (the workers)."""
+    return [pid, *map(int, subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split())]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its children so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in family(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def rss_mb(pid: int) -> float:
     """RSS of ``pid`` and its children (the workers), MB."""
-    pids = [pid, *map(int, subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split())]
     total = 0
-    for p in pids:
+    for p in family(pid):
         for line in Path(f"/proc/{p}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
     return total / 1024
 
 
-async def tokens(database_url: str, count: int) -> list[str]:
+async def tokens(database_url: str, count: int, email: str) -> list[str]:
     engine = make_engine(database_url)
     try:
         async with make_sessionmaker(engine)() as session:
-            return [await create_token(session, email=EMAIL) for _ in range(count)]
+            return [await create_token(session, email=email) for _ in range(count)]
     finally:
         await engine.dispose()
 
@@ -74,7 +94,8 @@ class Subscriber:
 
     def __init__(self, url: str, token: str, count: int) -> None:
         self.url, self.token, self.count = url, token, count
-        self.arrivals: dict[str, list[float]] = {str(i): [] for i in range(count)}
+        # Per subscription: (arrival time, customer id) of each message.
+        self.arrivals: dict[str, list[tuple[float, str]]] = {str(i): [] for i in range(count)}
         self.ended: set[str] = set()
         self.ready = asyncio.Event()
 
@@ -89,7 +110,8 @@ class Subscriber:
             async for raw in ws:
                 message = json.loads(raw)
                 if message["type"] == "next" and not message["payload"].get("errors"):
-                    self.arrivals[message["id"]].append(time.monotonic())
+                    customer = message["payload"]["data"]["customerChanged"]["id"]
+                    self.arrivals[message["id"]].append((time.monotonic(), customer))
                 elif message["type"] == "ping":
                     await ws.send(json.dumps({"type": "pong"}))
                 elif message["type"] in ("error", "complete") or message["payload"].get("errors"):
@@ -117,7 +139,7 @@ async def run(args: argparse.Namespace) -> dict:
                 assert server.poll() is None and time.monotonic() < deadline, "server did not start"
                 await asyncio.sleep(0.3)
         connections = -(-args.subscriptions // PER_TOKEN)
-        plain = await tokens(database_url, connections + 1)
+        plain = await tokens(database_url, connections + 1, args.email)
         url = f"ws://127.0.0.1:{port}/graphql"
         subscribers = [
             Subscriber(url, plain[i], min(PER_TOKEN, args.subscriptions - i * PER_TOKEN)) for i in range(connections)
@@ -132,30 +154,50 @@ async def run(args: argparse.Namespace) -> dict:
                 await http.post(
                     "/graphql",
                     json={
-                        "query": "{ customers(first: 1) { nodes { id } } partnerAdmins(first: 100) { nodes { id role } } }"
+                        "query": "query($n: Int!) { customers(first: $n) { nodes { id } } "
+                        "partnerAdmins(first: 100) { nodes { id role } } }",
+                        "variables": {"n": args.customers},
                     },
                 )
             ).json()
-            customer = body["data"]["customers"]["nodes"][0]["id"]
+            customers = [node["id"] for node in body["data"]["customers"]["nodes"]]
             sales = next(a["id"] for a in body["data"]["partnerAdmins"]["nodes"] if a["role"].startswith("SALES"))
-            sent: list[float] = []
+            # Send times per customer, in the order its mutations committed (one at a time per customer).
+            sent: dict[str, list[float]] = {c: [] for c in customers}
+            locks = {c: asyncio.Lock() for c in customers}
+
+            async def mutate(k: int) -> None:
+                customer = customers[k % len(customers)]
+                # Each customer is assigned, then unassigned, then assigned... (one event each).
+                field = "assignCustomerAdmins" if (k // len(customers)) % 2 == 0 else "unassignCustomerAdmins"
+                query = f"mutation($i: CustomerAdminsInput!) {{ {field}(input: $i) {{ userErrors {{ code }} }} }}"
+                async with locks[customer]:
+                    t0 = time.monotonic()
+                    answer = (
+                        await http.post(
+                            "/graphql",
+                            json={"query": query, "variables": {"i": {"customerId": customer, "adminIds": [sales]}}},
+                        )
+                    ).json()
+                    assert answer["data"][field]["userErrors"] == [], answer
+                    sent[customer].append(t0)
+
             interval = 1 / args.rate
+            server_cpu0, client_cpu0 = cpu_seconds(server.pid), time.process_time()
             start = time.monotonic()
+            running = []
             for k in range(int(args.rate * args.seconds)):
                 await asyncio.sleep(max(0.0, start + k * interval - time.monotonic()))
-                field = "assignCustomerAdmins" if k % 2 == 0 else "unassignCustomerAdmins"
-                query = f"mutation($i: CustomerAdminsInput!) {{ {field}(input: $i) {{ userErrors {{ code }} }} }}"
-                t0 = time.monotonic()
-                answer = (
-                    await http.post(
-                        "/graphql",
-                        json={"query": query, "variables": {"i": {"customerId": customer, "adminIds": [sales]}}},
-                    )
-                ).json()
-                assert answer["data"][field]["userErrors"] == [], answer
-                sent.append(t0)
-            achieved = len(sent) / (time.monotonic() - start)
+                task = asyncio.create_task(mutate(k))
+                running.append(task)
+                if not args.open:
+                    await task  # closed loop: the next is sent once this one is answered
+            await asyncio.gather(*running)
+            elapsed = time.monotonic() - start
+            achieved = len(running) / elapsed
         await asyncio.sleep(args.drain)
+        server_cpu = cpu_seconds(server.pid) - server_cpu0
+        client_cpu = time.process_time() - client_cpu0
         rss_busy = rss_mb(server.pid)
         for task in tasks:
             task.cancel()
@@ -166,14 +208,20 @@ async def run(args: argparse.Namespace) -> dict:
                 if sid in s.ended:
                     dropped += 1
                     continue
-                lost += len(sent) - len(arrivals)
-                latencies += [(a - t) * 1000 for a, t in zip(arrivals, sent, strict=False)]
+                by_customer: dict[str, list[float]] = {}
+                for at, customer in arrivals:
+                    by_customer.setdefault(customer, []).append(at)
+                for customer, times in sent.items():
+                    got = by_customer.get(customer, [])
+                    lost += len(times) - len(got)
+                    latencies += [(a - t) * 1000 for a, t in zip(got, times, strict=False)]
         latencies.sort()
         q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
         return {
             "subscriptions": args.subscriptions,
             "workers": args.workers,
-            "mutations": len(sent),
+            "mutations": len(running),
+            "open_loop": args.open,
             "rate_achieved_per_s": round(achieved, 1),
             "deliveries": len(latencies),
             "latency_ms_p50": round(q[49], 1),
@@ -182,6 +230,11 @@ async def run(args: argparse.Namespace) -> dict:
             "subscriptions_dropped": dropped,
             "rss_mb_idle_subscribed": round(rss_idle, 1),
             "rss_mb_after": round(rss_busy, 1),
+            # Over the mutations' seconds plus the drain: what each side used of the 2 cores.
+            "deliveries_per_s": round(len(latencies) / (elapsed + args.drain), 1),
+            "server_cpu_s": round(server_cpu, 1),
+            "client_cpu_s": round(client_cpu, 1),
+            "wall_s": round(elapsed + args.drain, 1),
         }
     finally:
         server.send_signal(signal.SIGINT)
@@ -198,6 +251,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--drain", type=float, default=5, help="seconds to wait for the last events")
+    parser.add_argument(
+        "--open",
+        action="store_true",
+        help="open loop: send at the rate without waiting for answers (one at a time per customer)",
+    )
+    parser.add_argument("--customers", type=int, default=1, help="customers the mutations take turns on")
+    parser.add_argument("--email", default=EMAIL, help="the full admin whose tokens subscribe and mutate")
     print(json.dumps(asyncio.run(run(parser.parse_args())), indent=2))
     return 0
 

@@ -40,6 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 log = logging.getLogger("partnerhub.events")
 
 CHANNEL = "partnerhub_events"
+MAX_PAYLOAD = 7_900
+"""Longest ``NOTIFY`` payload sent (ASCII, so bytes; PostgreSQL's limit is just under 8,000)."""
 CHANGE = "change"
 RESET = "reset"
 
@@ -64,8 +66,16 @@ class Event:
     sequence: int = 0
 
     def to_json(self) -> str:
-        """The ``NOTIFY`` payload (ids only, well under PostgreSQL's 8,000 bytes for a mutation)."""
-        return json.dumps({"k": self.kind, "p": self.partner_id, "c": list(self.customer_ids), "a": self.audit_id})
+        """The ``NOTIFY`` payload: ids only.
+
+        PostgreSQL refuses a payload of 8,000 bytes or more; a change of more
+        customers than fit (a removed admin assigned to about a thousand) is
+        sent as a reset of its partner instead: its subscribers refetch.
+        """
+        text = json.dumps({"k": self.kind, "p": self.partner_id, "c": list(self.customer_ids), "a": self.audit_id})
+        if len(text) > MAX_PAYLOAD:
+            return Event(RESET, self.partner_id).to_json()
+        return text
 
     @classmethod
     def from_json(cls, text: str) -> Event:

@@ -181,6 +181,40 @@ class Settings(BaseSettings):
         description="persisted-query documents each process remembers by hash in `apq` mode (least recently "
         "used forgotten first)",
     )
+    # -- live events (WebSocket, SPEC §3.3)
+    live_max_connections: int = Field(
+        5,
+        ge=1,
+        validation_alias=_env("live_max_connections"),
+        description="open live-event WebSocket connections per token per process; one more is closed with 4403",
+    )
+    live_max_subscriptions: int = Field(
+        20,
+        ge=1,
+        validation_alias=_env("live_max_subscriptions"),
+        description="running subscriptions per token per process, over all its connections; one more is "
+        "refused with `RATE_LIMITED`",
+    )
+    live_ping_s: float = Field(
+        15.0,
+        gt=0,
+        validation_alias=_env("live_ping_s"),
+        description="seconds between the server's pings on a live-event connection",
+    )
+    live_recheck_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env("live_recheck_s"),
+        description="seconds between re-checks of a live connection's token and role when no event came "
+        "(revoked: closed with 4401; a subscription the role no longer allows: ended with `FORBIDDEN`)",
+    )
+    live_queue_size: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        validation_alias=_env("live_queue_size"),
+        description="events a subscription may fall behind before it is ended with `LIVE_OVERFLOW`",
+    )
     log_level: str = Field("info", validation_alias=_env("log_level"), description="log level")
 
     @field_validator("log_level")

@@ -15,12 +15,14 @@ import secrets
 import time
 import unicodedata
 import weakref
+from collections.abc import Iterable
 from typing import Any, ClassVar, cast
 
 from sqlalchemy import CursorResult, Engine, bindparam, delete, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from db import events
 from db.access import Viewer
 from db.models import ApiToken, PartnerAdmin
 from db.tables import ADMIN, PARTNER, TOKEN
@@ -150,6 +152,10 @@ async def revoke_tokens(session: AsyncSession, *, email: str, partner: str | Non
     """
     admin = await _admin_by_email(session, email, partner)
     result = cast(CursorResult, await session.execute(delete(ApiToken).where(col(ApiToken.admin_id) == admin.id)))
+    # Live connections of the token are closed when their worker re-checks tokens: on
+    # PostgreSQL at once, by this event at commit (every worker hears it), else within
+    # PARTNERHUB_LIVE_RECHECK_S.
+    await events.notify_in_transaction(await session.connection(), events.Event(events.CHANGE, admin.partner_id))
     if commit:
         await session.commit()
     return int(result.rowcount or 0)
@@ -189,6 +195,50 @@ async def viewer_for_token(session: AsyncSession, token: str) -> Viewer | None:
         role=row.role,
         token_id=row.token_id,
     )
+
+
+# The same columns for a set of hashes (an expanding parameter: one cached compiled form).
+_VIEWERS_BY_HASHES = (
+    select(
+        ADMIN.c.id,
+        ADMIN.c.partner_id,
+        ADMIN.c.email,
+        ADMIN.c.display_name,
+        ADMIN.c.role,
+        TOKEN.c.id.label("token_id"),
+        TOKEN.c.token_hash,
+    )
+    .select_from(TOKEN.join(ADMIN, ADMIN.c.id == TOKEN.c.admin_id))
+    .where(TOKEN.c.token_hash.in_(bindparam("token_hashes", expanding=True)))
+)
+
+
+async def viewers_for_tokens(session: AsyncSession, tokens: Iterable[str]) -> dict[str, Viewer]:
+    """The admins of many bearer tokens in one statement (the live events' re-check of every connection).
+
+    Args:
+        session: The database session.
+        tokens: Plaintext tokens.
+
+    Returns:
+        The viewer of each token that names an admin; unknown, revoked and
+        empty tokens are absent.
+    """
+    by_hash = {hash_token(token): token for token in tokens if token}
+    if not by_hash:
+        return {}
+    rows = await session.execute(_VIEWERS_BY_HASHES, {"token_hashes": list(by_hash)})
+    return {
+        by_hash[row.token_hash]: Viewer(
+            id=row.id,
+            partner_id=row.partner_id,
+            email=row.email,
+            display_name=row.display_name,
+            role=row.role,
+            token_id=row.token_id,
+        )
+        for row in rows
+    }
 
 
 # -- The per-process cache of token lookups -----------------------------------

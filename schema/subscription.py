@@ -1,20 +1,24 @@
 """The subscription root type ``LiveEvents`` (SPEC §3.3 "Live events").
 
-A subscription listens to its partner's committed changes (:mod:`db.events`)
-and, per event, re-reads what it delivers with the subscriber's *current*
-viewer: the token is looked up again in a fresh session, so a revoked token or
-a removed admin ends the connection at its next event, and visibility is
-exactly that of the queries (a sales admin's ``customerChanged`` skips the
-customers it is not assigned to; once assigned, the customer arrives with that
-very change; once unassigned, nothing further arrives about it).
+Each field declares what it delivers as a :class:`schema.fanout.Field` (which
+events it wants, how one is re-read, what role it needs) and joins its
+partner's fan-out (:mod:`schema.fanout`): events are re-read once per group
+of subscriptions with the same current viewer and the same request, with
+exactly the visibility of queries (a sales admin's ``customerChanged`` skips
+the customers it is not assigned to; once assigned, the customer arrives with
+that very change; once unassigned, nothing further arrives about it), and the
+group's result is sent to each member. The viewer is looked up again for
+every burst of events, so a revoked token or a removed admin ends the
+connection then, and a role that no longer allows the field ends it with
+``FORBIDDEN``.
 
-Every resolver below runs inside one event's :class:`Context` (fresh session,
-fresh loaders), made current through :data:`CURRENT`: strawberry gives a
-WebSocket connection one context object for all its operations, so the
-connection (:class:`LiveConnection`) forwards what resolvers read
-(``session``, ``loaders``, ``viewer``...) to the current event's context. Each
-operation runs in an asyncio task of its own, and an async generator runs in
-the task that iterates it, so the context variable is the operation's alone.
+Strawberry gives a WebSocket connection one context object for all its
+operations (:class:`LiveConnection`); the group's resolvers run with a
+:class:`~resolvers.context.Context` of their own (one session and fresh
+loaders per group and burst). The operation's task only takes its results off
+its queue, charges them to the budget and sends them, already serialized,
+through :attr:`LiveConnection.send_next` (web/live.py numbers them); only a
+reset or the final error goes through strawberry's execution.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -32,8 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import events
 from db.access import Viewer
-from db.settings import Settings, today
-from db.tokens import viewer_for_token
+from db.settings import Settings
 from resolvers import analytics as A
 from resolvers import audit as audit_resolvers
 from resolvers.context import Context
@@ -41,70 +44,49 @@ from resolvers.ids import id_of
 from resolvers.permissions import Permission, allowed
 from schema.analytics import KpiSummary
 from schema.audit import AuditEvent
+from schema.fanout import CLOSED, DELIVERY, END, REVOKED_REASON, Fanout, Field, Request
 from schema.types import Customer
 
-CURRENT: contextvars.ContextVar[Context] = contextvars.ContextVar("partnerhub_live_event")
 # The operation's numbers, for its messages' extensions (web/live.py counts "sequence" as it
 # sends; "event" is the process's number of the event being sent).
 SEQUENCE: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("partnerhub_live_seq", default=None)
+REQUEST: contextvars.ContextVar[Request | None] = contextvars.ContextVar("partnerhub_live_request", default=None)
+"""The subscription's request as sent: set by web/live.py before strawberry creates the operation's task."""
 
 LIVE_RESET = "LIVE_RESET"
 RESET_MESSAGE = "Live events may have been missed (the server's event connection was re-established); refetch."
-REVOKED_CODE = 4401
-REVOKED_REASON = "The bearer token is invalid or revoked."
 
 
-@dataclass
+@dataclass(eq=False)  # one per connection, by identity (the fan-out keeps sets of them)
 class LiveConnection:
     """The context of one WebSocket connection, shared by its subscriptions.
 
     Attributes:
-        sessionmaker: Makes each event's session.
+        sessionmaker: Makes sessions (the token lookups of web/live.py).
         settings: The app's settings.
-        broker: Where events arrive.
+        fanout: Where subscriptions join their partner's events.
         close: Closes the connection with a code and reason (scheduled, not awaited).
         charge_event: Takes one delivered event's cost from the caller's budget;
             ``False`` when the budget is spent.
+        send_next: Sends the running operation a ``next`` message of a shared
+            result (:attr:`schema.fanout.Executed.body`) for an event number.
         token: The bearer token of ``connection_init``.
-        viewer: The admin as of ``connection_init``.
+        viewer: The admin as last looked up (``connection_init``, then every burst and re-check).
         connection_params: The ``connection_init`` payload (set by strawberry).
     """
 
     sessionmaker: async_sessionmaker[AsyncSession]
     settings: Settings
-    broker: events.Broker
+    fanout: Fanout
     close: Callable[[int, str], None]
     charge_event: Callable[[], bool]
+    send_next: Callable[[str, int], Awaitable[None]]
     token: str | None = None
     viewer: Viewer | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)
-    checked: dict[int, Viewer | None] = field(default_factory=dict)
-
-    async def viewer_at(self, session: AsyncSession, sequence: int) -> Viewer | None:
-        """The token's admin as of event ``sequence``, looked up once per event for all the connection's subscriptions.
-
-        Returns:
-            The viewer, or ``None`` when the token is revoked or its admin removed.
-        """
-        if sequence in self.checked:
-            return self.checked[sequence]
-        viewer = await viewer_for_token(session, self.token or "")
-        self.checked[sequence] = viewer
-        while len(self.checked) > 16:  # the events still being delivered on this connection
-            del self.checked[next(iter(self.checked))]
-        return viewer
-
-    def __getattr__(self, name: str) -> Any:
-        # Only for names the connection lacks: session, loaders, today, windows...
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(CURRENT.get(), name)
 
     def require_viewer(self) -> Viewer:
-        """The current event's viewer (re-read for it), else the connection's."""
-        ctx = CURRENT.get(None)
-        if ctx is not None:
-            return ctx.require_viewer()
+        """The admin as last looked up."""
         if self.viewer is None:  # pragma: no cover - connection_init refuses first
             raise GraphQLError(REVOKED_REASON, extensions={"code": "UNAUTHENTICATED"})
         return self.viewer
@@ -116,62 +98,52 @@ def _reset() -> GraphQLError:
     return GraphQLError(RESET_MESSAGE, extensions={"code": LIVE_RESET})
 
 
-async def _event_contexts(
-    info: strawberry.Info[Any, Any], wanted: Callable[[events.Event], bool]
-) -> AsyncGenerator[tuple[events.Event, Context | None], None]:
-    """Each wanted event with a fresh context of the subscriber, current while the caller resolves it.
+async def _deliveries(info: strawberry.Info[Any, Any], spec: Field) -> AsyncGenerator[Any, None]:
+    """The subscription's results, as its partner's fan-out delivers them.
 
-    A reset comes with no context. Ends the subscription (and closes the
-    connection) when the token no longer names an admin; raises when the
-    subscriber fell too far behind or its budget is spent.
+    Ends (closing the connection) when the token no longer names an admin;
+    raises when the role no longer allows the field, when the subscriber fell
+    too far behind, or when its budget is spent.
     """
     conn: LiveConnection = info.context
     viewer = conn.require_viewer()
-    subscriber = conn.broker.subscribe(viewer.partner_id)
+    error = spec.check(viewer)
+    if error is not None:
+        raise error
+    request = REQUEST.get()
+    if request is None:  # pragma: no cover - web/live.py sets it for every subscription it admits
+        raise RuntimeError("a live subscription started without its request")
+    member = conn.fanout.join(viewer.partner_id, conn, spec, request, info.schema._schema)
     numbers = {"sequence": 0, "event": 0}
     SEQUENCE.set(numbers)
     try:
         while True:
-            event = await subscriber.next()
-            if event is None:
-                raise GraphQLError(
-                    f"Dropped: more than {conn.broker.queue_size} events were waiting to be sent; "
-                    "resubscribe and refetch.",
-                    extensions={"code": "LIVE_OVERFLOW"},
-                )
-            if event.kind != events.RESET and not wanted(event):
-                if not event.customer_ids:
-                    # An admin change (role, removal) may be this subscriber's own:
-                    # checked now, not at the next event it wants.
-                    async with conn.sessionmaker() as session:
-                        if await conn.viewer_at(session, event.sequence) is None:
-                            conn.close(REVOKED_CODE, REVOKED_REASON)
-                            return
-                continue
+            kind, sequence, payload = await member.next()
+            if kind == CLOSED:
+                return
+            if kind == END:
+                raise payload
             if not conn.charge_event():
                 raise GraphQLError("The cost budget is spent; resubscribe later.", extensions={"code": "RATE_LIMITED"})
-            numbers["event"] = event.sequence
-            if event.kind == events.RESET:
-                yield event, None
+            if kind == DELIVERY:
+                await conn.send_next(payload.body, sequence)
                 continue
-            async with conn.sessionmaker() as session:
-                current = await conn.viewer_at(session, event.sequence)
-                if current is None:
-                    conn.close(REVOKED_CODE, REVOKED_REASON)
-                    return
-                ctx = Context.create(session=session, viewer=current, today=today(), settings=conn.settings)
-                CURRENT.set(ctx)
-                # The caller resolves the fields before asking for the next event,
-                # so the session stays open for them.
-                yield event, ctx
+            numbers["event"] = sequence
+            yield _reset()
     finally:
-        conn.broker.unsubscribe(subscriber)
+        conn.fanout.leave(viewer.partner_id, member)
 
 
 async def _visible(ctx: Context, customer_ids: tuple[int, ...]) -> list[Any]:
-    """The records of those customers the event's viewer may see."""
+    """The records of those customers the group's viewer may see."""
     found = await asyncio.gather(*(ctx.loaders.customer_by_id.load(i) for i in customer_ids))
     return [record for record in found if record is not None]
+
+
+def _may_read_audit(viewer: Viewer) -> GraphQLError | None:
+    if allowed(viewer, Permission.READ_AUDIT_LOG):
+        return None
+    return GraphQLError("Your role may not read the audit log.", extensions={"code": "FORBIDDEN"})
 
 
 @strawberry.type(
@@ -209,13 +181,12 @@ class LiveEvents:
         def wanted(event: events.Event) -> bool:
             return bool(event.customer_ids) and (only is None or only in event.customer_ids)
 
-        async for event, ctx in _event_contexts(info, wanted):
-            if ctx is None:
-                yield _reset()  # type: ignore[misc]
-                continue
+        async def read(ctx: Context, event: events.Event, _memo: dict[Any, Any]) -> list[Any]:
             ids = event.customer_ids if only is None else (only,)
-            for record in await _visible(ctx, ids):
-                yield Customer.from_record(record, ctx)
+            return [Customer.from_record(record, ctx) for record in await _visible(ctx, ids)]
+
+        async for item in _deliveries(info, Field(wanted, read)):
+            yield item
 
     @strawberry.subscription(
         description=(
@@ -224,17 +195,13 @@ class LiveEvents:
         )
     )
     async def audit_event(self, info: strawberry.Info[Any, Any]) -> AsyncGenerator[AuditEvent | None, None]:
-        conn: LiveConnection = info.context
-        if not allowed(conn.require_viewer(), Permission.READ_AUDIT_LOG):
-            raise GraphQLError("Your role may not read the audit log.", extensions={"code": "FORBIDDEN"})
-        async for event, ctx in _event_contexts(info, lambda e: e.audit_id is not None):
-            if ctx is None:
-                yield _reset()  # type: ignore[misc]
-                continue
-            # Re-read with the current role: a demoted reader receives nothing more.
+        async def read(ctx: Context, event: events.Event, _memo: dict[Any, Any]) -> list[Any]:
             record = await audit_resolvers.audit_event(ctx, event.audit_id or 0)
-            if record is not None:
-                yield AuditEvent.from_record(record)
+            return [] if record is None else [AuditEvent.from_record(record)]
+
+        spec = Field(lambda e: e.audit_id is not None, read, _may_read_audit)
+        async for item in _deliveries(info, spec):
+            yield item
 
     @strawberry.subscription(
         description=(
@@ -243,22 +210,25 @@ class LiveEvents:
         )
     )
     async def kpis_changed(self, info: strawberry.Info[Any, Any]) -> AsyncGenerator[KpiSummary | None, None]:
-        async for event, ctx in _event_contexts(info, lambda e: bool(e.customer_ids)):
-            if ctx is None:
-                yield _reset()  # type: ignore[misc]
-                continue
+        async def read(ctx: Context, event: events.Event, memo: dict[Any, Any]) -> list[Any]:
             # A change the caller cannot see must not even show as new numbers.
             if not await _visible(ctx, event.customer_ids):
-                continue
-            summary = await A.kpis(
-                session=ctx.session, viewer=ctx.require_viewer(), as_of=ctx.today, settings=ctx.settings
-            )
-            yield KpiSummary(**dataclasses.asdict(summary))
+                return []
+            if "kpis" not in memo:
+                # Every event of a burst is read at the same moment: one scan answers them all.
+                memo["kpis"] = asyncio.ensure_future(
+                    A.kpis(session=ctx.session, viewer=ctx.require_viewer(), as_of=ctx.today, settings=ctx.settings)
+                )
+            summary = await memo["kpis"]
+            return [KpiSummary(**dataclasses.asdict(summary))]
+
+        async for item in _deliveries(info, Field(lambda e: bool(e.customer_ids), read)):
+            yield item
 
 
 __all__ = [
-    "CURRENT",
     "LIVE_RESET",
+    "REQUEST",
     "SEQUENCE",
     "LiveConnection",
     "LiveEvents",

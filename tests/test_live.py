@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -487,3 +487,212 @@ def test_hostile_strings_and_odd_variables_are_refused_as_over_http(client: Test
     message = ws.receive_json()
     assert message["type"] == "error", message
     assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+# -- fan-out per (viewer, request): tests/test_live.py's counts are of the app's engine
+
+
+@contextlib.contextmanager
+def statements(client: TestClient) -> Iterator[list[str]]:
+    """The SQL statements the app runs inside the block (the fan-out runs in the app's thread)."""
+    seen: list[str] = []
+    engine = client.app.state.engine.sync_engine  # type: ignore[attr-defined]
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+CUSTOMER_WITH_TRIALS = "subscription { customerChanged { id name trials { status } } }"
+
+
+def test_subscriptions_of_one_viewer_and_document_share_one_re_read(client: TestClient, live_world: World) -> None:
+    w = live_world
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    zeta = Event(CHANGE, 1, (int(w.customers["Zeta"]),), None)  # acme is partner 1
+    first = subscribe(client, "ana", CUSTOMER_WITH_TRIALS)
+    with statements(client) as one:
+        client.portal.call(broker.deliver, zeta)  # type: ignore[union-attr]
+        assert next_payload(first)["data"]["customerChanged"]["name"] == "Zeta"
+    # Four subscriptions of ana's: two more on the first connection, one on a second connection.
+    for n in ("2", "3"):
+        first.send_json({"id": n, "type": "subscribe", "payload": {"query": CUSTOMER_WITH_TRIALS}})
+    second = subscribe(client, "ana", CUSTOMER_WITH_TRIALS)
+    # A mutation's message tells that the new ones are running (each subscription hears it).
+    start_trial(client, "ana", w.gid("Customer", "Delta"))
+    got = [first.receive_json() for _ in range(3)] + [second.receive_json()]
+    assert sorted(m["id"] for m in got) == ["1", "1", "2", "3"]
+    with statements(client) as four:
+        client.portal.call(broker.deliver, zeta)  # type: ignore[union-attr]
+        messages = [first.receive_json() for _ in range(3)] + [second.receive_json()]
+    # 1 token lookup for both connections + 1 customer read + 1 trials read = 3, for one
+    # subscription and for four (one group: same admin, same document).
+    assert len(one) == 3, one
+    assert len(four) == 3, four
+    assert {m["payload"]["data"]["customerChanged"]["name"] for m in messages} == {"Zeta"}
+    # Each numbers its own messages: the first connection's "1" is at its 3rd (Zeta, Delta,
+    # Zeta), its "2" and "3" and the second connection's "1" at their 2nd (Delta, Zeta).
+    sequences = [(m["id"], m["payload"]["extensions"]["sequence"]) for m in messages]
+    assert sorted(sequences[:3]) == [("1", 3), ("2", 2), ("3", 2)]
+    assert sequences[3] == ("1", 2)
+
+
+def test_two_viewers_get_what_each_may_see(client: TestClient, live_world: World) -> None:
+    w = live_world
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    query = "subscription { customerChanged { name } }"
+    ana, sam = subscribe(client, "ana", query), subscribe(client, "sam", query)
+    # One event about Zeta (sam is not assigned) and Alpha (sam's).
+    both = Event(CHANGE, 1, (int(w.customers["Zeta"]), int(w.customers["Alpha"])), None)
+    with statements(client) as seen:
+        client.portal.call(broker.deliver, both)  # type: ignore[union-attr]
+        got_ana = [next_payload(ana)["data"] for _ in range(2)]
+        got_sam = next_payload(sam)["data"]
+    assert got_ana == [{"customerChanged": {"name": "Zeta"}}, {"customerChanged": {"name": "Alpha"}}]
+    assert got_sam == {"customerChanged": {"name": "Alpha"}}
+    # 1 token lookup (both connections) + 1 customer read per viewer (two groups) = 3.
+    assert len(seen) == 3, seen
+    # And nothing more for sam: his next message is the next change of his customer.
+    start_trial(client, "ana", w.gid("Customer", "Alpha"))
+    payload = next_payload(sam)
+    assert payload["data"] == {"customerChanged": {"name": "Alpha"}}
+    assert payload["extensions"]["sequence"] == 2
+
+
+def test_a_burst_is_read_in_one_statement_per_group(client: TestClient, live_world: World) -> None:
+    w = live_world
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    ws = subscribe(client, "ana", "subscription { customerChanged { name } }")
+    names = ["Zeta", "Delta", "Alpha"]
+
+    def burst() -> None:
+        # Three events in one go on the server's loop: the fan-out takes them together.
+        for name in names:
+            broker.deliver(Event(CHANGE, 1, (int(w.customers[name]),), None))
+
+    with statements(client) as seen:
+        client.portal.call(burst)  # type: ignore[union-attr]
+        got = [next_payload(ws) for _ in names]
+    # In event order, numbered 1, 2, 3; 1 token lookup + 1 customer read for the three.
+    assert [p["data"]["customerChanged"]["name"] for p in got] == names
+    assert [p["extensions"]["sequence"] for p in got] == [1, 2, 3]
+    assert len(seen) == 2, seen
+
+
+def test_removing_an_admin_announces_its_customers(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "ana", "subscription { customerChanged { name partnerAdmins { email } } }")
+    query = "mutation($input: RemovePartnerAdminInput!) { removePartnerAdmin(input: $input) { userErrors { code } } }"
+    data = post(client, "ana", query, {"input": {"adminId": w.gid("PartnerAdmin", "sally")}})
+    assert data["removePartnerAdmin"]["userErrors"] == []
+    # sally was assigned Beta only (tests/world.py): Beta arrives without her.
+    payload = next_payload(ws)
+    assert payload["data"] == {"customerChanged": {"name": "Beta", "partnerAdmins": []}}
+
+
+def test_a_role_without_assignments_announces_the_customers_it_lost(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = subscribe(client, "ana", "subscription { customerChanged { name partnerAdmins { email } } }")
+    query = "mutation($input: SetPartnerAdminRoleInput!) { setPartnerAdminRole(input: $input) { userErrors { code } } }"
+    variables = {"input": {"adminId": w.gid("PartnerAdmin", "sam"), "role": "PARTNER_READ_ONLY_ADMIN"}}
+    assert post(client, "ana", query, variables)["setPartnerAdminRole"]["userErrors"] == []
+    # sam was assigned Alpha and gamma; a partner-wide role has no assignments, so both lose him.
+    got = sorted(next_payload(ws)["data"]["customerChanged"]["name"] for _ in range(2))
+    assert got == ["Alpha", "gamma"]
+
+
+def set_role(client: TestClient, w: World, who: str, role: str) -> None:
+    query = "mutation($input: SetPartnerAdminRoleInput!) { setPartnerAdminRole(input: $input) { userErrors { code } } }"
+    variables = {"input": {"adminId": w.gid("PartnerAdmin", who), "role": role}}
+    assert post(client, "ana", query, variables)["setPartnerAdminRole"]["userErrors"] == []
+
+
+def test_demoted_audit_reader_is_ended_with_forbidden(client: TestClient, live_world: World) -> None:
+    w = live_world
+    rita = subscribe(client, "rita", AUDIT_EVENT)
+    ana = subscribe(client, "ana", AUDIT_EVENT)
+    set_role(client, w, "rita", "SALES_ADMIN")
+    # The demotion's own audit event: ana reads it; rita, no longer allowed, is ended (not left quiet).
+    assert next_payload(ana)["data"] == {"auditEvent": {"action": "setPartnerAdminRole", "targetType": "PartnerAdmin"}}
+    payload = next_payload(rita)
+    assert payload["errors"][0]["extensions"]["code"] == "FORBIDDEN", payload
+    assert payload["errors"][0]["message"] == "Your role may not read the audit log."
+    assert rita.receive_json() == {"id": "1", "type": "complete"}
+
+
+def test_demotion_without_an_event_ends_the_audit_subscription_at_the_re_check(
+    client: TestClient, live_world: World, db_url: str
+) -> None:
+    w = live_world
+    live_view(client).recheck_seconds = 0.1
+    rita = subscribe(client, "rita", AUDIT_EVENT)
+
+    async def demote() -> None:
+        # Written past the API (as by hand): no live event.
+        engine = make_engine(db_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE partner_admin SET role = 'SALES_ADMIN' WHERE id = :id"), {"id": w.admins["rita"]}
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(demote())
+    assert_ended(rita, "FORBIDDEN")
+
+
+@pytest.mark.skipif(not is_postgres(), reason="the revocation's NOTIFY is PostgreSQL's")
+def test_revoked_token_is_closed_at_once_through_notify(client: TestClient, live_world: World, db_url: str) -> None:
+    live_view(client).recheck_seconds = 3600  # not the periodic re-check
+    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+
+    async def revoke() -> None:
+        # Another process's engine, as `partnerhub token revoke` is: no mutation, no customer changed.
+        engine = make_engine(db_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                assert await revoke_tokens(session, email="sally@p1.example") == 1
+        finally:
+            await engine.dispose()
+
+    asyncio.run(revoke())
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == 4401
+
+
+def test_the_live_caps_are_settings(db_url: str, live_world: World) -> None:
+    w = live_world
+    settings = get_settings().replace(
+        database_url=db_url, live_max_connections=2, live_max_subscriptions=3, live_queue_size=4
+    )
+    with TestClient(create_app(settings=settings)) as client, contextlib.ExitStack() as sockets:
+        client.sockets = sockets  # type: ignore[attr-defined]
+        ws = subscribe(client, "ana", "subscription { customerChanged { name } }")
+        assert connect(client, {"token": TOKENS["ana"]}).receive_json() == {"type": "connection_ack"}  # the 2nd
+        third = connect(client, {"token": TOKENS["ana"]})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            third.receive_json()
+        assert (closed.value.code, closed.value.reason) == (4403, "At most 2 live connections per token.")
+        for n in ("2", "3", "4"):  # 3 running, then the 4th is refused
+            ws.send_json({"id": n, "type": "subscribe", "payload": {"query": AUDIT_EVENT}})
+        message = ws.receive_json()
+        assert (message["id"], message["payload"][0]["message"]) == ("4", "At most 3 live subscriptions per token.")
+        broker = client.app.state.broker  # type: ignore[attr-defined]
+        zeta = int(w.customers["Zeta"])
+
+        def flood() -> None:
+            # 5 events in one go: one more than the queue of 4 holds.
+            for _ in range(5):
+                broker.deliver(Event(CHANGE, 1, (zeta,), None))
+
+        client.portal.call(flood)  # type: ignore[union-attr]
+        payload = next_payload(ws)
+        assert payload["errors"][0]["extensions"]["code"] == "LIVE_OVERFLOW", payload
+        assert payload["errors"][0]["message"].startswith("Dropped: more than 4 events were waiting")

@@ -43,6 +43,14 @@ def test_defaults_are_those_of_before(monkeypatch):
     assert (s.max_depth, s.max_aliases, s.max_tokens, s.max_body_bytes) == (12, 30, 5000, 1_000_000)
     assert (s.max_cost, s.cost_budget, s.cost_refill_per_second) == (50_000, 250_000, 5000.0)
     assert s.launch_base_url == "https://admin.partnerhub.example"
+    # The live-event caps as they were constants of web/live.py and db/events.py.
+    assert (s.live_max_connections, s.live_max_subscriptions, s.live_ping_s, s.live_recheck_s, s.live_queue_size) == (
+        5,
+        20,
+        15.0,
+        10.0,
+        100,
+    )
 
 
 def test_environment_values_are_parsed_and_an_empty_one_is_unset(monkeypatch):
@@ -81,6 +89,24 @@ def test_environment_values_are_parsed_and_an_empty_one_is_unset(monkeypatch):
         ("PARTNERHUB_LOG_LEVEL", "loud", "PARTNERHUB_LOG_LEVEL: one of critical, error, warning, info, debug, trace"),
         ("PARTNERHUB_TODAY", "tomorrow", "PARTNERHUB_TODAY: Input should be a valid date"),
         ("PARTNERHUB_METRICS_TOKEN", "short", "PARTNERHUB_METRICS_TOKEN: String should have at least 16 characters"),
+        (
+            "PARTNERHUB_LIVE_MAX_CONNECTIONS",
+            "0",
+            "PARTNERHUB_LIVE_MAX_CONNECTIONS: Input should be greater than or equal to 1",
+        ),
+        (
+            "PARTNERHUB_LIVE_MAX_SUBSCRIPTIONS",
+            "many",
+            "PARTNERHUB_LIVE_MAX_SUBSCRIPTIONS: Input should be a valid integer",
+        ),
+        ("PARTNERHUB_LIVE_PING_S", "0", "PARTNERHUB_LIVE_PING_S: Input should be greater than 0"),
+        ("PARTNERHUB_LIVE_RECHECK_S", "-1", "PARTNERHUB_LIVE_RECHECK_S: Input should be greater than 0"),
+        ("PARTNERHUB_LIVE_QUEUE_SIZE", "0", "PARTNERHUB_LIVE_QUEUE_SIZE: Input should be greater than or equal to 1"),
+        (
+            "PARTNERHUB_LIVE_QUEUE_SIZE",
+            "100001",
+            "PARTNERHUB_LIVE_QUEUE_SIZE: Input should be less than or equal to 100000",
+        ),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, variable, value, expected):

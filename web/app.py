@@ -20,6 +20,7 @@ from db import events
 from db.engine import make_engine, make_sessionmaker
 from db.settings import Settings, get_settings
 from schema.cost import CostModel, Weights
+from schema.fanout import Fanout
 from schema.schema import schema
 from web import metrics
 from web.auth import bearer_token
@@ -123,11 +124,13 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.settings = settings
         app.state.in_flight = set()
-        app.state.broker = events.make_broker(engine)
+        app.state.broker = events.make_broker(engine, queue_size=settings.live_queue_size)
+        app.state.fanout = Fanout(app.state.broker, app.state.sessionmaker, settings)
         await app.state.broker.start()
         try:
             yield
         finally:
+            await app.state.fanout.stop()
             await app.state.broker.stop()
             events.forget_broker(engine, app.state.broker)
             # Requests still running past the shutdown grace period have been
@@ -155,7 +158,17 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
                     ),
                 ),
             ),
-            WebSocketRoute("/graphql", LiveGraphQL(costs=costs, budgets=budgets)),
+            WebSocketRoute(
+                "/graphql",
+                LiveGraphQL(
+                    costs=costs,
+                    budgets=budgets,
+                    max_connections=settings.live_max_connections,
+                    max_subscriptions=settings.live_max_subscriptions,
+                    ping_seconds=settings.live_ping_s,
+                    recheck_seconds=settings.live_recheck_s,
+                ),
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *dashboard_routes(),

@@ -8,8 +8,9 @@ API's rules to it:
   (``{"Authorization": "Bearer ph_..."}`` or ``{"token": "ph_..."}``); none or
   an invalid one closes the socket with ``4401 Unauthorized``; a token past
   :attr:`LiveGraphQL.max_connections` open connections gets ``4403 Forbidden``.
-  Every ``recheck_seconds`` (and at each event, :mod:`schema.subscription`) the
-  token is looked up again: revoked, or its admin removed → ``4401``.
+  Every ``recheck_seconds`` (and at each burst of events, :mod:`schema.fanout`)
+  the token is looked up again: revoked, or its admin removed → ``4401``; a
+  subscription its role no longer allows ends with ``FORBIDDEN``.
 * Budgets (web/ratelimit.py, shared with HTTP): a subscription pays its query
   cost when it starts and again per event delivered (:data:`EVENT_COST`); at most
   :attr:`LiveGraphQL.max_subscriptions` subscriptions per token over all its
@@ -26,22 +27,25 @@ import asyncio
 import contextlib
 import contextvars
 import hashlib
+import json
 import logging
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
 from graphql import GraphQLError, OperationType, get_operation_ast
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 from db.tokens import viewer_for_token
 from schema.cost import CostModel
+from schema.fanout import REVOKED_CODE, REVOKED_REASON, Request
 from schema.guard import hostile_string_error
 from schema.schema import schema
-from schema.subscription import REVOKED_CODE, REVOKED_REASON, SEQUENCE, LiveConnection
+from schema.subscription import REQUEST, SEQUENCE, LiveConnection
 from web.auth import bearer_token
 from web.ratelimit import Budgets
 
@@ -52,6 +56,13 @@ EVENT_COST: contextvars.ContextVar[int] = contextvars.ContextVar("partnerhub_liv
 
 Set before strawberry creates the operation's task, which copies it.
 """
+
+
+OPERATION: contextvars.ContextVar[str] = contextvars.ContextVar("partnerhub_live_operation", default="")
+"""The id of the running subscription (set, like :data:`EVENT_COST`, before its task is created)."""
+# A "next" message as strawberry's send_json writes it (json.dumps' separators), with the
+# payload's shared "data"/"errors" text and the subscription's own numbers.
+NEXT = '{"id": %s, "type": "next", "payload": {%s, "extensions": {"sequence": %d, "event": %d}}}'
 
 
 def token_of(payload: dict[str, Any]) -> str | None:
@@ -122,13 +133,13 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
 
     async def handle_subscribe(self, message: Any) -> None:
         if self.connection_acknowledged and message.get("id") not in self.operations:
-            error = self._admit(message.get("payload") or {})
+            error = self._admit(message.get("id"), message.get("payload") or {})
             if error is not None:
                 await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
                 return
         await super().handle_subscribe(message)
 
-    def _admit(self, payload: dict[str, Any]) -> GraphQLError | None:
+    def _admit(self, message_id: Any, payload: dict[str, Any]) -> GraphQLError | None:
         """Refuse a subscription over the per-token cap or the budget, before it starts."""
         key = caller_key(self.context.token)
         running = sum(len(handler.operations) for handler in self.view.connections.get(key, ()))
@@ -163,6 +174,10 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
             )
         charge = self.view.budgets.charge(key, cost)
         EVENT_COST.set(max(1, cost))
+        if document is not None:
+            # The fan-out groups subscriptions by the request as sent and executes it once per group.
+            REQUEST.set(Request(document, query, variables, payload.get("operationName")))
+        OPERATION.set(str(message_id))
         if not charge.allowed:
             return GraphQLError(
                 f"The subscription costs {cost} points; {charge.remaining} are left; retry in {charge.retry_after} s.",
@@ -201,6 +216,8 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
             if viewer is None:
                 await self.websocket.close(code=REVOKED_CODE, reason=REVOKED_REASON)
                 return
+            # A role changed without an event reaching us: subscriptions it no longer allows end now.
+            self.context.fanout.recheck(self.context, viewer)
 
 
 class LiveGraphQL(GraphQL[LiveConnection, None]):
@@ -251,15 +268,34 @@ class LiveGraphQL(GraphQL[LiveConnection, None]):
             # Called from inside an operation, which the close will cancel: not awaited there.
             self._spawn(websocket.close(code=code, reason=reason))
 
+        keys: dict[str | None, str] = {}
+
         def charge_event() -> bool:
-            return self.budgets.charge(caller_key(connection.token), EVENT_COST.get()).allowed
+            # The key hashes the token: once per connection, not per delivered message.
+            key = keys.get(connection.token)
+            if key is None:
+                key = keys[connection.token] = caller_key(connection.token)
+            return self.budgets.charge(key, EVENT_COST.get()).allowed
+
+        async def send_next(body: str, event: int) -> None:
+            # The operation's own numbers, as send_message counts them for strawberry's messages.
+            numbers = SEQUENCE.get()
+            assert numbers is not None  # set by the subscription before its first event
+            numbers["sequence"] += 1
+            numbers["event"] = event
+            text = NEXT % (json.dumps(OPERATION.get()), body, numbers["sequence"], event)
+            try:
+                await websocket.send_text(text)
+            except WebSocketDisconnect as exc:  # as strawberry's own sending
+                raise WebSocketDisconnected from exc
 
         connection = LiveConnection(
             sessionmaker=state.sessionmaker,
             settings=state.settings,
-            broker=state.broker,
+            fanout=state.fanout,
             close=close,
             charge_event=charge_event,
+            send_next=send_next,
         )
         return connection
 

@@ -162,7 +162,8 @@ async def set_partner_admin_role(tx: Tx, *, admin_id: str, role: str) -> Done:
         "role": {"from": admin.role, "to": role},
         "removedAssignments": [to_global_id("Customer", c) for c in unassigned],
     }
-    return Done(Outcome(admin_id=admin.id), "PartnerAdmin", admin.id, details)
+    # Their assignedAdmins lost this admin: live subscribers hear of each.
+    return Done(Outcome(admin_id=admin.id), "PartnerAdmin", admin.id, details, tuple(unassigned))
 
 
 @mutation("removePartnerAdmin", Permission.MANAGE_PARTNER_ADMINS, lock_partner=True)
@@ -201,4 +202,6 @@ async def remove_partner_admin(tx: Tx, *, admin_id: str) -> Done:
         "removedAssignments": [to_global_id("Customer", c) for c in assignments],
         "revokedTokens": tokens,
     }
-    return Done(Outcome(removed_admin_id=to_global_id("PartnerAdmin", admin.id)), "PartnerAdmin", admin.id, details)
+    outcome = Outcome(removed_admin_id=to_global_id("PartnerAdmin", admin.id))
+    # Their partnerAdmins lost this admin: live subscribers hear of each.
+    return Done(outcome, "PartnerAdmin", admin.id, details, tuple(assignments))

@@ -128,12 +128,16 @@ class Done:
         target_type: GraphQL type of the audited object (``Trial``, ``Customer``...).
         target_id: Database id of the audited object.
         details: What changed, stored as JSON in the audit event.
+        changed_customers: Customers changed besides ``outcome.customer_id``
+            (a removed or demoted admin's assignments), announced to live
+            subscribers with it.
     """
 
     outcome: Outcome
     target_type: str
     target_id: int
     details: dict[str, Any]
+    changed_customers: tuple[int, ...] = ()
 
 
 class Failure(Exception):
@@ -486,7 +490,8 @@ async def _run(ctx: Context, spec: MutationSpec, body: Callable[[Tx], Awaitable[
         await session.commit()
         outcome = done.outcome
         # Only now, committed: a rolled-back mutation never reaches subscribers.
-        customers = () if outcome.customer_id is None else (outcome.customer_id,)
+        customers: tuple[int, ...] = () if outcome.customer_id is None else (outcome.customer_id,)
+        customers += tuple(c for c in done.changed_customers if c not in customers)
         await events.publish(session.bind, events.Event(events.CHANGE, actor.partner_id, customers, audit_id))
     except Failure as failure:
         await session.rollback()
