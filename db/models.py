@@ -25,10 +25,12 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -328,6 +330,65 @@ class TrendCacheVersion(SQLModel, table=True):
     __tablename__ = "trend_cache_version"
     partner_id: int = Field(sa_column=Column(Integer, ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True))
     version: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class AnalyticsFact(SQLModel, table=True):
+    """One live licence line (MEETINGS, CALLING) of a partner on its fact day, as the analytics read it.
+
+    Stored aggregates (db/analytics_facts.py): exactly the rows that the
+    compute-on-read analytics' live lines give for the whole partner on
+    ``analytics_fact_day.day``, kept in the write transaction of every
+    mutation and import, and rebuilt at the first request of a new day.
+    """
+
+    __tablename__ = "analytics_fact"
+    __table_args__ = (
+        PrimaryKeyConstraint("plan_id", "product", name="pk_analytics_fact"),
+        Index("ix_analytics_fact_partner", "partner_id", "product", "ends_on"),
+        Index("ix_analytics_fact_customer", "customer_id"),
+    )
+    partner_id: int = Field(sa_column=_fk("partner.id"))
+    # No foreign keys to the plan or customer: see db/analytics_facts.py ("Races").
+    customer_id: int = Field(sa_column=Column(Integer, nullable=False))
+    plan_id: int = Field(sa_column=Column(Integer, nullable=False))
+    product: str = Field(sa_column=Column(String(24), nullable=False))
+    customer_name: str = Field(sa_column=Column(String(200), nullable=False))
+    name_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    plan_type: str = Field(sa_column=Column(String(12), nullable=False))
+    subscription_id: str = Field(sa_column=Column(String(100), nullable=False))
+    auto_renew: bool = Field(sa_column=Column(Boolean, nullable=False))
+    starts_on: dt.date = Field(sa_column=Column(Date, nullable=False))
+    ends_on: dt.date = Field(sa_column=Column(Date, nullable=False))
+    total: int = Field(sa_column=Column(Integer, nullable=False))
+    assigned: int = Field(sa_column=Column(Integer, nullable=False))
+    used: int = Field(sa_column=Column(Integer, nullable=False))
+    used90: int = Field(sa_column=Column(Integer, nullable=False))
+    # The values seven days before the fact day; NULL without a snapshot then.
+    assigned_prev: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    used_prev: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+
+
+class AnalyticsFactDay(SQLModel, table=True):
+    """The day a partner's ``analytics_fact`` rows are for, and the eligibility age its medians used.
+
+    Its row is also the lock that serialises the writers of the partner's
+    facts (upserted first by each of them).
+    """
+
+    __tablename__ = "analytics_fact_day"
+    partner_id: int = Field(sa_column=Column(Integer, ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True))
+    day: dt.date = Field(sa_column=Column(Date, nullable=False))
+    min_days: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class AnalyticsMedian(SQLModel, table=True):
+    """The partner-wide low-assignment median of one product on the fact day (NULL: no eligible line)."""
+
+    __tablename__ = "analytics_median"
+    __table_args__ = (PrimaryKeyConstraint("partner_id", "product", name="pk_analytics_median"),)
+    partner_id: int = Field(sa_column=_fk("partner.id"))
+    product: str = Field(sa_column=Column(String(24), nullable=False))
+    rate: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
 
 
 class IdempotencyKey(SQLModel, table=True):

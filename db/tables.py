@@ -10,6 +10,9 @@ from sqlalchemy import Table
 from sqlmodel import SQLModel
 
 from db.models import (
+    AnalyticsFact,
+    AnalyticsFactDay,
+    AnalyticsMedian,
     ApiToken,
     AuditEvent,
     Customer,
@@ -46,6 +49,9 @@ AUDIT = _table(AuditEvent)
 TREND_CACHE = _table(TrendCache)
 TREND_CACHE_VERSION = _table(TrendCacheVersion)
 IDEMPOTENCY_KEY = _table(IdempotencyKey)
+FACT = _table(AnalyticsFact)
+FACT_DAY = _table(AnalyticsFactDay)
+MEDIAN = _table(AnalyticsMedian)
 
 # A plan as the API and the export read it: every column but the partner's.
 PLAN_COLUMNS = (
@@ -65,9 +71,12 @@ __all__ = [
     "ASSIGNMENT",
     "AUDIT",
     "CUSTOMER",
+    "FACT",
+    "FACT_DAY",
     "IDEMPOTENCY_KEY",
     "INVOICE",
     "LINE",
+    "MEDIAN",
     "ORDER",
     "PARTNER",
     "PLAN",

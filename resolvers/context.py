@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ class Context:
         loaders: DataLoaders built for this request alone.
         today: "Today" frozen at the start of the request.
         settings: Settings read at start-up.
+        facts_ready: Whether the stored analytics facts are current, once
+            checked (resolvers/analytics/facts.py).
     """
 
     session: AsyncSession
@@ -32,6 +35,7 @@ class Context:
     loaders: Loaders
     today: dt.date
     settings: Settings
+    facts_ready: asyncio.Future[bool] | None = None
 
     @classmethod
     def create(cls, *, session: AsyncSession, viewer: Viewer | None, today: dt.date, settings: Settings) -> Context:

@@ -181,7 +181,7 @@ class _SectionBase:
     as_of: dt.date
     once: _Once | None
 
-    def _scope(self, info: InfoT) -> A.SectionScope:
+    async def _scope(self, info: InfoT) -> A.SectionScope:
         window = {"days": self.days} if self.decl.windowed else {}  # type: ignore[attr-defined]
         return A.section_scope(
             self.decl,
@@ -190,6 +190,7 @@ class _SectionBase:
             product=self.product,
             as_of=self.as_of,
             settings=info.context.settings,
+            facts=await A.use_facts(info.context, self.as_of),
             **window,
         )
 
@@ -197,7 +198,7 @@ class _SectionBase:
         if self.once is None:
 
             async def compute() -> A.SectionKpis:
-                return await A.section_kpis(self._scope(info))
+                return await A.section_kpis(await self._scope(info))
 
             self.once = _Once(compute)
         return self.once.get()
@@ -231,7 +232,7 @@ def _rows_field(decl: A.SectionDeclaration, row: type, order: type) -> Any:
         if order_by is not None:
             row_order = A.RowOrder(field=order_by.field.value, descending=order_by.direction == OrderDirection.DESC)
         page = await A.section_rows(
-            self._scope(info),
+            await self._scope(info),
             first=first,
             after=after,
             last=last,
@@ -297,6 +298,7 @@ async def _license_trend(
         as_of=self.as_of,
         weeks=weeks,
         today=info.context.today,
+        facts=await A.use_facts(info.context, self.as_of),
     )
     return [LicensePoint.from_record(p) for p in points]
 
@@ -337,11 +339,13 @@ Analytics = strawberry.type(
 
 async def resolve_kpis(info: InfoT, as_of: dt.date | None) -> KpiSummary:
     """``Query.kpis(asOf)``: one SQL statement."""
+    day = check_as_of(as_of, info.context.today)
     summary = await A.kpis(
         session=info.context.session,
         viewer=info.context.require_viewer(),
-        as_of=check_as_of(as_of, info.context.today),
+        as_of=day,
         settings=info.context.settings,
+        facts=await A.use_facts(info.context, day),
     )
     return KpiSummary(**dataclasses.asdict(summary))
 

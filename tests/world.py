@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import analytics_facts
+from db.settings import get_settings, today
 from resolvers.ids import to_global_id
 from tests import factories as f
 
@@ -170,6 +172,11 @@ async def build_world(session: AsyncSession) -> World:
     await f.assign(session, customer_id=w.customers["Alpha"], admin_id=w.admins["sam"])
     await f.assign(session, customer_id=w.customers["gamma"], admin_id=w.admins["sam"])
     await f.assign(session, customer_id=w.customers["Beta"], admin_id=w.admins["sally"])
+    # As an import would: the stored analytics facts of both partners, for today.
+    for partner_id in (acme, other):
+        await analytics_facts.refresh(
+            session, partner_id=partner_id, day=today(), min_days=get_settings().low_assignment_min_days
+        )
     await session.commit()
     return w
 

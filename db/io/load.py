@@ -16,12 +16,13 @@ from sqlalchemy import Row, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from db import events, trend_cache
+from db import analytics_facts, events, trend_cache
 from db.io.bulk import Bulk, refresh_statistics
 from db.io.existing import Existing
 from db.io.fields import quote
 from db.io.rows import PartnerIn
 from db.io.validate import Document, ImportValidationError, parse_document, paused_gc
+from db.settings import get_settings, today
 from db.tables import ADMIN, PARTNER, TOKEN
 from db.tokens import hash_token
 
@@ -91,6 +92,8 @@ class Loader:
         self.admins_by_key: dict[tuple[int, str], Row[Any]] = {}
         self.token_owner: dict[str, int] = {}
         self.state: dict[str, Existing] = {}
+        # Filled by write(): the customers of the document, per partner id.
+        self.customers: dict[int, list[int]] = {}
 
     async def read(self) -> None:
         for row in await self.bulk.fetch_in(
@@ -171,11 +174,23 @@ class Loader:
             await self.write_partner(partner, self.partner_ids[partner.key], self.state[partner.key])
         # Any row of these partners may have changed, past usage included.
         await trend_cache.forget_partners(self.conn, [self.partner_ids[p.key] for p in self.partners])
+        # The stored analytics facts of the document's customers (only they
+        # can have changed plans, lines or names), in this transaction.
+        settings = get_settings()
+        for partner_id, customers in sorted(self.customers.items()):
+            await analytics_facts.refresh(
+                self.conn,
+                partner_id=partner_id,
+                day=today(),
+                min_days=settings.low_assignment_min_days,
+                customers=customers,
+            )
 
     async def write_partner(self, partner: PartnerIn, partner_id: int, existing: Existing) -> None:
         result = self.result
         admin_ids = await self.write_admins(partner, partner_id)
         customer_ids = await existing.write_customers(self.bulk, partner, partner_id, admin_ids)
+        self.customers.setdefault(partner_id, []).extend(customer_ids)
         plan_ids = await existing.write_plans(self.bulk, partner, partner_id, customer_ids, admin_ids)
         await existing.write_lines(self.bulk, partner, plan_ids)
         await existing.write_bills(self.bulk, partner, partner_id, plan_ids)

@@ -4,7 +4,8 @@
 * :mod:`.declare`: what a section declaration holds;
 * :mod:`.sections`: the five sections, one declaration each;
 * :mod:`.build`: row queries, KPI statements and keyset pages from a declaration;
-* :mod:`.kpis`: the summary KPIs in one scan; :mod:`.trend`: the licence trend.
+* :mod:`.kpis`: the summary KPIs in one scan; :mod:`.trend`: the licence trend;
+* :mod:`.facts`: when the stored aggregates (db/analytics_facts.py) answer instead.
 
 Nothing loops over a partner's lines in Python.
 """
@@ -22,6 +23,7 @@ from resolvers.analytics.build import (
     section_scope,
 )
 from resolvers.analytics.declare import COMMON, Column, Kpi, SectionDeclaration
+from resolvers.analytics.facts import use_facts
 from resolvers.analytics.kpis import KpiSummary, kpis
 from resolvers.analytics.lines import (
     DEFAULT_DAYS,
@@ -66,6 +68,7 @@ __all__ = [
     "section_kpis",
     "section_rows",
     "section_scope",
+    "use_facts",
     "whole_months_since",
     "whole_months_until",
 ]

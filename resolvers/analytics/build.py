@@ -31,7 +31,6 @@ from resolvers.analytics.lines import (
     check_days,
     check_product,
     common_columns,
-    live_lines,
 )
 from resolvers.analytics.sections import SECTIONS
 from resolvers.pagination import Page, bad_input, bytes_value, keyset_page, page_request
@@ -54,7 +53,13 @@ def section_of(section: str | SectionDeclaration) -> SectionDeclaration:
 
 
 def frame_of(
-    decl: SectionDeclaration, viewer: Viewer, product: Any, as_of: dt.date, days: int, settings: Settings | None
+    decl: SectionDeclaration,
+    viewer: Viewer,
+    product: Any,
+    as_of: dt.date,
+    days: int,
+    settings: Settings | None,
+    facts: bool = False,
 ) -> Frame:
     """The section's frame; checks the product and (for a windowed section) the window."""
     settings = settings or get_settings()
@@ -65,6 +70,7 @@ def frame_of(
         days=check_days(days) if decl.windowed else DEFAULT_DAYS,
         min_days=settings.low_assignment_min_days,
         factor=settings.low_assignment_factor,
+        facts=facts,
     )
 
 
@@ -72,11 +78,8 @@ def frame_of(
 def row_query(decl: SectionDeclaration, viewer: Viewer, frame: Frame) -> Select:
     """The section's rows: the common columns and its own, over its live lines."""
     where = decl.where
-    base = live_lines(
-        partner_id=viewer.partner_id,
-        viewer=viewer,
-        product=frame.product,
-        d=frame.as_of,
+    base = frame.lines(
+        viewer,
         where=None if where is None else (lambda plan, line: where(plan, line, frame)),
         weekly=decl.weekly,
         name=decl.alias,
@@ -131,6 +134,7 @@ def section_scope(
     as_of: dt.date,
     days: int = DEFAULT_DAYS,
     settings: Settings | None = None,
+    facts: bool = False,
 ) -> SectionScope:
     """The scope of ``section`` (its name or declaration); checks the product and window.
 
@@ -142,12 +146,14 @@ def section_scope(
         as_of: The analytics day.
         days: The window of a windowed section (ignored by the others).
         settings: Low-assignment settings (default: the environment's).
+        facts: Read the stored aggregates (:func:`resolvers.analytics.facts.use_facts`
+            says when they may be used); the answers are the same.
 
     Raises:
         GraphQLError: ``BAD_USER_INPUT`` for a bad product or window.
     """
     decl = section_of(section)
-    return SectionScope(decl, session, viewer, frame_of(decl, viewer, product, as_of, days, settings))
+    return SectionScope(decl, session, viewer, frame_of(decl, viewer, product, as_of, days, settings, facts))
 
 
 async def section_kpis(scope: SectionScope) -> SectionKpis:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.access import Viewer
 from db.settings import Settings, get_settings
-from resolvers.analytics.lines import DEFAULT_DAYS, KPI_PRODUCTS, Frame, as_tables, live_lines, memo
+from resolvers.analytics.lines import DEFAULT_DAYS, KPI_PRODUCTS, Frame, as_tables, memo
 from resolvers.analytics.sections import SECTIONS
 
 
@@ -27,20 +27,26 @@ class KpiSummary:
 
 
 async def kpis(
-    *, session: AsyncSession, viewer: Viewer, as_of: dt.date, settings: Settings | None = None
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    as_of: dt.date,
+    settings: Settings | None = None,
+    facts: bool = False,
 ) -> KpiSummary:
     """SPEC §2.3 over the visible customers, MEETINGS and CALLING together.
 
     One statement (:func:`kpis_statement`): the visible live lines of both
     products scanned once, each section's conditions (default windows) a flag,
-    customers counted distinct per flag.
+    customers counted distinct per flag. With ``facts``, the lines are the
+    stored ones (db/analytics_facts.py; same answer).
     """
-    r = (await session.execute(kpis_statement(viewer, as_of, settings or get_settings()))).one()
+    r = (await session.execute(kpis_statement(viewer, as_of, settings or get_settings(), facts))).one()
     return KpiSummary(as_of=as_of, **r._asdict())
 
 
 @memo
-def kpis_statement(viewer: Viewer, as_of: dt.date, settings: Settings) -> Select:
+def kpis_statement(viewer: Viewer, as_of: dt.date, settings: Settings, facts: bool = False) -> Select:
     """One scan of the visible live MEETINGS and CALLING lines, each summary section a flag on it.
 
     Each flag is its section's declared conditions on the scanned columns; the
@@ -56,8 +62,9 @@ def kpis_statement(viewer: Viewer, as_of: dt.date, settings: Settings) -> Select
         days=DEFAULT_DAYS,
         min_days=settings.low_assignment_min_days,
         factor=settings.low_assignment_factor,
+        facts=facts,
     )
-    base = live_lines(partner_id=viewer.partner_id, viewer=viewer, product=KPI_PRODUCTS, d=as_of, name="kpi")
+    base = frame.lines(viewer, name="kpi")
     plan, line = as_tables(base)
     flags = {}
     for decl in SECTIONS.values():

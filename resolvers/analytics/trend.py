@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import trend_cache
 from db.access import Viewer
+from db.analytics_facts import fact_lines
 from db.settings import today as get_today
 from resolvers.analytics.lines import DEFAULT_WEEKS, check_product, check_weeks, live_lines, memo
 
@@ -33,18 +34,21 @@ async def license_trend(
     as_of: dt.date,
     weeks: int = DEFAULT_WEEKS,
     today: dt.date | None = None,
+    facts: bool = False,
 ) -> list[TrendPoint]:
     """Σ total/assigned/used of the visible P-lines of plans live on each of
     ``as_of``, ``as_of - 7``, … (``weeks`` points, oldest first), values as of
     that day. One statement (a UNION ALL of one aggregate per day) for the
     days not cached: for a partner-wide viewer, days before ``today`` come from
-    the trend cache once computed (:mod:`db.trend_cache`).
+    the trend cache once computed (:mod:`db.trend_cache`). With ``facts``
+    (``as_of`` is today, the viewer sees the whole partner) the point of
+    ``as_of`` sums the stored facts (:mod:`db.analytics_facts`).
     """
     product, weeks = check_product(product), check_weeks(weeks)
     days = [as_of - dt.timedelta(days=7 * i) for i in range(weeks)]
 
     async def compute(wanted: tuple[dt.date, ...]) -> dict[dt.date, tuple[int, int, int]]:
-        rows = (await session.execute(trend_statement(viewer, product, wanted))).all()
+        rows = (await session.execute(trend_statement(viewer, product, wanted, as_of if facts else None))).all()
         by_point = {r.point: r for r in rows}
         return {
             day: (int(by_point[i].total), int(by_point[i].assigned), int(by_point[i].used))
@@ -66,11 +70,14 @@ async def license_trend(
 
 
 @memo
-def trend_statement(viewer: Viewer, product: str, days: tuple[dt.date, ...]) -> Any:
-    """One aggregate per day, as a UNION ALL (one statement)."""
+def trend_statement(viewer: Viewer, product: str, days: tuple[dt.date, ...], fact_day: dt.date | None = None) -> Any:
+    """One aggregate per day, as a UNION ALL (one statement); ``fact_day``'s from the stored facts."""
     parts = []
     for i, day in enumerate(days):
-        base = live_lines(partner_id=viewer.partner_id, viewer=viewer, product=product, d=day, name=f"trend{i}")
+        if day == fact_day:
+            base = fact_lines(partner_id=viewer.partner_id, product=product, d=day, name=f"trend{i}")
+        else:
+            base = live_lines(partner_id=viewer.partner_id, viewer=viewer, product=product, d=day, name=f"trend{i}")
         parts.append(
             select(
                 literal_column(str(i), Integer).label("point"),

@@ -121,7 +121,7 @@ async def _reassign(
     return Done(Outcome(customer_id=customer_db_id), "Customer", customer_db_id, details)
 
 
-@mutation("assignCustomerAdmins", Permission.ASSIGN_ADMINS)
+@mutation("assignCustomerAdmins", Permission.ASSIGN_ADMINS, analytics=False)
 async def assign_customer_admins(tx: Tx, *, customer_id: str, admin_ids: Sequence[str]) -> Done:
     """Assign sales admins to a customer; admins already assigned stay so (idempotent). See :func:`_reassign`."""
 
@@ -134,7 +134,7 @@ async def assign_customer_admins(tx: Tx, *, customer_id: str, admin_ids: Sequenc
     return await _reassign(tx, customer_id, admin_ids, add, "added", "alreadyAssigned")
 
 
-@mutation("unassignCustomerAdmins", Permission.ASSIGN_ADMINS)
+@mutation("unassignCustomerAdmins", Permission.ASSIGN_ADMINS, analytics=False)
 async def unassign_customer_admins(tx: Tx, *, customer_id: str, admin_ids: Sequence[str]) -> Done:
     """Remove sales admins from a customer; admins not assigned are ignored (idempotent). See :func:`_reassign`."""
 

@@ -82,7 +82,7 @@ async def _email_taken(session: AsyncSession, partner_id: int, email: str) -> bo
 EMAIL_TAKEN = Conflict(ADMIN, "email", Code.EMAIL_TAKEN, ("input", "email"), "A partner admin with this email exists.")
 
 
-@mutation("createPartnerAdmin", Permission.MANAGE_PARTNER_ADMINS, conflicts=(EMAIL_TAKEN,))
+@mutation("createPartnerAdmin", Permission.MANAGE_PARTNER_ADMINS, conflicts=(EMAIL_TAKEN,), analytics=False)
 async def create_partner_admin(tx: Tx, *, email: str, display_name: str, role: str) -> Done:
     """Create a partner admin (tokens are made from the command line).
 
@@ -124,7 +124,7 @@ async def create_partner_admin(tx: Tx, *, email: str, display_name: str, role: s
     return Done(Outcome(admin_id=admin_id), "PartnerAdmin", admin_id, details)
 
 
-@mutation("setPartnerAdminRole", Permission.MANAGE_PARTNER_ADMINS, lock_partner=True)
+@mutation("setPartnerAdminRole", Permission.MANAGE_PARTNER_ADMINS, lock_partner=True, analytics=False)
 async def set_partner_admin_role(tx: Tx, *, admin_id: str, role: str) -> Done:
     """Change an admin's role; the partner keeps at least one PARTNER_FULL_ADMIN.
 
@@ -166,7 +166,7 @@ async def set_partner_admin_role(tx: Tx, *, admin_id: str, role: str) -> Done:
     return Done(Outcome(admin_id=admin.id), "PartnerAdmin", admin.id, details, tuple(unassigned))
 
 
-@mutation("removePartnerAdmin", Permission.MANAGE_PARTNER_ADMINS, lock_partner=True)
+@mutation("removePartnerAdmin", Permission.MANAGE_PARTNER_ADMINS, lock_partner=True, analytics=False)
 async def remove_partner_admin(tx: Tx, *, admin_id: str) -> Done:
     """Remove an admin with its assignments and tokens; the partner keeps a full admin.
 

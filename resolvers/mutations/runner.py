@@ -40,8 +40,11 @@ rest, the same way for all of them:
 
 4. The body validates its input, looks objects up through
    :func:`~db.access.visible_customers` (with the actor's current role),
-   writes, and returns a :class:`Done` naming the audit target; the audit
-   event is written in the same transaction, which is then committed once.
+   writes, and returns a :class:`Done` naming the audit target; the stored
+   analytics facts of the customers it changed are refreshed
+   (:func:`db.analytics_facts.refresh`, after the fact-day row lock, the
+   last lock taken) and the audit event is written in the same transaction,
+   which is then committed once.
 5. Input and business failures raise :class:`Failure`, or hit a unique key
    declared as a :class:`Conflict` (a concurrent request won a race the
    pre-check could not see): the transaction is rolled back and the caller
@@ -64,7 +67,7 @@ from sqlalchemy import Index, PrimaryKeyConstraint, Table, UniqueConstraint, exi
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import events
+from db import analytics_facts, events
 from db.access import Viewer
 from db.models import metadata
 from db.tables import ADMIN, AUDIT, PARTNER, TOKEN
@@ -273,12 +276,17 @@ class MutationSpec:
             for rules over a set of rows (the partner keeps a full admin) that
             no unique constraint can express.
         conflicts: The unique keys a race may hit and the user errors they mean.
+        analytics: Whether it can change a plan or licence line (or a
+            customer's name), so that the stored analytics facts of the
+            customers it names must be refreshed; assignments and partner
+            admins cannot (the facts are partner-wide).
     """
 
     name: str
     permission: Permission
     lock_partner: bool
     conflicts: tuple[Conflict, ...]
+    analytics: bool = True
 
 
 MUTATIONS: dict[str, MutationSpec] = {}
@@ -325,6 +333,7 @@ def mutation(
     *,
     lock_partner: bool = False,
     conflicts: Sequence[Conflict] = (),
+    analytics: bool = True,
 ) -> Callable[[Body[P]], Runner[P]]:
     """Declare a mutation body with its permission; return the function that runs it.
 
@@ -333,11 +342,12 @@ def mutation(
         permission: The permission the caller's role must grant.
         lock_partner: See :attr:`MutationSpec.lock_partner`.
         conflicts: See :class:`Conflict`.
+        analytics: See :attr:`MutationSpec.analytics`.
 
     Returns:
         A decorator turning ``body(tx, **input)`` into ``run(ctx, **input) -> Outcome``.
     """
-    spec = MutationSpec(name, permission, lock_partner, tuple(conflicts))
+    spec = MutationSpec(name, permission, lock_partner, tuple(conflicts), analytics)
     if name in MUTATIONS:  # pragma: no cover - a programming error
         raise ValueError(f"mutation {name} declared twice")
     MUTATIONS[name] = spec
@@ -486,12 +496,20 @@ async def _run(ctx: Context, spec: MutationSpec, body: Callable[[Tx], Awaitable[
         actor = await _current_actor(session, viewer)
         require(actor, spec.permission)
         done = await body(Tx(ctx, actor))
-        audit_id = await _write_audit(session, actor, spec.name, done)
-        await session.commit()
         outcome = done.outcome
-        # Only now, committed: a rolled-back mutation never reaches subscribers.
         customers: tuple[int, ...] = () if outcome.customer_id is None else (outcome.customer_id,)
         customers += tuple(c for c in done.changed_customers if c not in customers)
+        if spec.analytics and customers:
+            await analytics_facts.refresh(
+                session,
+                partner_id=actor.partner_id,
+                day=ctx.today,
+                min_days=ctx.settings.low_assignment_min_days,
+                customers=customers,
+            )
+        audit_id = await _write_audit(session, actor, spec.name, done)
+        await session.commit()
+        # Only now, committed: a rolled-back mutation never reaches subscribers.
         await events.publish(session.bind, events.Event(events.CHANGE, actor.partner_id, customers, audit_id))
     except Failure as failure:
         await session.rollback()
