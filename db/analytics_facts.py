@@ -2,7 +2,7 @@
 
 ``analytics_fact`` holds, for each partner, exactly the rows that
 :func:`db.lines.live_lines` gives for the whole partner (MEETINGS and CALLING,
-with names and the values of seven days earlier) on the partner's *fact day*
+with the values of seven days earlier; names are joined on read) on the partner's *fact day*
 (``analytics_fact_day.day``); ``analytics_median`` the partner-wide
 low-assignment median of each product over them. The analytics of a viewer
 who sees the whole partner, for ``asOf`` = today, read these instead of
@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from db.lines import KPI_PRODUCTS, Where, eligible, live_lines, median_of
 from db.rules import days_between
-from db.tables import FACT, FACT_DAY, MEDIAN
+from db.tables import CUSTOMER, FACT, FACT_DAY, MEDIAN
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,12 @@ def fact_lines(
     ``ends_on``, ``customer_id``; ``total``, ``product``) are the fact's.
     """
     fact = FACT.alias(f"{name}_fact")
+    customer = CUSTOMER.alias(f"{name}_customer")
     columns = [
         fact.c.customer_id,
         fact.c.product,
-        fact.c.customer_name,
-        fact.c.name_key,
+        customer.c.name.label("customer_name"),
+        customer.c.sort_key.label("name_key"),
         fact.c.plan_id,
         fact.c.plan_type,
         fact.c.subscription_id,
@@ -110,7 +111,10 @@ def fact_lines(
         )
         line = SimpleNamespace(c=SimpleNamespace(total=fact.c.total, product=fact.c.product))
         conditions.extend(where(plan, line))
-    return select(*columns).where(*conditions).subquery(name)
+    # An outer join on the customer's key: PostgreSQL drops it from the
+    # statements that use no name (KPIs, trend), and every fact has its customer.
+    source = fact.outerjoin(customer, customer.c.id == fact.c.customer_id)
+    return select(*columns).select_from(source).where(*conditions).subquery(name)
 
 
 def stored_median(partner_id: int, product: str) -> Any:
@@ -163,7 +167,6 @@ def insert_facts(partner_id: int, day: dt.date, customers: Collection[int] | Non
         where=where,
         weekly=True,
         name="fact_source",
-        named=True,
     )
     rows = select(literal(partner_id, Integer).label("partner_id"), *[base.c[c] for c in FACT_COLUMNS[1:]])
     return FACT.insert().from_select(list(FACT_COLUMNS), rows)

@@ -32,13 +32,11 @@ def live_lines(
     where: Where | None = None,
     weekly: bool = False,
     name: str = "base",
-    named: bool | None = None,
 ) -> Any:
     """Subquery: the lines for ``product`` (or any of several) of the plans live on ``d``.
 
-    Scoped to the viewer's visible customers, or the whole partner when
-    ``viewer`` is None. With the customer's name and name key when ``named``
-    (default: when scoped to a viewer).
+    Scoped to the viewer's visible customers (with the customer's name and
+    name key), or the whole partner when ``viewer`` is None (without them).
     Values (assigned, used, used90) are those on ``d``; with ``weekly`` also
     ``assigned_prev``/``used_prev``: the values on ``d - 7``, NULL when the
     line has no snapshot on or before ``d - 7``.
@@ -49,11 +47,10 @@ def live_lines(
     customer = CUSTOMER.alias(f"{name}_customer")
     assigned, used, used90 = line_values_on(line, d)
     scoped = viewer is not None
-    with_names = scoped if named is None else named
     columns = [
         plan.c.customer_id.label("customer_id"),
         line.c.product.label("product"),
-        *([customer.c.name.label("customer_name"), customer.c.sort_key.label("name_key")] if with_names else []),
+        *([customer.c.name.label("customer_name"), customer.c.sort_key.label("name_key")] if scoped else []),
         plan.c.id.label("plan_id"),
         plan.c.kind.label("plan_type"),
         plan.c.ext_id.label("subscription_id"),
@@ -78,11 +75,10 @@ def live_lines(
     conditions = [plan.c.partner_id == partner_id, is_live(plan, d)]
     of_product = line.c.product == product if isinstance(product, str) else line.c.product.in_(product)
     source = plan.join(line, and_(line.c.plan_id == plan.c.id, of_product))
-    if with_names:
-        source = source.join(customer, customer.c.id == plan.c.customer_id)
     if scoped:
-        # The customer table gives the viewer's visibility; the partner-wide
-        # median needs neither it nor the names.
+        # The customer table gives the names and the viewer's visibility; the
+        # partner-wide median and the stored facts need neither.
+        source = source.join(customer, customer.c.id == plan.c.customer_id)
         conditions.append(visible_customers(customer, viewer))
     if where is not None:
         conditions.extend(where(plan, line))

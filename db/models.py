@@ -339,6 +339,8 @@ class AnalyticsFact(SQLModel, table=True):
     compute-on-read analytics' live lines give for the whole partner on
     ``analytics_fact_day.day``, kept in the write transaction of every
     mutation and import, and rebuilt at the first request of a new day.
+    Narrow on purpose (no names: the row pages join the customer for them),
+    since every KPI scans all of a partner's rows.
     """
 
     __tablename__ = "analytics_fact"
@@ -352,8 +354,6 @@ class AnalyticsFact(SQLModel, table=True):
     customer_id: int = Field(sa_column=Column(Integer, nullable=False))
     plan_id: int = Field(sa_column=Column(Integer, nullable=False))
     product: str = Field(sa_column=Column(String(24), nullable=False))
-    customer_name: str = Field(sa_column=Column(String(200), nullable=False))
-    name_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     plan_type: str = Field(sa_column=Column(String(12), nullable=False))
     subscription_id: str = Field(sa_column=Column(String(100), nullable=False))
     auto_renew: bool = Field(sa_column=Column(Boolean, nullable=False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, distinct, func, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.access import Viewer
@@ -51,9 +51,9 @@ def kpis_statement(viewer: Viewer, as_of: dt.date, settings: Settings, facts: bo
 
     Each flag is its section's declared conditions on the scanned columns; the
     low-assignment flag compares with the partner-wide median of the line's
-    product. Counting distinct customers per flag is the distinct count over
-    the union of the sections' rows, in one scan instead of one row query per
-    section and product (bench/README.md).
+    product. Counting the customers with a flag on any of their lines is the
+    distinct count over the union of the sections' rows, in one scan instead
+    of one row query per section and product (bench/README.md).
     """
     frame = Frame(
         partner_id=viewer.partner_id,
@@ -75,7 +75,18 @@ def kpis_statement(viewer: Viewer, as_of: dt.date, settings: Settings, facts: bo
             *([decl.having(base, frame)] if decl.having else []),
         ]
         flags[decl.summary] = and_(*conditions)
+    # One row per customer with a 0/1 per flag (any of its lines), then the
+    # counts: one hash aggregate instead of a sort per distinct count (at
+    # 100,000 customers 90 of the statement's 125 ms went to those sorts).
+    customers = (
+        select(
+            base.c.customer_id,
+            *[func.max(case((flag, 1), else_=0)).label(tag) for tag, flag in flags.items()],
+        )
+        .group_by(base.c.customer_id)
+        .subquery("kpi_customers")
+    )
     return select(
-        func.count(distinct(base.c.customer_id)).label("total_customers"),
-        *[func.count(distinct(case((flag, base.c.customer_id), else_=None))).label(tag) for tag, flag in flags.items()],
+        func.count().label("total_customers"),
+        *[func.coalesce(func.sum(customers.c[tag]), 0).label(tag) for tag in flags],
     )

@@ -28,8 +28,6 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("plan_id", sa.Integer(), nullable=False),
         sa.Column("product", sa.String(length=24), nullable=False),
-        sa.Column("customer_name", sa.String(length=200), nullable=False),
-        sa.Column("name_key", sa.LargeBinary(), nullable=False),
         sa.Column("plan_type", sa.String(length=12), nullable=False),
         sa.Column("subscription_id", sa.String(length=100), nullable=False),
         sa.Column("auto_renew", sa.Boolean(), nullable=False),
