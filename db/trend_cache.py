@@ -13,7 +13,11 @@ a past day's sums:
 * a plan's liveness on past days (``cancelTrial``, ``convertTrial``,
   ``extendTrial`` of an already ended trial, ``completeOrderSetup``): the
   mutation calls :func:`forget` for the plan's days;
-* imports and seeding (any row may change): :func:`forget` for the partner.
+* imports and seeding: only the document's customers can change, so their
+  contribution to each cached day is measured before and after the writes
+  and the cached sums are adjusted by the difference (:func:`customer_sums`,
+  :func:`adjust`); past :data:`MAX_ADJUSTED` customers the partner's days are
+  forgotten instead (measuring would cost what recomputing does).
 
 Writes that cannot change a past day are not listed: ``startTrial`` and
 ``convertTrial``'s new subscription start today (not past), usage snapshots
@@ -37,17 +41,20 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, bindparam, delete, func, literal_column, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from db.lines import KPI_PRODUCTS, live_lines
 from db.tables import TREND_CACHE as CACHE
 from db.tables import TREND_CACHE_VERSION as VERSION
 
 log = logging.getLogger(__name__)
 
 Sums = tuple[int, int, int]  # total, assigned, used
+MAX_ADJUSTED = 5000
+"""An import of more customers forgets the partner's cached days instead of adjusting them."""
 
 
 async def forget(
@@ -62,10 +69,7 @@ async def forget(
     Call inside the writing transaction: the version bump holds the version
     row's lock until commit.
     """
-    bump = _insert(session)(VERSION).values(partner_id=partner_id, version=1)
-    await session.execute(
-        bump.on_conflict_do_update(index_elements=[VERSION.c.partner_id], set_={"version": VERSION.c.version + 1})
-    )
+    await _bump(session, partner_id)
     statement = delete(CACHE).where(CACHE.c.partner_id == partner_id)
     if start is not None:
         statement = statement.where(CACHE.c.day >= start)
@@ -80,6 +84,85 @@ def _insert(bind: AsyncSession | AsyncConnection | AsyncEngine):
     if engine is None:
         raise ValueError("trend cache: the session is bound to no engine")
     return pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+
+async def _bump(session: AsyncSession | AsyncConnection, partner_id: int) -> None:
+    bump = _insert(session)(VERSION).values(partner_id=partner_id, version=1)
+    await session.execute(
+        bump.on_conflict_do_update(index_elements=[VERSION.c.partner_id], set_={"version": VERSION.c.version + 1})
+    )
+
+
+async def cached_days(session: AsyncSession | AsyncConnection, partner_id: int) -> list[dt.date]:
+    """The days the partner has cached (any product), oldest first."""
+    rows = await session.execute(select(CACHE.c.day).where(CACHE.c.partner_id == partner_id).distinct())
+    return sorted(r.day for r in rows)
+
+
+async def customer_sums(
+    session: AsyncSession | AsyncConnection, partner_id: int, customers: Iterable[int], days: list[dt.date]
+) -> dict[tuple[str, dt.date], Sums]:
+    """Σ total, assigned, used of these customers' live lines on each day, by product (one statement)."""
+    ids = sorted(set(customers))
+    if not ids or not days:
+        return {}
+    parts = []
+    for i, day in enumerate(days):
+        base = live_lines(
+            partner_id=partner_id,
+            viewer=None,
+            product=KPI_PRODUCTS,
+            d=day,
+            where=lambda plan, line: [plan.c.customer_id.in_(ids)],
+            name=f"adjust{i}",
+        )
+        parts.append(
+            select(
+                literal_column(str(i), Integer).label("point"),
+                base.c.product,
+                func.sum(base.c.total).label("total"),
+                func.sum(base.c.assigned).label("assigned"),
+                func.sum(base.c.used).label("used"),
+            ).group_by(base.c.product)
+        )
+    rows = await session.execute(union_all(*parts) if len(parts) > 1 else parts[0])
+    return {(r.product, days[r.point]): (int(r.total), int(r.assigned), int(r.used)) for r in rows}
+
+
+async def adjust(
+    session: AsyncSession | AsyncConnection,
+    partner_id: int,
+    before: dict[tuple[str, dt.date], Sums],
+    after: dict[tuple[str, dt.date], Sums],
+) -> None:
+    """Add ``after − before`` to the partner's cached sums, inside the writing transaction.
+
+    The version is bumped as by :func:`forget`, so a request that computed
+    before this write stores nothing after it.
+    """
+    await _bump(session, partner_id)
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key, (0, 0, 0)), after.get(key, (0, 0, 0))
+        if old != new:
+            product, day = key
+            changes.append(
+                {"p": partner_id, "pr": product, "d": day}
+                | {f"d_{name}": n - o for name, n, o in zip(("total", "assigned", "used"), new, old, strict=True)}
+            )
+    if changes:
+        statement = (
+            update(CACHE)
+            .where(
+                CACHE.c.partner_id == bindparam("p"), CACHE.c.product == bindparam("pr"), CACHE.c.day == bindparam("d")
+            )
+            .values(
+                total=CACHE.c.total + bindparam("d_total"),
+                assigned=CACHE.c.assigned + bindparam("d_assigned"),
+                used=CACHE.c.used + bindparam("d_used"),
+            )
+        )
+        await session.execute(statement, changes)
 
 
 async def forget_partners(session: AsyncSession | AsyncConnection, partner_ids: Iterable[int]) -> None:

@@ -34,6 +34,7 @@ from db.settings import get_settings
 from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, FACT, FACT_DAY, MEDIAN, PARTNER, PLAN
 from db.tokens import create_token
 from resolvers import analytics as A
+from resolvers.analytics.trend import TrendPoint, trend_statement
 from resolvers.ids import to_global_id
 from resolvers.mutations import runner
 from tests.conftest import TEST_TODAY
@@ -104,6 +105,17 @@ async def assert_facts_exact(engine: AsyncEngine, viewer: Viewer, day: dt.date =
     assert from_facts.keys() == computed.keys()
     for key in computed:
         assert from_facts[key] == computed[key], key
+    # Both read the trend's past points from trend_cache (stored by the first call): they must be
+    # what the points compute to now, which imports adjust and mutations forget.
+    async with make_sessionmaker(engine)() as session:
+        for product in A.KPI_PRODUCTS:
+            days = tuple(day - dt.timedelta(days=7 * i) for i in range(3))
+            by_point = {r.point: r for r in (await session.execute(trend_statement(viewer, product, days))).all()}
+            direct = [
+                TrendPoint(d, int(by_point[i].total), int(by_point[i].assigned), int(by_point[i].used))
+                for i, d in enumerate(days)
+            ]
+            assert computed[f"trend {product}"] == direct[::-1], product
     return computed
 
 

@@ -135,6 +135,9 @@ async def test_mutations_and_imports_forget_the_cached_days(api, session) -> Non
     line["usage"].append({"date": "2026-11-11", "assigned": 3, "used": 1, "used90": 1})
     line["usage"].sort(key=lambda u: u["date"])
     await load_document(session, doc)
+    # The import adjusted the cached days instead of forgetting them (db/trend_cache.adjust): W by
+    # One's change (0, 3, 1) → (20, 3, 1); E unchanged (its snapshot 11-18 still gives 8, 5).
+    assert await _cached(session) == {W: (20, 3, 1), E: (20, 8, 5)}
     # W: S1 (20, 3, 1: snapshot 11-11)
     assert await _trend(api) == [("2026-11-11", 20, 3, 1), ("2026-11-18", 20, 8, 5), ("2026-11-25", 20, 8, 5)]
 

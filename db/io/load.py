@@ -146,7 +146,24 @@ class Loader:
             if mine is None or mine.id != row.admin_id:
                 self.problems.append(f"{admin.path}.token: already registered to another admin")
 
+    async def _trend_before(self) -> dict[int, tuple[list[dt.date], dict[Any, Any]] | None]:
+        """Per existing partner: its cached trend days and the document's customers' sums on them, or None (forget)."""
+        plans: dict[int, tuple[list[dt.date], dict[Any, Any]] | None] = {}
+        for partner in self.partners:
+            if partner.key not in self.partner_ids:
+                continue
+            partner_id = self.partner_ids[partner.key]
+            if len(partner.customers) > trend_cache.MAX_ADJUSTED:
+                plans[partner_id] = None
+                continue
+            days = await trend_cache.cached_days(self.conn, partner_id)
+            known = self.state[partner.key].customers
+            ids = [known[c.key].id for c in partner.customers if c.key in known]
+            plans[partner_id] = (days, await trend_cache.customer_sums(self.conn, partner_id, ids, days))
+        return plans
+
     async def write(self) -> None:
+        trend_before = await self._trend_before()
         new_partners = [{"key": p.key, "name": p.name} for p in self.partners if p.key not in self.partner_ids]
         for row in await self.bulk.execute_many(insert(PARTNER).returning(PARTNER.c.id, PARTNER.c.key), new_partners):
             self.partner_ids[row.key] = row.id
@@ -172,8 +189,17 @@ class Loader:
         await self.bulk.update_many(ADMIN, ["email"], moving)
         for partner in self.partners:
             await self.write_partner(partner, self.partner_ids[partner.key], self.state[partner.key])
-        # Any row of these partners may have changed, past usage included.
-        await trend_cache.forget_partners(self.conn, [self.partner_ids[p.key] for p in self.partners])
+        # Only the document's customers changed, past usage included: their
+        # share of each cached trend day is adjusted (or, for a large
+        # document, the partner's days are forgotten).
+        for partner_id in sorted({self.partner_ids[p.key] for p in self.partners}):
+            plan = trend_before.get(partner_id)
+            if plan is None:
+                await trend_cache.forget(self.conn, partner_id)
+                continue
+            days, before = plan
+            after = await trend_cache.customer_sums(self.conn, partner_id, self.customers.get(partner_id, []), days)
+            await trend_cache.adjust(self.conn, partner_id, before, after)
         # The stored analytics facts of the document's customers (only they
         # can have changed plans, lines or names), in this transaction.
         settings = get_settings()
