@@ -36,6 +36,7 @@ from tests.test_import import small_doc
 from tests.test_server_process import Server, _seeded_env
 from tests.world import TOKENS, World, build_world
 from web.live import LiveGraphQL
+from web.persisted import dashboard_documents, sha256_hex
 from web.ratelimit import Budgets
 
 PROTOCOL = ["graphql-transport-ws"]
@@ -805,3 +806,102 @@ def test_the_live_caps_are_settings(db_url: str, live_world: World) -> None:
         payload = next_payload(ws)
         assert payload["errors"][0]["extensions"]["code"] == "LIVE_OVERFLOW", payload
         assert payload["errors"][0]["message"].startswith("Dropped: more than 4 events were waiting")
+
+
+# -- trusted documents over WebSocket: the HTTP endpoint's rule (web/persisted.py), one code path
+
+
+@pytest.fixture
+def allow_list_client(db_url: str, live_world: World) -> Iterator[TestClient]:
+    settings = get_settings().replace(database_url=db_url, trusted_documents="allow-list")
+    with TestClient(create_app(settings=settings)) as test_client, contextlib.ExitStack() as sockets:
+        test_client.sockets = sockets  # type: ignore[attr-defined]
+        yield test_client
+
+
+def persisted(document: str) -> dict:
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}}
+
+
+def ready(client: TestClient, who: str = "ana") -> Any:
+    """An acknowledged connection with no subscription yet."""
+    ws = connect(client, {"Authorization": f"Bearer {TOKENS[who]}"})
+    assert ws.receive_json() == {"type": "connection_ack"}
+    return ws
+
+
+def refusal(ws: Any, sub_id: str, payload: dict) -> dict:
+    """Send a subscribe message that must be refused: its ``error`` message's one error."""
+    ws.send_json({"id": sub_id, "type": "subscribe", "payload": payload})
+    message = ws.receive_json()
+    assert (message["id"], message["type"]) == (sub_id, "error"), message
+    [error] = message["payload"]
+    return error
+
+
+NAMES = "subscription { customerChanged { name } }"
+
+
+def test_allow_list_refuses_unlisted_subscriptions_over_websocket(
+    allow_list_client: TestClient, live_world: World
+) -> None:
+    client, w = allow_list_client, live_world
+    ws = ready(client)
+    with statements(client) as seen:
+        error = refusal(ws, "1", {"query": NAMES})
+        by_hash = refusal(ws, "2", {"extensions": persisted(NAMES)})
+    assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+    # Only a listed document may be named by its hash; this one is not: unknown.
+    assert by_hash == {"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}
+    assert seen == []  # refused before any SQL
+    # The same document over HTTP: the same code and message (HTTP 400 there).
+    response = client.post("/graphql", json={"query": NAMES}, headers={"Authorization": f"Bearer {TOKENS['ana']}"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {**error, "extensions": {"code": "PERSISTED_QUERY_NOT_ALLOWED"}}
+    # A hash that is not the document's: BAD_REQUEST, as over HTTP.
+    wrong = refusal(ws, "3", {"query": NAMES, "extensions": persisted(CUSTOMER_CHANGED)})
+    assert wrong["extensions"]["code"] == "BAD_REQUEST"
+    assert wrong["message"] == "`extensions.persistedQuery.sha256Hash` is not the SHA-256 of the `query` sent."
+
+    # A listed subscription runs, in full or by its hash alone. The dashboard's list has none
+    # yet, so this test lists one (the list is read once at start; here it is extended in place).
+    client.app.state.trusted.allowed[sha256_hex(NAMES)] = NAMES  # type: ignore[attr-defined]
+    ws.send_json({"id": "4", "type": "subscribe", "payload": {"query": NAMES}})
+    ws.send_json({"id": "5", "type": "subscribe", "payload": {"extensions": persisted(NAMES)}})
+    # The change, through the dashboard's own (listed) StartTrial document.
+    variables = {"input": {"customerId": w.gid("Customer", "Zeta"), "products": ["MEETINGS"], "licenses": 5}}
+    data = post(client, "ana", dashboard_documents()["StartTrial"], variables)
+    assert data["startTrial"]["userErrors"] == [], data
+    got = [ws.receive_json() for _ in range(2)]
+    # The refusals ended nothing: the connection and its new subscriptions carry on.
+    assert sorted((m["id"], m["type"], m["payload"]["data"]["customerChanged"]["name"]) for m in got) == [
+        ("4", "next", "Zeta"),
+        ("5", "next", "Zeta"),
+    ]
+
+
+def test_persisted_queries_over_websocket_in_apq_mode(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = ready(client)
+    # Unknown hash: the answer Apollo's clients resend the document on.
+    unknown = refusal(ws, "1", {"extensions": persisted(NAMES)})
+    assert unknown == {"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}
+    wrong = refusal(ws, "2", {"query": NAMES, "extensions": persisted(CUSTOMER_CHANGED)})
+    assert wrong["extensions"]["code"] == "BAD_REQUEST"
+    # Sent with its hash, the document runs and is remembered; then the hash alone runs it.
+    ws.send_json({"id": "3", "type": "subscribe", "payload": {"query": NAMES, "extensions": persisted(NAMES)}})
+    start_trial(client, "ana", w.gid("Customer", "Zeta"))  # and 3 is running when it arrives
+    assert ws.receive_json()["id"] == "3"
+    ws.send_json({"id": "4", "type": "subscribe", "payload": {"extensions": persisted(NAMES)}})
+    start_trial(client, "ana", w.gid("Customer", "Delta"))
+    got = [ws.receive_json() for _ in range(2)]
+    assert sorted((m["id"], m["payload"]["data"]["customerChanged"]["name"]) for m in got) == [
+        ("3", "Delta"),
+        ("4", "Delta"),
+    ]
+    # One cache for HTTP and WebSocket: HTTP knows the hash registered over WebSocket (and
+    # refuses to run a subscription there, after finding its document).
+    response = client.post(
+        "/graphql", json={"extensions": persisted(NAMES)}, headers={"Authorization": f"Bearer {TOKENS['ana']}"}
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] != "PERSISTED_QUERY_NOT_FOUND", response.text
