@@ -271,6 +271,28 @@ class ProductsByCustomerLoader(_Loader):
         return [sorted({r.product for r in grouped.get(k, [])}, key=PRODUCT_RANK.__getitem__) for k in keys]
 
 
+class LineProductsByCustomerLoader(_Loader):
+    """Products of the lines of each customer's plans, whatever their status or dates, in Product order.
+
+    Plans and lines are never deleted and a line's product never changes, so
+    this only grows: a product missing here was never on the customer's plans
+    (what ``resolvers.analytics.kpis_may_have_moved`` relies on).
+    """
+
+    async def batch_load_fn(self, keys: list[int]):
+        statement = self.cached(
+            ("line_products",),
+            lambda: (
+                select(PLAN.c.customer_id, LINE.c.product)
+                .select_from(PLAN.join(LINE, LINE.c.plan_id == PLAN.c.id))
+                .where(self.keys_in(PLAN.c.customer_id))
+                .distinct()
+            ),
+        )
+        grouped = _grouped(await self.rows(statement, keys), "customer_id")
+        return [sorted({r.product for r in grouped.get(k, [])}, key=PRODUCT_RANK.__getitem__) for k in keys]
+
+
 class PlansByCustomerLoader(_Loader):
     """``(subscriptions, trials)`` plan records of each customer, newest first (startsOn, then id)."""
 
@@ -565,6 +587,7 @@ class Loaders:
     statuses_by_customer = _OnFirstUse(StatusesByCustomerLoader)
     status_details_by_customer = _OnFirstUse(StatusDetailsByCustomerLoader)
     products_by_customer = _OnFirstUse(ProductsByCustomerLoader)
+    line_products_by_customer = _OnFirstUse(LineProductsByCustomerLoader)
     plans_by_customer = _OnFirstUse(PlansByCustomerLoader)
     plan_by_id = _OnFirstUse(PlanByIdLoader)
     lines_by_plan = _OnFirstUse(LinesByPlanLoader)

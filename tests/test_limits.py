@@ -29,7 +29,7 @@ def slow_kpis(monkeypatch):
     """``kpis`` runs SLOW_SQL on the request's session: the test-only path to a slow statement."""
     started = asyncio.Event()
 
-    async def resolve(info, _as_of):
+    async def resolve(info, _as_of, _product=None):
         started.set()
         await info.context.session.execute(text(SLOW_SQL))
         raise AssertionError("the slow statement was not stopped")
