@@ -183,6 +183,7 @@ class Server:
         self.url = url
         self.tokens = tokens
         self.emails = emails
+        self.env: dict[str, str] = {}
 
     def gql(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> dict[str, Any]:
         request = urllib.request.Request(
@@ -248,7 +249,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     log.seek(0)
                     raise AssertionError(f"the server did not come up in 60 s:\n{log.read()}") from None
                 time.sleep(0.2)
-        yield Server(url, tokens, emails)
+        running = Server(url, tokens, emails)
+        running.env = env  # for `partnerhub token create` of admins a test adds
+        yield running
     finally:
         process.terminate()
         try:
@@ -1465,6 +1468,33 @@ def test_live_close_4401_signs_out_as_an_expired_token_does(page: Page, server: 
     connections = len(relay.routes)
     page.wait_for_timeout(1500)  # longer than the first reconnection delay (at most 625 ms)
     assert len(relay.routes) == connections
+
+
+def test_live_removed_admin_is_signed_out_by_the_servers_4401(page: Page, server: Server) -> None:
+    """End to end: the admin's removal closes its live connection (4401) and the page signs out at once."""
+    created = server.gql(
+        """mutation ($i: CreatePartnerAdminInput!) { createPartnerAdmin(input: $i) {
+          partnerAdmin { id email } userErrors { code } } }""",
+        {"i": {"email": "live.watcher@demo.example", "displayName": "Live Watcher", "role": "PARTNER_READ_ONLY_ADMIN"}},
+    )["createPartnerAdmin"]
+    assert created["userErrors"] == [], created
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    token = _output(
+        _cli(server.env, "token", "create", created["partnerAdmin"]["email"], **pipes), "token create"
+    ).strip()
+    sign_in(page, server, token)
+    expect(page.get_by_test_id("kpi-totalCustomers")).not_to_have_text("…")
+    wait_live(page)
+    requests = len(page.sent)  # type: ignore[attr-defined]
+    removed = server.gql(
+        "mutation ($i: RemovePartnerAdminInput!) { removePartnerAdmin(input: $i) { removedAdminId userErrors { code } } }",
+        {"i": {"adminId": created["partnerAdmin"]["id"]}},
+    )["removePartnerAdmin"]
+    assert removed["userErrors"] == [], removed
+    expect(page.get_by_test_id("token-input")).to_be_visible()
+    expect(page.get_by_test_id("login-error")).to_contain_text("no longer accepted")
+    # Signed out by the socket's close, not by an HTTP answer: the page sent no request meanwhile.
+    assert len(page.sent) == requests, page.sent[requests:]  # type: ignore[attr-defined]
 
 
 def test_live_audit_log_shows_a_new_event_without_reload(page: Page, server: Server) -> None:
