@@ -1305,6 +1305,7 @@ class Relay:
         self.routes: list[Any] = []
         self.sent: list[dict[str, Any]] = []  # the page's messages, in order
         self.blocked = False  # new connections are closed at once (the server "unreachable")
+        self.silent = False  # messages are dropped both ways (a network gone without a close)
         page.route_web_socket(re.compile(r"/graphql$"), self._route)
 
     def _route(self, ws: Any) -> None:
@@ -1315,11 +1316,17 @@ class Relay:
         server = ws.connect_to_server()
 
         def from_page(message: str | bytes) -> None:
+            if self.silent:
+                return
             self.sent.append(json.loads(message))
             server.send(message)
 
+        def from_server(message: str | bytes) -> None:
+            if not self.silent:
+                ws.send(message)
+
         ws.on_message(from_page)
-        server.on_message(lambda message: ws.send(message))
+        server.on_message(from_server)
 
     @property
     def current(self) -> Any:
@@ -1424,6 +1431,38 @@ def test_live_list_recovers_from_a_dropped_socket_and_refetches(page: Page, serv
     assert list_fetches(page) == fetched + 1
     assert relay.subscription_id("LiveCustomers")
     assert_not_reloaded(page)
+
+
+def test_live_dead_connection_is_replaced_and_the_hint_ages(page: Page, server: Server) -> None:
+    """A connection that stops answering without closing is given up after one unanswered ping."""
+    relay = Relay(page)
+    page.clock.install()  # the page's timers and clock, moved on by the test
+    sign_in(page, server, server.tokens["full"])
+    page.goto(server.url + "/#/customers")
+    expect(page.get_by_test_id("customer-row").first).to_be_visible()
+    wait_live(page)
+    hint = page.get_by_test_id("live-hint-customers")
+    expect(hint).to_have_text("Updated just now")
+    fetched = list_fetches(page)
+
+    relay.silent = True
+    relay.blocked = True  # and, until the test says so, no new connection gets through
+    # app.js pings every 15 s: the first ping goes out (and is lost) ...
+    page.clock.fast_forward(16_000)
+    expect(page.get_by_test_id("live-status")).to_have_text("Live")
+    # ... and with nothing back by the next tick the connection is replaced.
+    page.clock.fast_forward(16_000)
+    expect(page.get_by_test_id("live-status")).to_have_text("Reconnecting…")
+    relay.silent = relay.blocked = False
+    # The pending reconnection (backoff at most 15 s × 1.25) is due within 20 s.
+    page.clock.fast_forward(20_000)
+    expect(page.get_by_test_id("live-status")).to_have_text("Live")
+    expect(hint).to_have_attribute("data-reason", "reconnect")
+    assert list_fetches(page) == fetched + 1
+
+    # The hint ages: 125 s after that fetch it reads 2 minutes (floor of 125 / 60).
+    page.clock.fast_forward(125_000)
+    expect(hint).to_have_text("Updated 2 min ago")
 
 
 def test_live_reset_refetches_what_is_open(page: Page, server: Server) -> None:

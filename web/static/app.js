@@ -597,6 +597,7 @@
 
   const LIVE_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
   const LIVE_FULL_MS = 30000; // 4403: this token already holds the most connections (other tabs)
+  const LIVE_PING_MS = 15000; // the page's own ping; no answer by the next one: the connection is dead
   const EXPIRED = "Your token is no longer accepted (it may have been revoked, or your admin account removed). Sign in with a new token.";
   const live = {
     socket: null,
@@ -605,8 +606,9 @@
     everAcked: false, // a connection was up before: the next ack is a reconnection
     attempt: 0,
     timer: null,
+    awaitingPong: false, // a ping went out and nothing has come back since
     lastId: 0,
-    subs: new Map(), // id → { name, variables, onEvent, onReset, renderId, ended, retry }
+    subs: new Map(), // id → { name, variables, onEvent, onReset, renderId, active, ended, retry }
   };
   const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", off: "" };
   const LIVE_TITLE = {
@@ -661,14 +663,14 @@
     });
     socket.addEventListener("message", (event) => {
       if (socket !== live.socket) return;
+      live.awaitingPong = false;
       let message;
       try { message = JSON.parse(event.data); } catch { return; }
       liveMessage(socket, message);
     });
     socket.addEventListener("close", (event) => {
       if (socket !== live.socket) return;
-      live.socket = null;
-      live.acked = false;
+      liveLost();
       if (event.code === 4401) {
         signOut(EXPIRED);
         return;
@@ -679,6 +681,30 @@
     });
   }
 
+  // The connection is gone: its subscriptions are to be sent again on the next one.
+  function liveLost() {
+    live.socket = null;
+    live.acked = false;
+    live.awaitingPong = false;
+    for (const sub of live.subs.values()) sub.active = false;
+  }
+
+  // A connection that stopped answering (a network that dropped without a close) is
+  // given up after one unanswered ping, and replaced.
+  setInterval(() => {
+    const socket = live.socket;
+    if (!socket || !live.acked) return;
+    if (live.awaitingPong) {
+      liveLost();
+      socket.close(4000, "No pong");
+      liveState("reconnecting");
+      liveRetry(false);
+      return;
+    }
+    live.awaitingPong = true;
+    socket.send(JSON.stringify({ type: "ping" }));
+  }, LIVE_PING_MS);
+
   function liveRetry(full) {
     const base = full ? LIVE_FULL_MS : LIVE_BACKOFF_MS[Math.min(live.attempt, LIVE_BACKOFF_MS.length - 1)];
     live.attempt += 1;
@@ -687,7 +713,8 @@
   }
 
   function liveSend(id, sub) {
-    if (!live.acked || !live.socket) return;
+    if (!live.acked || !live.socket || sub.active) return;
+    sub.active = true;
     sub.ended = null;
     live.socket.send(JSON.stringify({ id: String(id), type: "subscribe", payload: { query: DOCS[sub.name], operationName: sub.name, variables: sub.variables } }));
   }
@@ -732,6 +759,7 @@
   // A subscription the server ended: fell behind (LIVE_OVERFLOW) or out of budget
   // (RATE_LIMITED) → subscribe again, then refetch; anything else (FORBIDDEN) → stop.
   function liveEnded(id, sub) {
+    sub.active = false;
     const wait = sub.ended === "LIVE_OVERFLOW" ? 1000 : sub.ended === "RATE_LIMITED" ? 15000 : null;
     if (wait == null) {
       live.subs.delete(id);
@@ -750,7 +778,7 @@
   function liveSubscribe(name, variables, { onEvent, onReset }, renderId) {
     if (!DOCS[name]) throw new Error(`No document named ${name} in documents.js`);
     const id = ++live.lastId;
-    const sub = { name, variables, onEvent, onReset, renderId, ended: null, retry: null };
+    const sub = { name, variables, onEvent, onReset, renderId, active: false, ended: null, retry: null };
     live.subs.set(id, sub);
     liveSend(id, sub);
     return id;
@@ -762,7 +790,7 @@
       if (sub.renderId === renderId) continue;
       clearTimeout(sub.retry);
       live.subs.delete(id);
-      if (live.acked && live.socket && !sub.ended) live.socket.send(JSON.stringify({ id: String(id), type: "complete" }));
+      if (live.acked && live.socket && sub.active) live.socket.send(JSON.stringify({ id: String(id), type: "complete" }));
     }
   }
 
