@@ -217,7 +217,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("browser")
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'partnerhub.db'}",
+        # PARTNERHUB_BROWSER_DATABASE_URL (an empty database, which the tests write to) runs the
+        # server on it instead, e.g. PostgreSQL, whose live events travel by LISTEN/NOTIFY.
+        "DATABASE_URL": os.environ.get("PARTNERHUB_BROWSER_DATABASE_URL") or f"sqlite:///{tmp / 'partnerhub.db'}",
         "PARTNERHUB_TODAY": TODAY,
         "PARTNERHUB_LOG_LEVEL": "warning",
         # One browser session here reloads the page dozens of times a minute,
@@ -1431,6 +1433,45 @@ def test_live_list_recovers_from_a_dropped_socket_and_refetches(page: Page, serv
     assert list_fetches(page) == fetched + 1
     assert relay.subscription_id("LiveCustomers")
     assert_not_reloaded(page)
+
+
+def test_live_refetch_landing_while_the_user_types_keeps_the_entry(page: Page, server: Server) -> None:
+    """The detail's live refetch is answered after the user started typing: the entry stays.
+
+    (Seen with the server on PostgreSQL, where the page's own change comes back as an
+    event a little later: the refetch it caused redrew the page over a field being filled.)
+    """
+    customer = pick_customer(server)
+    sign_in(page, server, server.tokens["full"])
+    open_customer(page, server, customer["id"])
+    wait_live(page)
+    held: list[Route] = []
+    hold = {"on": True}
+
+    def gate(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if hold["on"] and body.get("operationName") in ("Customer", "CustomerWithStatusDetails"):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/graphql", gate)
+    start_trial_elsewhere(server, customer["id"])
+    for _ in range(150):  # the event arrives and the page asks for the customer again
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the page did not refetch the customer after its event"
+    form = page.get_by_test_id("trial-form")
+    form.get_by_test_id("trial-licenses").fill("7")  # while that answer is on its way
+    hold["on"] = False
+    held[0].continue_()
+    expect(page.get_by_test_id("live-changed")).to_be_visible()
+    expect(form.get_by_test_id("trial-licenses")).to_have_value("7")
+    page.get_by_test_id("show-changes").click()
+    expect(page.get_by_test_id("active-trial")).to_be_visible()
+    expect(page.get_by_test_id("trial-form")).to_have_count(0)
+    expect(page.get_by_test_id("live-changed")).to_be_hidden()
 
 
 def test_live_dead_connection_is_replaced_and_the_hint_ages(page: Page, server: Server) -> None:

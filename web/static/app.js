@@ -1829,12 +1829,13 @@
       }
       load(reason);
     }
-    showChanges.addEventListener("click", () => load(changedNote.dataset.reason || "live"));
+    // Asked for: drawn even over what the user has entered.
+    showChanges.addEventListener("click", () => load(changedNote.dataset.reason || "live", { asked: true }));
     const refetchLive = coalesce(() => changedElsewhere("live"));
     ctx.live("LiveCustomer", { id: params.id }, { onEvent: refetchLive, onReset: changedElsewhere });
 
     let loads = 0;
-    async function load(reason = "load") {
+    async function load(reason = "load", { asked = false } = {}) {
       const mine = ++loads;
       try {
         const [data, admins] = await Promise.all([
@@ -1849,6 +1850,12 @@
           return;
         }
         const fresh = Boolean(flash); // a confirmation of this page's own change, not yet shown
+        if (!fresh && !asked && reason !== "load" && editing(holder)) {
+          // The user started typing while this live refetch ran: keep the entry, offer the changes.
+          changedNote.hidden = false;
+          changedNote.dataset.reason = reason;
+          return;
+        }
         if (!fresh && reason !== "load") flash = shownFlash;
         const hadFocus = holder.contains(document.activeElement);
         holder.replaceChildren(renderCustomer(data.customer));
