@@ -1,7 +1,8 @@
 """End-to-end tests of the dashboard (``web/static/``, served at ``/``) in headless Chromium.
 
 One real server per module runs in a subprocess (``partnerhub serve`` on
-uvicorn, on a free port) over a temporary SQLite database seeded with
+uvicorn, on a free port) over a temporary SQLite database (or the empty
+database ``PARTNERHUB_BROWSER_DATABASE_URL`` names, e.g. PostgreSQL) seeded with
 ``partnerhub seed --customers 60``; tokens for the demo admins of every role
 come from ``partnerhub token create``. Playwright drives Debian's Chromium
 (``/usr/bin/chromium``; Playwright's own browser download is not used), one
@@ -1575,6 +1576,27 @@ def test_live_removed_admin_is_signed_out_by_the_servers_4401(page: Page, server
     expect(page.get_by_test_id("login-error")).to_contain_text("no longer accepted")
     # Signed out by the socket's close, not by an HTTP answer: the page sent no request meanwhile.
     assert len(page.sent) == requests, page.sent[requests:]  # type: ignore[attr-defined]
+
+
+def test_live_close_4403_says_too_many_tabs_and_tries_again_later(page: Page, server: Server) -> None:
+    relay = Relay(page)
+    page.clock.install()
+    sign_in(page, server, server.tokens["salesfull"])
+    wait_live(page)
+    # What the server does to a token's sixth connection (PARTNERHUB_LIVE_MAX_CONNECTIONS = 5).
+    relay.current.close(code=4403, reason="At most 5 live connections per token.")
+    status = page.get_by_test_id("live-status")
+    expect(status).to_have_text("Not live: too many tabs")
+    expect(status).to_have_attribute("title", re.compile("Close one"))
+    connections = len(relay.routes)
+    # Not the ½ s backoff of a drop: the next try is 30 s ± 25 %, so none within 20 s ...
+    page.clock.fast_forward(20_000)
+    page.wait_for_timeout(300)
+    assert len(relay.routes) == connections
+    # ... and one within 40 s, which (a tab having closed meanwhile) gets through.
+    page.clock.fast_forward(20_000)
+    expect(status).to_have_text("Live")
+    assert len(relay.routes) == connections + 1
 
 
 def test_live_audit_log_shows_a_new_event_without_reload(page: Page, server: Server) -> None:

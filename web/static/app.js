@@ -610,11 +610,12 @@
     lastId: 0,
     subs: new Map(), // id → { name, variables, onEvent, onReset, renderId, active, ended, retry }
   };
-  const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", off: "" };
+  const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", full: "Not live: too many tabs", off: "" };
   const LIVE_TITLE = {
     connecting: "Opening the live connection to the server",
     live: "Changes made elsewhere appear on this page as they happen",
     reconnecting: "The live connection was lost; trying again. The page refetches what it shows once it is back.",
+    full: "Your token already has as many live connections as the server allows (other tabs or windows). Close one; this page tries again every 30 seconds.",
     off: "",
   };
 
@@ -676,7 +677,7 @@
         return;
       }
       if (!live.wanted) return;
-      liveState("reconnecting");
+      liveState(event.code === 4403 ? "full" : "reconnecting");
       liveRetry(event.code === 4403);
     });
   }
