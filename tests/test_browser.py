@@ -1475,6 +1475,34 @@ def test_live_refetch_landing_while_the_user_types_keeps_the_entry(page: Page, s
     expect(page.get_by_test_id("live-changed")).to_be_hidden()
 
 
+def test_live_event_that_changes_nothing_redraws_nothing(page: Page, server: Server) -> None:
+    """An event whose refetch finds the customer as drawn (typically the page's own change,
+    announced after the page redrew itself) leaves the page as it is: a refusal just shown,
+    focus and half-done entries stay. (Seen with test_start_extend_convert_a_trial_and_set_up_the_order:
+    the convert's own event wiped the TERMS_NOT_ACCEPTED refusal that followed it.)"""
+    relay = Relay(page)
+    customer = pick_customer(server)
+    sign_in(page, server, server.tokens["full"])
+    open_customer(page, server, customer["id"])
+    wait_live(page)
+    hint = page.get_by_test_id("live-hint-customer")
+    expect(hint).to_have_attribute("data-updates", "1")
+    page.evaluate("document.querySelector('[data-testid=trial-form]').dataset.drawnBefore = 'yes'")
+    event = {
+        "id": relay.subscription_id("LiveCustomer"),
+        "type": "next",
+        "payload": {"data": {"customerChanged": {"id": customer["id"]}}, "extensions": {"sequence": 1, "event": 1}},
+    }
+    relay.current.send(json.dumps(event))
+    # Fetched again (the second update of the hint) ...
+    expect(hint).to_have_attribute("data-updates", "2")
+    expect(hint).to_have_attribute("data-reason", "live")
+    assert page.sent[-1]["operationName"] in ("Customer", "CustomerWithStatusDetails")  # type: ignore[attr-defined]
+    # ... but not redrawn: the form is the same element, and no "changed elsewhere" offer.
+    expect(page.get_by_test_id("trial-form")).to_have_attribute("data-drawn-before", "yes")
+    expect(page.get_by_test_id("live-changed")).to_be_hidden()
+
+
 def test_live_dead_connection_is_replaced_and_the_hint_ages(page: Page, server: Server) -> None:
     """A connection that stops answering without closing is given up after one unanswered ping."""
     relay = Relay(page)

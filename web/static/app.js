@@ -835,9 +835,11 @@
   setInterval(() => { for (const el of document.querySelectorAll(".live-hint[data-at]")) paintHint(el); }, 20000);
 
   // Whether the user has started to change something in `root` (a form value differs from
-  // what was drawn, or a confirmation is open): a live refetch would throw that away.
+  // what was drawn, a refusal is shown next to a form, or a confirmation is open): a live
+  // refetch would throw that away.
   function editing(root) {
     if (document.querySelector("dialog[open]")) return true;
+    if (root.querySelector("[data-testid=field-error], [data-testid=form-error]")) return true;
     return [...root.querySelectorAll("input, textarea, select")].some((el) => {
       if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
       if (el.tagName === "SELECT") {
@@ -1836,6 +1838,7 @@
     ctx.live("LiveCustomer", { id: params.id }, { onEvent: refetchLive, onReset: changedElsewhere });
 
     let loads = 0;
+    let drawn = null; // the customer as last drawn (JSON): a live refetch that finds it unchanged draws nothing
     async function load(reason = "load", { asked = false } = {}) {
       const mine = ++loads;
       try {
@@ -1851,6 +1854,13 @@
           return;
         }
         const fresh = Boolean(flash); // a confirmation of this page's own change, not yet shown
+        const json = JSON.stringify(data.customer);
+        if (!fresh && reason !== "load" && json === drawn) {
+          // Nothing new (typically this page's own change, announced after it was drawn).
+          if (asked) changedNote.hidden = true;
+          markUpdated(hint, reason);
+          return;
+        }
         if (!fresh && !asked && reason !== "load" && editing(holder)) {
           // The user started typing while this live refetch ran: keep the entry, offer the changes.
           changedNote.hidden = false;
@@ -1859,6 +1869,7 @@
         }
         if (!fresh && reason !== "load") flash = shownFlash;
         const hadFocus = holder.contains(document.activeElement);
+        drawn = json;
         holder.replaceChildren(renderCustomer(data.customer));
         changedNote.hidden = true;
         markUpdated(hint, reason);
