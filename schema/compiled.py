@@ -21,7 +21,8 @@ runs as before:
 * below the root: ``__typename``, strawberry basic fields (plain attributes)
   of leaf, list or object types (concrete object types with strawberry's own
   ``is_type_of``), relation fields without arguments, permission classes or
-  extensions, and a connection's ``totalCount``; nothing with arguments.
+  extensions, a connection's ``edges`` (built from its nodes and cursors) and
+  ``totalCount``; nothing with arguments.
 
 Execution of a plan never makes an error of its own: when anything is not as
 the plan expects (variables that do not coerce, a resolver that raises or
@@ -65,7 +66,7 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import ExecutionResult
 
-from schema.connection import Connection
+from schema.connection import Connection, connection_edges
 from schema.execution import FastExecutionContext
 from schema.execution_plans import (
     NOT_FAST,
@@ -155,18 +156,38 @@ def _is_strawberry_is_type_of(fn: Any) -> bool:
     ).endswith("_get_is_type_of.<locals>.is_type_of")
 
 
-def _total_count(field_def: Any) -> bool:
-    """Whether ``field_def`` is a connection's ``totalCount`` (``Connection.total_count``, nothing wrapped around it)."""
+def _resolver_is(field_def: Any, function: Any) -> bool:
+    """Whether ``field_def`` is resolved by ``function`` alone: no arguments, permission classes or extensions."""
     sfield: Any = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     resolver = getattr(sfield, "base_resolver", None)
     return (
         sfield is not None
         and resolver is not None
-        and getattr(resolver, "wrapped_func", None) is Connection.total_count
+        and getattr(resolver, "wrapped_func", None) is function
         and not field_def.args
         and not sfield.extensions
         and not sfield.permission_classes
     )
+
+
+def _total_count(field_def: Any) -> bool:
+    """Whether ``field_def`` is a connection's ``totalCount`` (``Connection.total_count``)."""
+    return _resolver_is(field_def, Connection.total_count)
+
+
+# Resolvers that only read their object (no arguments, no info, no I/O): a plan reads them like attributes.
+_READ_LIKE_ATTRIBUTES = (connection_edges,)
+
+
+def _getter(field_def: Any) -> Any:
+    """How a plan reads the field: strawberry's attribute getter, a prefetched relation, or a reading resolver."""
+    getter = field_plan(field_def)
+    if getter is not NOT_FAST:
+        return getter
+    for function in _READ_LIKE_ATTRIBUTES:
+        if _resolver_is(field_def, function):
+            return function
+    return NOT_FAST
 
 
 def _value_plan(schema: Any, field_type: Any, node: FieldNode) -> tuple[int, Any, bool]:
@@ -208,7 +229,7 @@ def _object_plan(schema: Any, object_type: GraphQLObjectType, node: FieldNode, *
             leaf = get_named_type(field_def.type)
             fields.append((response_name, _COUNT, field_def, _leaf(leaf), nullable))
             continue
-        getter = field_plan(field_def)
+        getter = _getter(field_def)
         if getter is NOT_FAST:
             raise _NotPlannable("a resolver")
         kind, value_plan, nullable = _value_plan(schema, field_def.type, sub)

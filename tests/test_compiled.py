@@ -222,3 +222,96 @@ def test_an_operation_name_that_does_not_match_is_not_planned() -> None:
     assert type(plans._plans[(query, "A")]).__name__ == "_Plan"
     assert type(plans._plans[(query, None)]).__name__ == "_Plan"
     assert type(plans._plans[(query, "B")]).__name__ != "_Plan"
+
+
+# ---------------------------------------------------------------- cursors and primed customers on demand
+
+
+def test_cursors_are_encoded_when_read_and_read_like_a_list() -> None:
+    from resolvers.pagination import Cursors
+
+    encoded: list[int] = []
+
+    def encode(row: int) -> str:
+        encoded.append(row)
+        return f"c{row}"
+
+    cursors = Cursors([10, 11, 12], encode)
+    assert len(cursors) == 3 and bool(cursors) and encoded == []
+    # First and last (what pageInfo reads): two encodings, the middle one untouched.
+    assert cursors[0] == "c10" and cursors[-1] == "c12"
+    assert encoded == [10, 12]
+    assert cursors[-1] == "c12" and encoded == [10, 12]  # remembered, not encoded again
+    assert list(cursors) == ["c10", "c11", "c12"] and encoded == [10, 12, 11]
+    assert cursors[1:] == ["c11", "c12"]
+    assert cursors == ["c10", "c11", "c12"]
+    with pytest.raises(IndexError):
+        cursors[3]  # one past the end
+    with pytest.raises(IndexError):
+        cursors[-4]
+    assert not Cursors([], encode)
+
+
+async def test_a_page_without_edges_encodes_only_the_cursors_it_shows(api, world, monkeypatch) -> None:
+    import resolvers.pagination as pagination
+
+    calls: list[str] = []
+    original = pagination.encode_cursor
+
+    def counting(kind, values):
+        calls.append(kind)
+        return original(kind, values)
+
+    monkeypatch.setattr(pagination, "encode_cursor", counting)
+    for planned in (False, True):  # the first request learns the plan, the second runs it
+        calls.clear()
+        await api("{ customers(first: 5) { nodes { name } } }", token=ANA)
+        # nodes only: the first and the last row's (pageInfo is built with the connection), not 5.
+        assert len(calls) == 2, planned
+        calls.clear()
+        body = await api("{ customers(first: 5) { pageInfo { endCursor } nodes { name } } }", token=ANA)
+        assert len(calls) == 2, planned
+        calls.clear()
+        edges = await api("{ customers(first: 5) { edges { cursor } } }", token=ANA)
+        # 2 for pageInfo, then the 3 rows between them once each: 5 for 5 rows, none twice.
+        assert len(calls) == 5, planned
+        assert edges["data"]["customers"]["edges"][-1]["cursor"] == body["data"]["customers"]["pageInfo"]["endCursor"]
+
+
+async def test_a_pages_customers_answer_their_plans_customer_without_sql(api, world) -> None:
+    """customer_by_id is primed with the page's records when first used: `customer` below a plan asks no SQL."""
+    without = "{ customers(first: 7) { nodes { name subscriptions { subscriptionId } } } }"
+    with_customer = "{ customers(first: 7) { nodes { name subscriptions { subscriptionId customer { name } } } } }"
+    for _ in range(2):  # learned, then planned
+        await api(without, token=ANA)
+        plain = api.last_statements
+        body = await api(with_customer, token=ANA)
+        assert api.last_statements == plain  # no statement for the customers: all primed
+        for node in body["data"]["customers"]["nodes"]:
+            assert all(s["customer"]["name"] == node["name"] for s in node["subscriptions"])
+
+
+async def test_pending_primes_are_dropped_by_clear_all(session, world) -> None:
+    from types import SimpleNamespace
+
+    from db.settings import get_settings, today
+    from resolvers.context import Context
+    from tests.test_fast_execution import _ana
+
+    loaders = Context.create(
+        session=session, viewer=await _ana(session, world), today=today(), settings=get_settings()
+    ).loaders
+    alpha = world.customers["Alpha"]
+    loaders.prime_customers([SimpleNamespace(id=alpha, name="stale")])
+    assert "customer_by_id" not in vars(loaders)  # kept, no loader created yet
+    loaders.clear_all()  # a mutation changed the data: the kept records are forgotten too
+    assert (await loaders.customer_by_id.load(alpha)).name == "Alpha"  # from the database
+    loaders.prime_customers([SimpleNamespace(id=alpha, name="later")])
+    # Primed after creation, as DataLoader.prime does: an entry already there is kept.
+    assert (await loaders.customer_by_id.load(alpha)).name == "Alpha"
+    other = Context.create(
+        session=session, viewer=await _ana(session, world), today=today(), settings=get_settings()
+    ).loaders
+    other.prime_customers([SimpleNamespace(id=alpha, name="primed")])
+    # Primed before creation: the loader starts with it and asks no SQL for it.
+    assert (await other.customer_by_id.load(alpha)).name == "primed"
