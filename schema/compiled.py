@@ -24,12 +24,17 @@ runs as before:
   extensions, a connection's ``edges`` (built from its nodes and cursors) and
   ``totalCount``; nothing with arguments.
 
-Execution of a plan never makes an error of its own: when anything is not as
-the plan expects (variables that do not coerce, a resolver that raises or
-answers ``None``, a failed batch, a null in a non-null place, a value a leaf
-does not serialise to itself, an object of another type) it stops, and the
-request runs through the normal executor from the start, which reports
-whatever is wrong as it always did. The SQL of the abandoned attempt is read
+Execution of a plan makes one error of its own, the one graphql-core makes at
+the same point: a root resolver failing with anything but a ``GraphQLError``
+(a database error, a statement past its time limit) is answered as
+``handle_field_error`` answers it (the root field null, the error located at
+it), since running the request again would run the failed statement again.
+Whenever else anything is not as the plan expects (variables that do not
+coerce, a resolver raising a ``GraphQLError`` — bad input — or answering
+``None``, a failed batch, a null in a non-null place, a value a leaf does not
+serialise to itself, an object of another type) it stops, and the request
+runs through the normal executor from the start, which reports whatever is
+wrong as it always did. The SQL of the abandoned attempt is read
 only; its statements count in the request's total.
 
 Plans hold no data and nothing of a viewer: every request resolves its own
@@ -52,6 +57,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLEnumType,
+    GraphQLError,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -59,6 +65,8 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     get_named_type,
+    located_error,
+    parse,
 )
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
@@ -400,10 +408,18 @@ class Plans:
         """Plans belong to the fast executor: a schema switched to another executor (tests) runs without them."""
         return self.strawberry_schema.execution_context_class is FastExecutionContext
 
-    def learn(self, query: str, operation_name: str | None, document: DocumentNode | None) -> None:
-        """Plan ``document`` (it has just run through the normal executor without errors), once."""
+    def learn(self, query: str, operation_name: str | None) -> None:
+        """Plan ``query`` (it has just run through the normal executor without errors), once.
+
+        Parsed here with locations, as strawberry parses it, so that an error
+        a plan reports carries the same ``locations``.
+        """
         key = (query, operation_name)
-        if key in self._plans or document is None:
+        if key in self._plans:
+            return
+        try:
+            document = parse(query)
+        except GraphQLError:
             return
         plan = plan_of(self.strawberry_schema._schema, document, operation_name)
         self._plans[key] = _NO_PLAN if plan is None else plan
@@ -426,14 +442,16 @@ class Plans:
             return None
         self._plans.move_to_end(key)
         try:
-            data = await self._run(plan, variables, context)
+            data, errors = await self._run(plan, variables, context)
         except _Fallback:
             self.fallbacks += 1
             return None
         self.runs += 1
-        return ExecutionResult(data=data, errors=None)
+        return ExecutionResult(data=data, errors=errors)
 
-    async def _run(self, plan: _Plan, variables: dict[str, Any] | None, context: Any) -> dict[str, Any]:
+    async def _run(
+        self, plan: _Plan, variables: dict[str, Any] | None, context: Any
+    ) -> tuple[dict[str, Any] | None, list[GraphQLError] | None]:
         executor = FastExecutionContext.build(
             self.strawberry_schema._schema,
             plan.document,
@@ -457,8 +475,17 @@ class Plans:
             result = field_def.resolve(executor.root_value, info, **args)
             if optimized_is_awaitable(result):
                 result = await result
-        except Exception as error:
+        except GraphQLError as error:  # bad input (a bound, a cursor): the normal executor reports it
             raise _Fallback from error
+        except Exception as error:  # noqa: BLE001 - any database error, reported as graphql-core reports it
+            # A database error, e.g. a statement past its time limit: answered as
+            # graphql-core's handle_field_error answers it, since running the
+            # request again would run the failed statement again (the client
+            # would wait twice the time limit).
+            located = located_error(error, [node], path.as_list())
+            if isinstance(field_def.type, GraphQLNonNull):
+                return None, [located]
+            return {plan.response_name: None}, [located]
         if result is None or result is Undefined:
             raise _Fallback
         object_plan = plan.object_plan
@@ -471,4 +498,4 @@ class Plans:
                     counts[response_name] = await a.resolve(result, info)
         except Exception as error:
             raise _Fallback from error
-        return {plan.response_name: _object(object_plan, result, counts)}
+        return {plan.response_name: _object(object_plan, result, counts)}, None

@@ -192,16 +192,15 @@ async def test_failed_batch_in_a_plan_falls_back_to_the_executor(api, world, mon
 
 
 def test_the_plan_cache_is_bounded_least_recently_used_first() -> None:
-    from graphql import parse
 
     from schema.schema import schema
 
     plans = Plans(schema, size=2)
     documents = [f"{{ viewer {{ {field} }} }}" for field in ("email", "role", "id")]
-    plans.learn(documents[0], None, parse(documents[0]))
-    plans.learn(documents[1], None, parse(documents[1]))
+    plans.learn(documents[0], None)
+    plans.learn(documents[1], None)
     assert len(plans) == 2
-    plans.learn(documents[2], None, parse(documents[2]))
+    plans.learn(documents[2], None)
     # Size 2: the third document pushes out the first (least recently used).
     assert len(plans) == 2
     assert not plans.known(documents[0], None)
@@ -209,15 +208,14 @@ def test_the_plan_cache_is_bounded_least_recently_used_first() -> None:
 
 
 def test_an_operation_name_that_does_not_match_is_not_planned() -> None:
-    from graphql import parse
 
     from schema.schema import schema
 
     query = "query A { viewer { email } }"
     plans = Plans(schema)
-    plans.learn(query, "B", parse(query))
-    plans.learn(query, "A", parse(query))
-    plans.learn(query, None, parse(query))
+    plans.learn(query, "B")
+    plans.learn(query, "A")
+    plans.learn(query, None)
     assert plans._plans[(query, "B")] is not plans._plans[(query, "A")]
     assert type(plans._plans[(query, "A")]).__name__ == "_Plan"
     assert type(plans._plans[(query, None)]).__name__ == "_Plan"

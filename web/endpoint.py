@@ -448,7 +448,7 @@ class GraphQLEndpoint:
                         and result.data is not None
                         and not self.plans.known(gql.query, gql.operation_name)
                     ):
-                        self.plans.learn(gql.query, gql.operation_name, self.costs.document(gql.query))
+                        self.plans.learn(gql.query, gql.operation_name)
             except InvalidOperationTypeError as exc:
                 log_fields["errors"] = ["METHOD_NOT_ALLOWED"]
                 return graphql_response(
