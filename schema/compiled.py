@@ -31,7 +31,7 @@ the same point: a root resolver failing with anything but a ``GraphQLError``
 it), since running the request again would run the failed statement again.
 Whenever else anything is not as the plan expects (variables that do not
 coerce, a resolver raising a ``GraphQLError`` — bad input — or answering
-``None``, a failed batch, a null in a non-null place, a value a leaf does not
+``None`` for a non-null field, a failed batch, a null in a non-null place, a value a leaf does not
 serialise to itself, an object of another type) it stops, and the request
 runs through the normal executor from the start, which reports whatever is
 wrong as it always did. The SQL of the abandoned attempt is read
@@ -486,6 +486,8 @@ class Plans:
             if isinstance(field_def.type, GraphQLNonNull):
                 return None, [located]
             return {plan.response_name: None}, [located]
+        if result is None and not isinstance(field_def.type, GraphQLNonNull):
+            return {plan.response_name: None}, None  # as graphql-core completes a nullable null
         if result is None or result is Undefined:
             raise _Fallback
         object_plan = plan.object_plan
