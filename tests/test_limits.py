@@ -177,7 +177,7 @@ async def test_a_planned_statement_past_the_time_limit_runs_once(db_url, world, 
     query = "{ kpis { totalCustomers } }"
     calls: list[int] = []
 
-    async def slow(info, _as_of):
+    async def slow(info, _as_of, _product=None):
         calls.append(1)
         await info.context.session.execute(text(SLOW_SQL))
         raise AssertionError("the slow statement was not stopped")
