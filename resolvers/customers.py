@@ -207,9 +207,7 @@ async def customer_page(
         # Unfiltered, the statement depends on the viewer alone: built once, run prepared.
         reuse=None if filters else ("customers", viewer),
     )
-    loader = ctx.loaders.customer_by_id
-    for row in result.rows:
-        loader.prime(row.id, row)
+    ctx.loaders.prime_customers(result.rows)
     return result
 
 
@@ -225,9 +223,7 @@ async def assigned_customers(ctx: Context, *, admin_db_id: int, first: int | Non
     page = page_request(first=first, after=after, key_kind=kind, parsers=(bytes_value, int))
     cursor = None if page.cursor is None else (page.cursor[0], page.cursor[1])
     rows = await ctx.loaders.assigned_customers_by_admin.load((admin_db_id, page.size + 1, cursor))
-    loader = ctx.loaders.customer_by_id
-    for row in rows:
-        loader.prime(row.id, row)
+    ctx.loaders.prime_customers(rows)
     shown = rows[: page.size]
 
     async def count() -> int:

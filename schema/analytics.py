@@ -65,15 +65,18 @@ class _Once:
 
 @strawberry.type(
     description=(
-        "Summary KPIs over the customers the caller may see, MEETINGS and CALLING together: each count is "
-        "of distinct customers having at least one row, for either product, in that analytics section "
-        "with its default window."
+        "Summary KPIs over the customers the caller may see, MEETINGS and CALLING together (or the one "
+        "product asked for with `product`): each count is of distinct customers having at least one row, "
+        "for either product (or that product), in that analytics section with its default window."
     )
 )
 class KpiSummary:
     as_of: dt.date = strawberry.field(description="The day the KPIs are computed for (default today).")
     total_customers: int = strawberry.field(
-        description="Customers with a live plan that has a MEETINGS or CALLING licence line."
+        description=(
+            "Customers with a live plan that has a MEETINGS or CALLING licence line (with `product`: a line "
+            "of that product)."
+        )
     )
     expiring: int = strawberry.field(
         description="Customers with a live trial, or live subscription without auto-renewal, ending within 90 days."
@@ -337,14 +340,15 @@ Analytics = strawberry.type(
 # --------------------------------------------------------------------------
 
 
-async def resolve_kpis(info: InfoT, as_of: dt.date | None) -> KpiSummary:
-    """``Query.kpis(asOf)``: one SQL statement."""
+async def resolve_kpis(info: InfoT, as_of: dt.date | None, product: KpiProduct | None = None) -> KpiSummary:
+    """``Query.kpis(asOf, product)``: one SQL statement (plus, today for a partner-wide viewer, the stored facts' day)."""
     day = check_as_of(as_of, info.context.today)
     summary = await A.kpis(
         session=info.context.session,
         viewer=info.context.require_viewer(),
         as_of=day,
         settings=info.context.settings,
+        product=None if product is None else KpiProduct(product).value,
         facts=await A.use_facts(info.context, day),
     )
     return KpiSummary(**dataclasses.asdict(summary))

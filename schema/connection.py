@@ -8,7 +8,7 @@ builder. Strawberry names each specialisation after its item type
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -32,12 +32,23 @@ class Edge(Generic[T]):
     node: T = strawberry.field(description="The item.")
 
 
+def connection_edges(root: Any) -> list[Edge[Any]]:
+    """The edges of a connection (``Connection.edges``): its nodes with their cursors."""
+    return [Edge(cursor=c, node=n) for c, n in zip(root.cursors, root.nodes, strict=True)]
+
+
 @strawberry.type(description="A page of a list (Relay cursor connection); the field that answers it says its order.")
 class Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(description="The items of this page with their cursors.")
+    # Built when selected (a resolver without arguments, which execution plans
+    # read like an attribute): most pages ask for ``nodes`` only, and their
+    # cursors are then never encoded.
+    edges: list[Edge[T]] = strawberry.field(
+        description="The items of this page with their cursors.", resolver=connection_edges
+    )
     nodes: list[T] = strawberry.field(description="The items of this page.")
     page_info: PageInfo = strawberry.field(description="Paging state.")
     count: strawberry.Private[Callable[[], Awaitable[int]]]
+    cursors: strawberry.Private[Sequence[str]]
 
     @strawberry.field(
         description="Number of items in the list on all pages: those matching its filters that the caller may see."
@@ -51,7 +62,6 @@ def connection(page: Page, build: Callable[[Any], Any]) -> Connection[Any]:
     nodes = [build(row) for row in page.rows]
     cursors = page.cursors
     return Connection(
-        edges=[Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
         nodes=nodes,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
@@ -60,4 +70,5 @@ def connection(page: Page, build: Callable[[Any], Any]) -> Connection[Any]:
             end_cursor=cursors[-1] if cursors else None,
         ),
         count=page.count,
+        cursors=cursors,
     )

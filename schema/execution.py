@@ -77,6 +77,7 @@ from schema.execution_plans import (
     leaf_serializer,
     objects_in,
     plain_selection,
+    prefetch,
     relation_of,
 )
 
@@ -430,42 +431,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return completed
 
     async def _prefetch(self, steps: tuple, sources: list) -> None:
-        context = self.context_value
-        level = [(steps, sources)]
-        while level:
-            # Relations of this level, one batch per loader.
-            batches: dict[int, tuple[Any, list]] = {}
-            fills = []
-            for level_steps, objects in level:
-                for attribute, relation, _child in level_steps:
-                    if attribute is None:
-                        continue
-                    todo = [o for o in objects if attribute not in o.__dict__]
-                    if not todo:
-                        continue
-                    loader = relation.loader_of(context)
-                    keys = relation.keys_of(todo)
-                    batches.setdefault(id(loader), (loader, []))[1].extend(k for k in keys if k is not None)
-                    fills.append((attribute, relation, loader, todo, keys))
-            for loader, keys in batches.values():
-                if keys:
-                    await loader.load_now(keys)
-            for attribute, relation, loader, todo, keys in fills:
-                for obj, key in zip(todo, keys, strict=False):
-                    obj.__dict__[attribute] = relation.value_of(context, loader, key)
-            # Objects of the next level.
-            next_level = []
-            for level_steps, objects in level:
-                for attribute, read, child in level_steps:
-                    if not child:
-                        continue
-                    if attribute is None:
-                        children = objects_in([read(o) for o in objects])
-                    else:
-                        children = objects_in([o.__dict__.get(attribute) for o in objects])
-                    if children:
-                        next_level.append((child, children))
-            level = next_level
+        await prefetch(self.context_value, steps, sources)
 
     def _complete_items(
         self, item_type: Any, complete_item: Callable, field_details_list: Any, path: Path, items: Any, finfo: Any

@@ -39,10 +39,12 @@ __all__ = [
     "PREFETCHED_PREFIX",
     "SLOW",
     "completer_for",
+    "enum_names",
     "field_plan",
     "leaf_serializer",
     "objects_in",
     "plain_selection",
+    "prefetch",
     "relation_of",
 ]
 
@@ -224,6 +226,11 @@ def _enum_names(enum_type: Any) -> dict:
     return _per_object(_ENUM_NAMES, enum_type, lambda _type: {})
 
 
+def enum_names(enum_type: Any) -> dict:
+    """``{(value class, value): name}``: the names graphql-core gave to values of ``enum_type`` so far (shared)."""
+    return _enum_names(enum_type)
+
+
 def completer_for(return_type: Any) -> Completer:
     return _per_object(_COMPLETERS, return_type, _build_completer)
 
@@ -320,3 +327,54 @@ def _build_completer(return_type: Any) -> Completer:
         return executor._stock_complete(return_type, fdl, path, result, finfo)
 
     return complete_abstract
+
+
+# -- relations prefetched for a whole page ---------------------------------------
+
+
+async def prefetch(context: Any, steps: tuple, sources: list) -> None:
+    """Fill the relations of ``steps`` on ``sources`` and the objects below them, level by level.
+
+    ``steps`` are ``(attribute, relation, child steps)`` for a relation field
+    (stored on each object under ``attribute``) or ``(None, getter, child
+    steps)`` for a plain attribute leading to further objects. Each level's
+    relations are loaded with one ``load_now`` per loader (relations sharing a
+    loader share its batch). Used by the fast executor
+    (:meth:`schema.execution.FastExecutionContext._prefetch`) and by execution
+    plans (:mod:`schema.compiled`), so both run the same statements.
+    """
+    level = [(steps, sources)]
+    while level:
+        # Relations of this level, one batch per loader.
+        batches: dict[int, tuple[Any, list]] = {}
+        fills = []
+        for level_steps, objects in level:
+            for attribute, relation, _child in level_steps:
+                if attribute is None:
+                    continue
+                todo = [o for o in objects if attribute not in o.__dict__]
+                if not todo:
+                    continue
+                loader = relation.loader_of(context)
+                keys = relation.keys_of(todo)
+                batches.setdefault(id(loader), (loader, []))[1].extend(k for k in keys if k is not None)
+                fills.append((attribute, relation, loader, todo, keys))
+        for loader, keys in batches.values():
+            if keys:
+                await loader.load_now(keys)
+        for attribute, relation, loader, todo, keys in fills:
+            for obj, key in zip(todo, keys, strict=False):
+                obj.__dict__[attribute] = relation.value_of(context, loader, key)
+        # Objects of the next level.
+        next_level = []
+        for level_steps, objects in level:
+            for attribute, read, child in level_steps:
+                if not child:
+                    continue
+                if attribute is None:
+                    children = objects_in([read(o) for o in objects])
+                else:
+                    children = objects_in([o.__dict__.get(attribute) for o in objects])
+                if children:
+                    next_level.append((child, children))
+        level = next_level

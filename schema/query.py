@@ -130,7 +130,7 @@ class Query:
     @strawberry.field(
         description=(
             "Summary KPIs over the customers the caller may see, MEETINGS and CALLING together "
-            "(SPEC §2.3), as of `asOf` (default today; snapshots after it are ignored)."
+            "(SPEC §2.3), or only `product`'s lines, as of `asOf` (default today; snapshots after it are ignored)."
         )
     )
     async def kpis(
@@ -140,8 +140,17 @@ class Query:
             dt.date | None,
             strawberry.argument(description="Day to compute for; default today. Within ten years of today."),
         ] = None,
+        product: Annotated[
+            KpiProduct | None,
+            strawberry.argument(
+                description=(
+                    "Only this product's lines: each count is then the customers with a row in "
+                    "`analytics(product:)`'s section. Null or omitted: MEETINGS and CALLING together."
+                )
+            ),
+        ] = None,
     ) -> KpiSummary | None:
-        return await resolve_kpis(info, as_of)
+        return await resolve_kpis(info, as_of, product)
 
     @strawberry.field(
         description=(

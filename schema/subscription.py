@@ -44,6 +44,7 @@ from resolvers.ids import id_of
 from resolvers.permissions import Permission, allowed
 from schema.analytics import KpiSummary
 from schema.audit import AuditEvent
+from schema.enums import KpiProduct
 from schema.fanout import CLOSED, DELIVERY, END, REVOKED_REASON, Fanout, Field, Request
 from schema.types import Customer
 
@@ -205,19 +206,40 @@ class LiveEvents:
 
     @strawberry.subscription(
         description=(
-            "The summary KPIs (as `kpis` answers them today) after each committed change of a customer "
-            "the caller may see."
+            "The summary KPIs as `kpis(product:)` answers them today, after each committed change of a "
+            "customer the caller may see that may have moved them: without `product`, any change of a visible "
+            "customer (trial, assignment, order setup); with `product`, only of a visible customer that has a "
+            "line of that product on any of its plans (a MEETINGS-only trial of a customer without CALLING "
+            "sends nothing to a CALLING subscriber). A message may repeat the numbers before it: the change "
+            "could have moved them but did not. Changes of customers the caller cannot see send nothing."
         )
     )
-    async def kpis_changed(self, info: strawberry.Info[Any, Any]) -> AsyncGenerator[KpiSummary | None, None]:
+    async def kpis_changed(
+        self,
+        info: strawberry.Info[Any, Any],
+        product: Annotated[
+            KpiProduct | None,
+            strawberry.argument(
+                description="Only this product's lines and changes, as `kpis(product:)`. Null: both products."
+            ),
+        ] = None,
+    ) -> AsyncGenerator[KpiSummary | None, None]:
+        only = None if product is None else KpiProduct(product).value
+
         async def read(ctx: Context, event: events.Event, memo: dict[Any, Any]) -> list[Any]:
             # A change the caller cannot see must not even show as new numbers.
-            if not await _visible(ctx, event.customer_ids):
+            if not await A.kpis_may_have_moved(ctx.loaders, event.customer_ids, only):
                 return []
             if "kpis" not in memo:
                 # Every event of a burst is read at the same moment: one scan answers them all.
                 memo["kpis"] = asyncio.ensure_future(
-                    A.kpis(session=ctx.session, viewer=ctx.require_viewer(), as_of=ctx.today, settings=ctx.settings)
+                    A.kpis(
+                        session=ctx.session,
+                        viewer=ctx.require_viewer(),
+                        as_of=ctx.today,
+                        settings=ctx.settings,
+                        product=only,
+                    )
                 )
             summary = await memo["kpis"]
             return [KpiSummary(**dataclasses.asdict(summary))]

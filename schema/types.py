@@ -420,7 +420,7 @@ def customer_connection(
     """The customer connection of ``page``; ``facet_counts`` runs only when ``facets`` is asked for."""
     base = connection(page, lambda r: Customer.from_record(r, context))
     return CustomerConnection(
-        edges=base.edges, nodes=base.nodes, page_info=base.page_info, count=base.count, facet_counts=facet_counts
+        nodes=base.nodes, page_info=base.page_info, count=base.count, cursors=base.cursors, facet_counts=facet_counts
     )
 
 

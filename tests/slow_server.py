@@ -18,7 +18,7 @@ import schema.query
 import server
 
 
-async def _slow_kpis(info, _as_of):
+async def _slow_kpis(info, _as_of, _product=None):
     marker = os.environ.get("SLOW_SQL_MARKER", "slow")
     await info.context.session.execute(text(f"SELECT pg_sleep(60) /* {marker} */"))
     raise AssertionError("the slow statement was not stopped")

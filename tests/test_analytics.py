@@ -621,12 +621,49 @@ async def test_summary_kpis(session, viewers, viewer, as_of, expected):
     ) == expected
 
 
+@pytest.mark.parametrize(
+    "viewer, product, expected",
+    [
+        # MEETINGS lines live on D: alpha, bravo (trial ends on D, still live), charlie, delta, echo,
+        # foxtrot, golf = 7; expiring {bravo D+0, foxtrot D+25, alpha D+90} = 3 (echo D+91 is out);
+        # renewing {charlie D+30, golf D+60} = 2 (delta D+91 is out); low {golf}; over {foxtrot: 7 > 5}.
+        ("full", M, (7, 3, 2, 1, 1)),
+        # CALLING lines live on D: alpha (total 0), charlie, delta, golf = 4; expiring {alpha};
+        # renewing {charlie, golf}; low {delta}; over {alpha 2 > 0, charlie 40 > 30, golf 12 > 10} = 3.
+        # The two products' sets unite to the both-products row above: (7, 3, 2, 2, 4).
+        ("full", C, (4, 1, 2, 1, 3)),
+        # The sales admin's alpha, delta, echo, golf: all have MEETINGS; expiring {alpha}; renewing
+        # {golf}; low {golf}; none over (alpha 60/100, delta 38/40, echo 1/10, golf 5/100).
+        ("sales", M, (4, 1, 1, 1, 0)),
+        # Its CALLING lines: alpha, delta, golf = 3; expiring {alpha}; renewing {golf}; low {delta};
+        # over {alpha, golf}. United with MEETINGS: (4, 1, 1, 2, 2), the both-products row.
+        ("sales", C, (3, 1, 1, 1, 2)),
+    ],
+)
+async def test_summary_kpis_of_one_product(session, viewers, viewer, product, expected):
+    got = await A.kpis(session=session, viewer=viewers[viewer], as_of=D, product=product)
+    assert got.as_of == D
+    assert (
+        got.total_customers,
+        got.expiring,
+        got.renewing,
+        got.low_license_assignment,
+        got.over_license_limit,
+    ) == expected
+
+
+async def test_summary_kpis_of_a_product_that_is_not_a_kpi_product(session, viewers):
+    with pytest.raises(GraphQLError, match="`product` must be one of MEETINGS, CALLING; got 'MESSAGING'"):
+        await A.kpis(session=session, viewer=viewers["full"], as_of=D, product="MESSAGING")
+
+
 @pytest.mark.parametrize("viewer", ["full", "sales"])
 @pytest.mark.parametrize("as_of", [D, E])
-async def test_summary_kpis_are_the_sections_customers(session, viewers, viewer, as_of):
-    """Each summary count is the distinct customers of that section's rows over both products."""
+@pytest.mark.parametrize("product", [None, M, C])
+async def test_summary_kpis_are_the_sections_customers(session, viewers, viewer, as_of, product):
+    """Each summary count is the distinct customers of that section's rows over both products (or the one)."""
     v = viewers[viewer]
-    got = await A.kpis(session=session, viewer=v, as_of=as_of)
+    got = await A.kpis(session=session, viewer=v, as_of=as_of, product=product)
     for section, value in [
         ("expiring", got.expiring),
         ("renewing", got.renewing),
@@ -634,8 +671,8 @@ async def test_summary_kpis_are_the_sections_customers(session, viewers, viewer,
         ("overLimit", got.over_license_limit),
     ]:
         customers = set()
-        for product in (M, C):
-            customers |= {r.customer_id for r in await all_rows(session, v, section, product, as_of)}
+        for of in (M, C) if product is None else (product,):
+            customers |= {r.customer_id for r in await all_rows(session, v, section, of, as_of)}
         assert value == len(customers), section
 
 

@@ -72,6 +72,9 @@ async def answers(engine: AsyncEngine, viewer: Viewer, *, facts: bool, day: dt.d
     async with make_sessionmaker(engine)() as session:
         result["kpis"] = await A.kpis(session=session, viewer=viewer, as_of=day, settings=settings, facts=facts)
         for product in A.KPI_PRODUCTS:
+            result[f"kpis {product}"] = await A.kpis(
+                session=session, viewer=viewer, as_of=day, settings=settings, product=product, facts=facts
+            )
             result[f"trend {product}"] = await A.license_trend(
                 session=session, viewer=viewer, product=product, as_of=day, weeks=3, today=day, facts=facts
             )

@@ -1,7 +1,8 @@
 """End-to-end tests of the dashboard (``web/static/``, served at ``/``) in headless Chromium.
 
 One real server per module runs in a subprocess (``partnerhub serve`` on
-uvicorn, on a free port) over a temporary SQLite database seeded with
+uvicorn, on a free port) over a temporary SQLite database (or the empty
+database ``PARTNERHUB_BROWSER_DATABASE_URL`` names, e.g. PostgreSQL) seeded with
 ``partnerhub seed --customers 60``; tokens for the demo admins of every role
 come from ``partnerhub token create``. Playwright drives Debian's Chromium
 (``/usr/bin/chromium``; Playwright's own browser download is not used), one
@@ -183,6 +184,7 @@ class Server:
         self.url = url
         self.tokens = tokens
         self.emails = emails
+        self.env: dict[str, str] = {}
 
     def gql(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> dict[str, Any]:
         request = urllib.request.Request(
@@ -216,7 +218,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("browser")
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'partnerhub.db'}",
+        # PARTNERHUB_BROWSER_DATABASE_URL (an empty database, which the tests write to) runs the
+        # server on it instead, e.g. PostgreSQL, whose live events travel by LISTEN/NOTIFY.
+        "DATABASE_URL": os.environ.get("PARTNERHUB_BROWSER_DATABASE_URL") or f"sqlite:///{tmp / 'partnerhub.db'}",
         "PARTNERHUB_TODAY": TODAY,
         "PARTNERHUB_LOG_LEVEL": "warning",
         # One browser session here reloads the page dozens of times a minute,
@@ -248,7 +252,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     log.seek(0)
                     raise AssertionError(f"the server did not come up in 60 s:\n{log.read()}") from None
                 time.sleep(0.2)
-        yield Server(url, tokens, emails)
+        running = Server(url, tokens, emails)
+        running.env = env  # for `partnerhub token create` of admins a test adds
+        yield running
     finally:
         process.terminate()
         try:
@@ -297,6 +303,19 @@ def _new_tab(browser: Any, viewport: dict[str, int], **context: Any) -> tuple[An
             problems.append(f"the page sent a document that is not documents.js[{name!r}]: {body.get('query')!r}")
 
     tab.on("request", record)
+
+    def record_live(ws: Any) -> None:
+        def frame(payload: str | bytes) -> None:
+            message = json.loads(payload)
+            if message.get("type") != "subscribe":
+                return
+            name = message["payload"].get("operationName")
+            if DOCUMENTS.get(name) != message["payload"].get("query"):
+                problems.append(f"the page subscribed with a document that is not documents.js[{name!r}]: {message}")
+
+        ws.on("framesent", frame)
+
+    tab.on("websocket", record_live)
     return ctx, tab, problems, sent
 
 
@@ -1131,18 +1150,25 @@ def test_cancel_a_trial_with_confirmation_and_a_trial_started_meanwhile(page: Pa
     customer = pick_customer(server)
     sign_in(page, server, server.tokens["full"])
     open_customer(page, server, customer["id"])
-    # Someone else starts a trial while the page shows the form: the refusal is a sentence, not a code.
+    wait_live(page)
+    # The user has started to fill in the form when someone else starts a trial: the live
+    # update does not throw the entry away, it offers the changes instead.
+    page.get_by_test_id("trial-form").get_by_test_id("trial-licenses").fill("7")
     started = server.gql(
         "mutation ($i: StartTrialInput!) { startTrial(input: $i) { trial { id trialId } userErrors { code } } }",
         {"i": {"customerId": customer["id"], "products": ["MEETINGS"], "licenses": 5, "days": 10}},
         token=server.tokens["full2"],
     )["startTrial"]
     assert started["userErrors"] == []
+    expect(page.get_by_test_id("live-changed")).to_be_visible()
+    expect(page.get_by_test_id("trial-form").get_by_test_id("trial-licenses")).to_have_value("7")
+    # Submitted anyway, the refusal is a sentence, not a code.
     page.get_by_test_id("trial-form").get_by_test_id("start-trial").click()
     refused = page.get_by_test_id("trial-form").get_by_test_id("form-error")
     expect(refused).to_have_attribute("data-code", "TRIAL_ALREADY_ACTIVE")
     expect(refused).to_contain_text("already has an active trial")
-    page.reload()
+    page.get_by_test_id("show-changes").click()
+    expect(page.get_by_test_id("live-changed")).to_be_hidden()
     panel = page.get_by_test_id("active-trial")
     expect(panel).to_have_attribute("data-trial-id", started["trial"]["trialId"])
 
@@ -1222,6 +1248,402 @@ def test_start_a_trial_for_a_new_customer(page: Page, server: Server) -> None:
 
 
 # ------------------------------------------------------------------ administrators, audit log
+
+
+# ------------------------------------------------------------------ live events (graphql-transport-ws)
+
+START_TRIAL = """mutation ($i: StartTrialInput!) { startTrial(input: $i) {
+  trial { id trialId endsOn } userErrors { code } } }"""
+LIVE_PAGE = "{ customers(first: 25) { nodes { id name statuses trials { status } } } }"
+KPIS = "{ kpis { totalCustomers } }"
+
+
+def start_trial_elsewhere(server: Server, customer_id: str, token: str = "full2") -> dict[str, Any]:
+    """Another admin (another session, over HTTP) starts a 10-day Meetings trial of 5 licences."""
+    started = server.gql(
+        START_TRIAL,
+        {"i": {"customerId": customer_id, "products": ["MEETINGS"], "licenses": 5, "days": 10}},
+        token=server.tokens[token],
+    )["startTrial"]
+    assert started["userErrors"] == [], started
+    return started["trial"]
+
+
+def pick_on_first_page(server: Server, *, expired: bool = False) -> dict[str, Any]:
+    """An unused customer of the list's first page (25 by name) without an active trial;
+    with ``expired``, one with no live plan at all (its only status EXPIRED)."""
+    for node in server.gql(LIVE_PAGE)["customers"]["nodes"]:
+        if node["id"] in _USED or "TRIAL" in node["statuses"] or (expired and node["statuses"] != ["EXPIRED"]):
+            continue
+        _USED.add(node["id"])
+        return node
+    raise AssertionError(f"the first page of the seeded list has no unused customer (expired={expired})")
+
+
+def wait_live(page: Page) -> None:
+    """The page's live connection is up and its subscriptions are running on the server."""
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+    expect(page.get_by_test_id("live-status")).to_have_text("Live")
+    # The page sends its subscribe messages at the connection_ack; the server joins them
+    # to its fan-out a moment later, and a change committed before that is (rightly) not
+    # announced. This waits for that moment; nothing below asserts on time.
+    page.wait_for_timeout(500)
+
+
+def mark_document(page: Page) -> None:
+    """Mark the document: the mark survives anything but a reload or a navigation away."""
+    page.evaluate("window.__sameDocument = 'yes'")
+
+
+def assert_not_reloaded(page: Page) -> None:
+    assert page.evaluate("window.__sameDocument") == "yes", "the page was reloaded"
+
+
+class Relay:
+    """The page's live WebSocket through Playwright: forwarded to the real server, and
+    closable, blockable and injectable by the test (a stand-in for a network drop,
+    a server's LIVE_RESET or its 4401 close)."""
+
+    def __init__(self, page: Page) -> None:
+        self.routes: list[Any] = []
+        self.sent: list[dict[str, Any]] = []  # the page's messages, in order
+        self.blocked = False  # new connections are closed at once (the server "unreachable")
+        self.silent = False  # messages are dropped both ways (a network gone without a close)
+        page.route_web_socket(re.compile(r"/graphql$"), self._route)
+
+    def _route(self, ws: Any) -> None:
+        self.routes.append(ws)
+        if self.blocked:
+            ws.close(code=1013, reason="Try again later")
+            return
+        server = ws.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            if self.silent:
+                return
+            self.sent.append(json.loads(message))
+            server.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            if not self.silent:
+                ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    @property
+    def current(self) -> Any:
+        return self.routes[-1]
+
+    def subscription_id(self, name: str) -> str:
+        ids = [m["id"] for m in self.sent if m.get("type") == "subscribe" and m["payload"]["operationName"] == name]
+        assert ids, f"the page did not subscribe with {name}: {self.sent}"
+        return ids[-1]
+
+
+def list_fetches(page: Page) -> int:
+    """How many times the page has fetched a page of the customer list."""
+    return sum(1 for body in page.sent if body.get("operationName") in ("Customers", "CustomersWithStatusDetails"))  # type: ignore[attr-defined]
+
+
+def test_live_three_sessions_see_a_trial_started_by_another_admin(browser: Any, server: Server) -> None:
+    """Done-when of issue 16: the dashboard updates without reload when another session starts a trial."""
+    customer = pick_on_first_page(server, expired=True)
+    before = server.gql(KPIS)["kpis"]["totalCustomers"]
+    tabs = []
+    try:
+        # Three sessions (each its own browser context and sign-in): the overview, the
+        # customer list (a read-only admin) and the customer's detail page.
+        for who, where in (("full", "/"), ("readonly", "/#/customers"), ("full", f"/#/customers/{customer['id']}")):
+            ctx, tab, problems, sent = _new_tab(browser, VIEWPORT)
+            tab.sent = sent  # type: ignore[attr-defined]
+            tabs.append((ctx, tab, problems))
+            sign_in(tab, server, server.tokens[who])
+            tab.goto(server.url + where)
+        overview, listing, detail = (tab for _, tab, _ in tabs)
+        expect(overview.get_by_test_id("kpi-totalCustomers")).to_have_text(n(before))
+        row = listing.locator(f"[data-testid=customer-row][data-id='{customer['id']}']")
+        expect(row.get_by_test_id("status-EXPIRED")).to_be_visible()
+        expect(detail.get_by_test_id("trial-form")).to_be_visible()
+        for tab in (overview, listing, detail):
+            wait_live(tab)
+            mark_document(tab)
+        fetched = list_fetches(listing)
+
+        trial = start_trial_elsewhere(server, customer["id"])
+
+        # The tile: the customer had no live plan (EXPIRED: no active subscription or
+        # trial), so totalCustomers ("customers with a live Meetings or Calling plan")
+        # did not count it; the Meetings trial starting today is live, so it now does:
+        # before + 1.
+        assert server.gql(KPIS)["kpis"]["totalCustomers"] == before + 1
+        expect(overview.get_by_test_id("kpi-totalCustomers")).to_have_text(n(before + 1))
+        expect(overview.get_by_test_id("live-hint-kpis")).to_have_attribute("data-reason", "live")
+        expect(overview.get_by_test_id("live-hint-kpis")).to_have_text("Updated just now")
+        # The list: the row is redrawn in place (one customer fetched, not the page).
+        expect(row.get_by_test_id("status-TRIAL")).to_be_visible()
+        expect(row.get_by_test_id("status-EXPIRED")).to_have_count(0)
+        expect(listing.get_by_test_id("live-hint-customers")).to_have_attribute("data-reason", "live")
+        expect(listing.get_by_test_id("live-hint-customers")).to_have_text("Updated just now")
+        assert list_fetches(listing) == fetched
+        assert listing.sent[-1]["operationName"] in ("Customer", "CustomerWithStatusDetails")  # type: ignore[attr-defined]
+        assert listing.sent[-1]["variables"] == {"id": customer["id"]}  # type: ignore[attr-defined]
+        # The detail: the trial panel replaces the start form.
+        expect(detail.get_by_test_id("active-trial")).to_have_attribute("data-trial-id", trial["trialId"])
+        expect(detail.get_by_test_id("live-hint-customer")).to_have_attribute("data-reason", "live")
+        for tab in (overview, listing, detail):
+            assert_not_reloaded(tab)
+            expect(tab.get_by_test_id("live-status")).to_have_text("Live")
+            expect(tab.get_by_test_id("live-status")).to_have_attribute("role", "status")
+        shot(listing, "live-customers")
+    finally:
+        for ctx, _, problems in tabs:
+            ctx.close()
+            assert not problems, problems
+
+
+def test_live_list_recovers_from_a_dropped_socket_and_refetches(page: Page, server: Server) -> None:
+    relay = Relay(page)
+    customer = pick_on_first_page(server)
+    sign_in(page, server, server.tokens["full"])
+    page.goto(server.url + "/#/customers")
+    row = page.locator(f"[data-testid=customer-row][data-id='{customer['id']}']")
+    expect(row).to_be_visible()
+    expect(row.get_by_test_id("status-TRIAL")).to_have_count(0)
+    wait_live(page)
+    mark_document(page)
+    fetched = list_fetches(page)
+
+    # The connection drops, and the server stays unreachable for a while.
+    relay.blocked = True
+    relay.current.close(code=1012, reason="Service restart")
+    expect(page.get_by_test_id("live-status")).to_have_text("Reconnecting…")
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "reconnecting")
+    # A trial started meanwhile cannot be announced to this page: no event reaches it.
+    start_trial_elsewhere(server, customer["id"])
+    tries = len(relay.routes)
+    assert list_fetches(page) == fetched
+    expect(row.get_by_test_id("status-TRIAL")).to_have_count(0)
+
+    # Back: the page subscribes again, then refetches the page it shows (it may have missed events).
+    relay.blocked = False
+    expect(page.get_by_test_id("live-status")).to_have_text("Live", timeout=30_000)
+    assert len(relay.routes) > tries  # it kept trying
+    expect(row.get_by_test_id("status-TRIAL")).to_be_visible()
+    expect(page.get_by_test_id("live-hint-customers")).to_have_attribute("data-reason", "reconnect")
+    assert list_fetches(page) == fetched + 1
+    assert relay.subscription_id("LiveCustomers")
+    assert_not_reloaded(page)
+
+
+def test_live_refetch_landing_while_the_user_types_keeps_the_entry(page: Page, server: Server) -> None:
+    """The detail's live refetch is answered after the user started typing: the entry stays.
+
+    (Seen with the server on PostgreSQL, where the page's own change comes back as an
+    event a little later: the refetch it caused redrew the page over a field being filled.)
+    """
+    customer = pick_customer(server)
+    sign_in(page, server, server.tokens["full"])
+    open_customer(page, server, customer["id"])
+    wait_live(page)
+    held: list[Route] = []
+    hold = {"on": True}
+
+    def gate(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if hold["on"] and body.get("operationName") in ("Customer", "CustomerWithStatusDetails"):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/graphql", gate)
+    start_trial_elsewhere(server, customer["id"])
+    for _ in range(150):  # the event arrives and the page asks for the customer again
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the page did not refetch the customer after its event"
+    form = page.get_by_test_id("trial-form")
+    form.get_by_test_id("trial-licenses").fill("7")  # while that answer is on its way
+    hold["on"] = False
+    held[0].continue_()
+    expect(page.get_by_test_id("live-changed")).to_be_visible()
+    expect(form.get_by_test_id("trial-licenses")).to_have_value("7")
+    page.get_by_test_id("show-changes").click()
+    expect(page.get_by_test_id("active-trial")).to_be_visible()
+    expect(page.get_by_test_id("trial-form")).to_have_count(0)
+    expect(page.get_by_test_id("live-changed")).to_be_hidden()
+
+
+def test_live_event_that_changes_nothing_redraws_nothing(page: Page, server: Server) -> None:
+    """An event whose refetch finds the customer as drawn (typically the page's own change,
+    announced after the page redrew itself) leaves the page as it is: a refusal just shown,
+    focus and half-done entries stay. (Seen with test_start_extend_convert_a_trial_and_set_up_the_order:
+    the convert's own event wiped the TERMS_NOT_ACCEPTED refusal that followed it.)"""
+    relay = Relay(page)
+    customer = pick_customer(server)
+    sign_in(page, server, server.tokens["full"])
+    open_customer(page, server, customer["id"])
+    wait_live(page)
+    hint = page.get_by_test_id("live-hint-customer")
+    expect(hint).to_have_attribute("data-updates", "1")
+    page.evaluate("document.querySelector('[data-testid=trial-form]').dataset.drawnBefore = 'yes'")
+    event = {
+        "id": relay.subscription_id("LiveCustomer"),
+        "type": "next",
+        "payload": {"data": {"customerChanged": {"id": customer["id"]}}, "extensions": {"sequence": 1, "event": 1}},
+    }
+    relay.current.send(json.dumps(event))
+    # Fetched again (the second update of the hint) ...
+    expect(hint).to_have_attribute("data-updates", "2")
+    expect(hint).to_have_attribute("data-reason", "live")
+    assert page.sent[-1]["operationName"] in ("Customer", "CustomerWithStatusDetails")  # type: ignore[attr-defined]
+    # ... but not redrawn: the form is the same element, and no "changed elsewhere" offer.
+    expect(page.get_by_test_id("trial-form")).to_have_attribute("data-drawn-before", "yes")
+    expect(page.get_by_test_id("live-changed")).to_be_hidden()
+
+
+def test_live_dead_connection_is_replaced_and_the_hint_ages(page: Page, server: Server) -> None:
+    """A connection that stops answering without closing is given up after one unanswered ping."""
+    relay = Relay(page)
+    page.clock.install()  # the page's timers and clock, moved on by the test
+    sign_in(page, server, server.tokens["full"])
+    page.goto(server.url + "/#/customers")
+    expect(page.get_by_test_id("customer-row").first).to_be_visible()
+    wait_live(page)
+    hint = page.get_by_test_id("live-hint-customers")
+    expect(hint).to_have_text("Updated just now")
+    fetched = list_fetches(page)
+
+    relay.silent = True
+    relay.blocked = True  # and, until the test says so, no new connection gets through
+    # app.js pings every 15 s: the first ping goes out (and is lost) ...
+    page.clock.fast_forward(16_000)
+    expect(page.get_by_test_id("live-status")).to_have_text("Live")
+    # ... and with nothing back by the next tick the connection is replaced.
+    page.clock.fast_forward(16_000)
+    expect(page.get_by_test_id("live-status")).to_have_text("Reconnecting…")
+    relay.silent = relay.blocked = False
+    # The pending reconnection (backoff at most 15 s × 1.25) is due within 20 s.
+    page.clock.fast_forward(20_000)
+    expect(page.get_by_test_id("live-status")).to_have_text("Live")
+    expect(hint).to_have_attribute("data-reason", "reconnect")
+    assert list_fetches(page) == fetched + 1
+
+    # The hint ages: 125 s after that fetch it reads 2 minutes (floor of 125 / 60).
+    page.clock.fast_forward(125_000)
+    expect(hint).to_have_text("Updated 2 min ago")
+
+
+def test_live_reset_refetches_what_is_open(page: Page, server: Server) -> None:
+    relay = Relay(page)
+    sign_in(page, server, server.tokens["readonly"])
+    page.goto(server.url + "/#/customers")
+    expect(page.get_by_test_id("customer-row").first).to_be_visible()
+    wait_live(page)
+    hint = page.get_by_test_id("live-hint-customers")
+    expect(hint).to_have_attribute("data-reason", "load")
+    fetched = list_fetches(page)
+    # What the server sends after an import or a lost LISTEN connection: the field null, LIVE_RESET.
+    reset = {
+        "id": relay.subscription_id("LiveCustomers"),
+        "type": "next",
+        "payload": {
+            "data": {"customerChanged": None},
+            "errors": [{"message": "Events may have been missed; refetch.", "extensions": {"code": "LIVE_RESET"}}],
+            "extensions": {"sequence": 1, "event": 1},
+        },
+    }
+    relay.current.send(json.dumps(reset))
+    expect(hint).to_have_attribute("data-reason", "reset")
+    assert list_fetches(page) == fetched + 1
+    # The subscription goes on: the page did not subscribe again, and is still live.
+    assert sum(1 for m in relay.sent if m.get("type") == "subscribe") == 1
+    expect(page.get_by_test_id("live-status")).to_have_text("Live")
+
+
+def test_live_close_4401_signs_out_as_an_expired_token_does(page: Page, server: Server) -> None:
+    relay = Relay(page)
+    sign_in(page, server, server.tokens["full"])
+    wait_live(page)
+    # What the server does when the token is revoked or its admin removed.
+    relay.current.close(code=4401, reason="The token was revoked or its admin removed.")
+    expect(page.get_by_test_id("token-input")).to_be_visible()
+    expect(page.get_by_test_id("login-error")).to_contain_text("no longer accepted")
+    assert page.evaluate("sessionStorage.getItem('partnerhub.token')") is None
+    # It was the socket's close that signed out: the token itself still works over HTTP,
+    # and the page does not reconnect.
+    assert server.gql("{ viewer { email } }")["viewer"]["email"] == server.emails["full"]
+    connections = len(relay.routes)
+    page.wait_for_timeout(1500)  # longer than the first reconnection delay (at most 625 ms)
+    assert len(relay.routes) == connections
+
+
+def test_live_removed_admin_is_signed_out_by_the_servers_4401(page: Page, server: Server) -> None:
+    """End to end: the admin's removal closes its live connection (4401) and the page signs out at once."""
+    created = server.gql(
+        """mutation ($i: CreatePartnerAdminInput!) { createPartnerAdmin(input: $i) {
+          partnerAdmin { id email } userErrors { code } } }""",
+        {"i": {"email": "live.watcher@demo.example", "displayName": "Live Watcher", "role": "PARTNER_READ_ONLY_ADMIN"}},
+    )["createPartnerAdmin"]
+    assert created["userErrors"] == [], created
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    token = _output(
+        _cli(server.env, "token", "create", created["partnerAdmin"]["email"], **pipes), "token create"
+    ).strip()
+    sign_in(page, server, token)
+    expect(page.get_by_test_id("kpi-totalCustomers")).not_to_have_text("…")
+    wait_live(page)
+    requests = len(page.sent)  # type: ignore[attr-defined]
+    removed = server.gql(
+        "mutation ($i: RemovePartnerAdminInput!) { removePartnerAdmin(input: $i) { removedAdminId userErrors { code } } }",
+        {"i": {"adminId": created["partnerAdmin"]["id"]}},
+    )["removePartnerAdmin"]
+    assert removed["userErrors"] == [], removed
+    expect(page.get_by_test_id("token-input")).to_be_visible()
+    expect(page.get_by_test_id("login-error")).to_contain_text("no longer accepted")
+    # Signed out by the socket's close, not by an HTTP answer: the page sent no request meanwhile.
+    assert len(page.sent) == requests, page.sent[requests:]  # type: ignore[attr-defined]
+
+
+def test_live_close_4403_says_too_many_tabs_and_tries_again_later(page: Page, server: Server) -> None:
+    relay = Relay(page)
+    page.clock.install()
+    sign_in(page, server, server.tokens["salesfull"])
+    wait_live(page)
+    # What the server does to a token's sixth connection (PARTNERHUB_LIVE_MAX_CONNECTIONS = 5).
+    relay.current.close(code=4403, reason="At most 5 live connections per token.")
+    status = page.get_by_test_id("live-status")
+    expect(status).to_have_text("Not live: too many tabs")
+    expect(status).to_have_attribute("title", re.compile("Close one"))
+    connections = len(relay.routes)
+    # Not the ½ s backoff of a drop: the next try is 30 s ± 25 %, so none within 20 s ...
+    page.clock.fast_forward(20_000)
+    page.wait_for_timeout(300)
+    assert len(relay.routes) == connections
+    # ... and one within 40 s, which (a tab having closed meanwhile) gets through.
+    page.clock.fast_forward(20_000)
+    expect(status).to_have_text("Live")
+    assert len(relay.routes) == connections + 1
+
+
+def test_live_audit_log_shows_a_new_event_without_reload(page: Page, server: Server) -> None:
+    customer = pick_customer(server)
+    total = server.gql("{ auditLog(first: 1) { totalCount } }")["auditLog"]["totalCount"]
+    sign_in(page, server, server.tokens["readonly"])
+    page.get_by_test_id("nav-audit").click()
+    expect(page.get_by_test_id("audit-count")).to_have_attribute("data-total", str(total))
+    wait_live(page)
+    mark_document(page)
+    trial = start_trial_elsewhere(server, customer["id"])
+    # One mutation writes one audit event: total + 1, the newest first.
+    expect(page.get_by_test_id("audit-count")).to_have_attribute("data-total", str(total + 1))
+    first = page.get_by_test_id("audit-row").first
+    expect(first).to_have_attribute("data-event", "startTrial")
+    expect(first).to_contain_text(server.emails["full2"])
+    expect(first).to_contain_text(trial["trialId"])
+    expect(page.get_by_test_id("live-hint-audit")).to_have_text("Updated just now")
+    assert_not_reloaded(page)
 
 
 ADMINS = "query ($f: PartnerAdminFilter) { partnerAdmins(first: 100, filter: $f) { totalCount nodes { id email displayName role } } }"

@@ -265,3 +265,21 @@ def test_kpis_changed_weighs_the_scan_it_makes_per_event() -> None:
     # as much as the `kpis` query it repeats.
     assert cost("subscription { kpisChanged { totalCustomers } }") == 2_001
     assert cost("{ kpis { totalCustomers } }") == 2_001
+
+
+def test_kpis_of_one_product_is_a_scan_of_its_own() -> None:
+    # kpis(product:) is the same one-statement scan over fewer lines: 2,000 + 1, as is
+    # kpisChanged(product:) per event.
+    assert cost("{ kpis(product: CALLING) { totalCustomers } }") == 2_001
+    assert cost("subscription { kpisChanged(product: CALLING) { totalCustomers } }") == 2_001
+    assert cost("query($p: KpiProduct) { kpis(product: $p) { totalCustomers } }", {"p": "MEETINGS"}) == 2_001
+    # Both products, CALLING and MEETINGS are three statements: 3 × 2,000 + 3 objects; the
+    # same product twice is one scan: 2 × 2,000 + 3.
+    three = (
+        "{ a: kpis { totalCustomers } c: kpis(product: CALLING) { expiring } m: kpis(product: MEETINGS) { renewing } }"
+    )
+    assert cost(three) == 6_003
+    twice = (
+        "{ a: kpis { totalCustomers } c: kpis(product: CALLING) { expiring } d: kpis(product: CALLING) { renewing } }"
+    )
+    assert cost(twice) == 4_003

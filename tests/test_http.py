@@ -246,12 +246,13 @@ def test_operation_labels_stay_bounded_and_junk_cannot_take_them():
 
 
 def test_every_dashboard_operation_has_a_label():
-    # documents.js declares 31 operations: Features, Viewer, Kpis, Analytics, 5 sections × (Rows,
+    # documents.js declares 35 operations: Features, Viewer, Kpis, Analytics, 5 sections × (Rows,
     # RowsOrdered), Customers and Customer (each also WithStatusDetails), AssignableAdmins,
-    # PartnerAdmins, AuditLog and the 10 mutations: 4 + 10 + 4 + 3 + 10 = 31.
+    # PartnerAdmins, AuditLog, the 10 mutations and the 4 live subscriptions (LiveCustomers,
+    # LiveCustomer, LiveKpis, LiveAudit): 4 + 10 + 4 + 3 + 10 + 4 = 35.
     names = dashboard_operations()
-    assert len(names) == 31
-    assert {"Features", "Viewer", "Customers", "AuditLog", "RemovePartnerAdmin"} <= names
+    assert len(names) == 35
+    assert {"Features", "Viewer", "Customers", "AuditLog", "RemovePartnerAdmin", "LiveCustomers"} <= names
 
 
 async def test_junk_operation_names_do_not_evict_real_ones(metrics_client, world):

@@ -29,7 +29,7 @@ def slow_kpis(monkeypatch):
     """``kpis`` runs SLOW_SQL on the request's session: the test-only path to a slow statement."""
     started = asyncio.Event()
 
-    async def resolve(info, _as_of):
+    async def resolve(info, _as_of, _product=None):
         started.set()
         await info.context.session.execute(text(SLOW_SQL))
         raise AssertionError("the slow statement was not stopped")
@@ -159,5 +159,50 @@ async def test_a_request_whose_client_left_is_cancelled_with_its_statement(db_ur
             assert sent[0]["status"] == 499
             if is_postgres():
                 assert await _sleeping(engine) == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_planned_statement_past_the_time_limit_runs_once(db_url, world, monkeypatch) -> None:
+    """Under an execution plan (schema/compiled.py) the timeout answers as without one, and the slow statement runs once.
+
+    Running the request again through the executor would run it again: 2 × 300 ms before the answer.
+    """
+    import re
+
+    from schema.compiled import Plans
+
+    engine, app = await _app_client(db_url, 300)
+    plans = next(r.app for r in app.routes if getattr(r, "path", None) == "/graphql").plans
+    query = "{ kpis { totalCustomers } }"
+    calls: list[int] = []
+
+    async def slow(info, _as_of, _product=None):
+        calls.append(1)
+        await info.context.session.execute(text(SLOW_SQL))
+        raise AssertionError("the slow statement was not stopped")
+
+    def answer(response) -> tuple[int, bytes]:
+        # The caller's remaining cost budget moves with every request: not the plan's.
+        return response.status_code, re.sub(rb'"remaining":\d+', b"", response.content)
+
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                learned = await client.post("/graphql", json={"query": query}, headers=AUTH)
+                assert "errors" not in learned.json() and plans.known(query, None)
+                monkeypatch.setattr(schema.query, "resolve_kpis", slow)
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(Plans, "enabled", property(lambda self: False))
+                    normal = await client.post("/graphql", json={"query": query}, headers=AUTH)
+                assert calls == [1]
+                runs = plans.runs
+                planned = await client.post("/graphql", json={"query": query}, headers=AUTH)
+                assert plans.runs == runs + 1  # the plan answered it
+                assert calls == [1, 1]  # one more slow statement, not two
+                assert answer(planned) == answer(normal)
+                assert planned.json()["errors"][0]["extensions"] == {"code": "QUERY_TIMEOUT", "timeoutMs": 300}
+                assert planned.json()["errors"][0]["locations"] == [{"line": 1, "column": 3}]
     finally:
         await engine.dispose()

@@ -36,6 +36,7 @@ from tests.test_import import small_doc
 from tests.test_server_process import Server, _seeded_env
 from tests.world import TOKENS, World, build_world
 from web.live import LiveGraphQL
+from web.persisted import dashboard_documents, sha256_hex
 from web.ratelimit import Budgets
 
 PROTOCOL = ["graphql-transport-ws"]
@@ -87,10 +88,9 @@ def post(client: TestClient, who: str, query: str, variables: dict) -> dict:
     return response.json()["data"]
 
 
-def start_trial(client: TestClient, who: str, customer_gid: str) -> None:
-    data = post(
-        client, who, START_TRIAL, {"input": {"customerId": customer_gid, "products": ["MEETINGS"], "licenses": 5}}
-    )
+def start_trial(client: TestClient, who: str, customer_gid: str, product: str = "MEETINGS") -> None:
+    """A 30-day trial of 5 licences of ``product``, from today (2026-11-25) to 2026-12-25."""
+    data = post(client, who, START_TRIAL, {"input": {"customerId": customer_gid, "products": [product], "licenses": 5}})
     assert data["startTrial"]["userErrors"] == [], data
 
 
@@ -242,6 +242,116 @@ def test_kpis_changed_skips_changes_the_sales_admin_cannot_see(client: TestClien
     # Alpha already has a live MEETINGS line ending in 30 days: counted in total and
     # expiring before its trial too, so sam's numbers stay as they were.
     assert payload["data"] == {"kpisChanged": before}
+
+
+KPIS_OF = f"query($p: KpiProduct) {{ kpis(product: $p) {{ {KPIS} }} }}"
+KPIS_CHANGED_OF = f"subscription($p: KpiProduct) {{ kpisChanged(product: $p) {{ {KPIS} }} }}"
+
+
+def kpis_of(client: TestClient, who: str, product: str | None) -> dict:
+    return post(client, who, KPIS_OF, {"p": product})["kpis"]
+
+
+def counts(total: int, expiring: int, renewing: int, low: int, over: int) -> dict:
+    return {
+        "totalCustomers": total,
+        "expiring": expiring,
+        "renewing": renewing,
+        "lowLicenseAssignment": low,
+        "overLicenseLimit": over,
+    }
+
+
+def test_kpis_of_one_product_per_role(client: TestClient, live_world: World) -> None:
+    # CALLING lines live today: Beta 10 (11 assigned, no auto-renew, ends 12-26) and Zeta 20 (5 assigned,
+    # auto-renewing, ends 12-01). total {Beta, Zeta}; expiring {Beta}; renewing {Zeta}; over {Beta: 11 > 10};
+    # low: both eligible (started before 10-26), rates 1.1 and 0.25, median 0.675, Zeta's 0.25 < 0.5 × 0.675.
+    # MEETINGS: Alpha 10 (10 assigned, ends 12-25, no auto-renew), Zeta 100 (50 assigned): total 2;
+    # expiring {Alpha}; renewing {Zeta}; median (1.0 + 0.5) / 2 = 0.75, neither below 0.375; none over.
+    # Both together (the unchanged default): total {Alpha, Beta, Zeta} = 3; expiring {Alpha, Beta}.
+    full = {None: counts(3, 2, 1, 1, 1), "CALLING": counts(2, 1, 1, 1, 1), "MEETINGS": counts(2, 1, 1, 0, 0)}
+    expected = {
+        "ana": full,
+        "rita": full,
+        # sam sees Alpha (MEETINGS) and gamma (MESSAGING only): nothing of CALLING.
+        "sam": {None: counts(1, 1, 0, 0, 0), "CALLING": counts(0, 0, 0, 0, 0), "MEETINGS": counts(1, 1, 0, 0, 0)},
+        # sally sees Beta (CALLING only); Zeta, the low one, is not hers.
+        "sally": {None: counts(1, 1, 0, 0, 1), "CALLING": counts(1, 1, 0, 0, 1), "MEETINGS": counts(0, 0, 0, 0, 0)},
+    }
+    for who, by_product in expected.items():
+        for product, want in by_product.items():
+            assert kpis_of(client, who, product) == want, (who, product)
+
+
+def test_kpis_changed_of_one_product_per_role(client: TestClient, live_world: World) -> None:
+    w = live_world
+    # Before (test_kpis_of_one_product_per_role): ana and rita (2, 1, 1, 1, 1), sam zeros, sally (1, 1, 0, 0, 1).
+    subs = {who: subscribe(client, who, KPIS_CHANGED_OF, {"p": "CALLING"}) for who in ("ana", "rita", "sam", "sally")}
+    # 1. A MEETINGS trial of Čačak Telekom, which has no plan: no CALLING line anywhere, so no
+    #    CALLING number can have moved; nobody's CALLING subscription hears of it.
+    start_trial(client, "ana", w.gid("Customer", "Čačak Telekom"), "MEETINGS")
+    # 2. A CALLING trial of Alpha (sam's; not sally's): Alpha's first CALLING line, live, ending in
+    #    30 ≤ 90 days (expiring); started today, so not eligible for low assignment (the median stays
+    #    0.675); 0 assigned (not over).
+    start_trial(client, "ana", w.gid("Customer", "Alpha"), "CALLING")
+    # 3. A CALLING trial of Beta (sally's; not sam's): Beta is counted in total and expiring already,
+    #    so the numbers stay; it arrives all the same (the change could have moved them).
+    start_trial(client, "ana", w.gid("Customer", "Beta"), "CALLING")
+    after_alpha = counts(3, 2, 1, 1, 1)
+    for who in ("ana", "rita"):
+        first, second = next_payload(subs[who]), next_payload(subs[who])
+        # Sequence 1 is Alpha's: Čačak's MEETINGS trial sent nothing.
+        assert (first["extensions"]["sequence"], first["data"]["kpisChanged"]) == (1, after_alpha), who
+        assert (second["extensions"]["sequence"], second["data"]["kpisChanged"]) == (2, after_alpha), who
+        assert kpis_of(client, who, "CALLING") == after_alpha
+    got = next_payload(subs["sam"])
+    assert (got["extensions"]["sequence"], got["data"]["kpisChanged"]) == (1, counts(1, 1, 0, 0, 0))
+    got = next_payload(subs["sally"])  # Beta's, the first she may see
+    assert (got["extensions"]["sequence"], got["data"]["kpisChanged"]) == (1, counts(1, 1, 0, 0, 1))
+    assert kpis_of(client, "sam", "CALLING") == counts(1, 1, 0, 0, 0)
+    assert kpis_of(client, "sally", "CALLING") == counts(1, 1, 0, 0, 1)
+
+
+def test_kpis_changed_of_meetings_hears_a_meetings_trial(client: TestClient, live_world: World) -> None:
+    w = live_world
+    # MEETINGS before: (2, 1, 1, 0, 0) (test_kpis_of_one_product_per_role).
+    ws = subscribe(client, "ana", KPIS_CHANGED_OF, {"p": "MEETINGS"})
+    start_trial(client, "ana", w.gid("Customer", "Čačak Telekom"), "MEETINGS")
+    # Čačak's new MEETINGS line: +1 total, +1 expiring (ends in 30 days); not eligible for low; 0 assigned.
+    payload = next_payload(ws)
+    assert (payload["extensions"]["sequence"], payload["data"]["kpisChanged"]) == (1, counts(3, 2, 1, 0, 0))
+
+
+def test_kpis_changed_of_a_product_reads_only_what_it_must(client: TestClient, live_world: World) -> None:
+    w = live_world
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    kpis = subscribe(client, "ana", KPIS_CHANGED_OF, {"p": "CALLING"})
+    # A second group of ana's, to tell when a burst has been handled: it hears every visible change.
+    names = subscribe(client, "ana", "subscription { customerChanged { name } }")
+    cacak = Event(CHANGE, 1, (int(w.customers["Čačak Telekom"]),), None)  # acme is partner 1
+    zeta = Event(CHANGE, 1, (int(w.customers["Zeta"]),), None)
+    start_trial(client, "ana", w.gid("Customer", "Delta"), "CALLING")  # both subscriptions are running
+    assert next_payload(names)["data"] == {"customerChanged": {"name": "Delta"}}
+    assert next_payload(kpis)["extensions"]["sequence"] == 1
+    with statements(client) as skipped:
+        client.portal.call(broker.deliver, cacak)  # type: ignore[union-attr]
+        assert next_payload(names)["data"] == {"customerChanged": {"name": "Čačak Telekom"}}
+    # 1 token lookup (both connections) + kpisChanged's group: 1 customer read, 1 read of the
+    # products of its plans' lines (none: no CALLING) and no KPI scan + customerChanged's group:
+    # 1 customer read = 4.
+    assert len(skipped) == 4, skipped
+    assert not [s for s in skipped if "kpi_line" in s]
+    with statements(client) as delivered:
+        client.portal.call(broker.deliver, zeta)  # type: ignore[union-attr]
+        assert next_payload(names)["data"] == {"customerChanged": {"name": "Zeta"}}
+        payload = next_payload(kpis)
+    # The same 4 + the one KPI scan (Zeta has a CALLING line) = 5.
+    assert len(delivered) == 5, delivered
+    assert len([s for s in delivered if "kpi_line" in s]) == 1
+    # Sequence 2: Čačak's event sent nothing. CALLING: Delta's suspended plan holds no live line
+    # (its trial's does: total 3, expiring 2), then unchanged by Zeta's event.
+    assert payload["extensions"]["sequence"] == 2
+    assert payload["data"]["kpisChanged"] == counts(3, 2, 1, 1, 1)
 
 
 def test_revoked_token_closes_the_connection(client: TestClient, live_world: World, db_url: str) -> None:
@@ -696,3 +806,102 @@ def test_the_live_caps_are_settings(db_url: str, live_world: World) -> None:
         payload = next_payload(ws)
         assert payload["errors"][0]["extensions"]["code"] == "LIVE_OVERFLOW", payload
         assert payload["errors"][0]["message"].startswith("Dropped: more than 4 events were waiting")
+
+
+# -- trusted documents over WebSocket: the HTTP endpoint's rule (web/persisted.py), one code path
+
+
+@pytest.fixture
+def allow_list_client(db_url: str, live_world: World) -> Iterator[TestClient]:
+    settings = get_settings().replace(database_url=db_url, trusted_documents="allow-list")
+    with TestClient(create_app(settings=settings)) as test_client, contextlib.ExitStack() as sockets:
+        test_client.sockets = sockets  # type: ignore[attr-defined]
+        yield test_client
+
+
+def persisted(document: str) -> dict:
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}}
+
+
+def ready(client: TestClient, who: str = "ana") -> Any:
+    """An acknowledged connection with no subscription yet."""
+    ws = connect(client, {"Authorization": f"Bearer {TOKENS[who]}"})
+    assert ws.receive_json() == {"type": "connection_ack"}
+    return ws
+
+
+def refusal(ws: Any, sub_id: str, payload: dict) -> dict:
+    """Send a subscribe message that must be refused: its ``error`` message's one error."""
+    ws.send_json({"id": sub_id, "type": "subscribe", "payload": payload})
+    message = ws.receive_json()
+    assert (message["id"], message["type"]) == (sub_id, "error"), message
+    [error] = message["payload"]
+    return error
+
+
+NAMES = "subscription { customerChanged { name } }"
+
+
+def test_allow_list_refuses_unlisted_subscriptions_over_websocket(
+    allow_list_client: TestClient, live_world: World
+) -> None:
+    client, w = allow_list_client, live_world
+    ws = ready(client)
+    with statements(client) as seen:
+        error = refusal(ws, "1", {"query": NAMES})
+        by_hash = refusal(ws, "2", {"extensions": persisted(NAMES)})
+    assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+    # Only a listed document may be named by its hash; this one is not: unknown.
+    assert by_hash == {"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}
+    assert seen == []  # refused before any SQL
+    # The same document over HTTP: the same code and message (HTTP 400 there).
+    response = client.post("/graphql", json={"query": NAMES}, headers={"Authorization": f"Bearer {TOKENS['ana']}"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {**error, "extensions": {"code": "PERSISTED_QUERY_NOT_ALLOWED"}}
+    # A hash that is not the document's: BAD_REQUEST, as over HTTP.
+    wrong = refusal(ws, "3", {"query": NAMES, "extensions": persisted(CUSTOMER_CHANGED)})
+    assert wrong["extensions"]["code"] == "BAD_REQUEST"
+    assert wrong["message"] == "`extensions.persistedQuery.sha256Hash` is not the SHA-256 of the `query` sent."
+
+    # A listed subscription runs, in full or by its hash alone. The dashboard's list has none
+    # yet, so this test lists one (the list is read once at start; here it is extended in place).
+    client.app.state.trusted.allowed[sha256_hex(NAMES)] = NAMES  # type: ignore[attr-defined]
+    ws.send_json({"id": "4", "type": "subscribe", "payload": {"query": NAMES}})
+    ws.send_json({"id": "5", "type": "subscribe", "payload": {"extensions": persisted(NAMES)}})
+    # The change, through the dashboard's own (listed) StartTrial document.
+    variables = {"input": {"customerId": w.gid("Customer", "Zeta"), "products": ["MEETINGS"], "licenses": 5}}
+    data = post(client, "ana", dashboard_documents()["StartTrial"], variables)
+    assert data["startTrial"]["userErrors"] == [], data
+    got = [ws.receive_json() for _ in range(2)]
+    # The refusals ended nothing: the connection and its new subscriptions carry on.
+    assert sorted((m["id"], m["type"], m["payload"]["data"]["customerChanged"]["name"]) for m in got) == [
+        ("4", "next", "Zeta"),
+        ("5", "next", "Zeta"),
+    ]
+
+
+def test_persisted_queries_over_websocket_in_apq_mode(client: TestClient, live_world: World) -> None:
+    w = live_world
+    ws = ready(client)
+    # Unknown hash: the answer Apollo's clients resend the document on.
+    unknown = refusal(ws, "1", {"extensions": persisted(NAMES)})
+    assert unknown == {"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}
+    wrong = refusal(ws, "2", {"query": NAMES, "extensions": persisted(CUSTOMER_CHANGED)})
+    assert wrong["extensions"]["code"] == "BAD_REQUEST"
+    # Sent with its hash, the document runs and is remembered; then the hash alone runs it.
+    ws.send_json({"id": "3", "type": "subscribe", "payload": {"query": NAMES, "extensions": persisted(NAMES)}})
+    start_trial(client, "ana", w.gid("Customer", "Zeta"))  # and 3 is running when it arrives
+    assert ws.receive_json()["id"] == "3"
+    ws.send_json({"id": "4", "type": "subscribe", "payload": {"extensions": persisted(NAMES)}})
+    start_trial(client, "ana", w.gid("Customer", "Delta"))
+    got = [ws.receive_json() for _ in range(2)]
+    assert sorted((m["id"], m["payload"]["data"]["customerChanged"]["name"]) for m in got) == [
+        ("3", "Delta"),
+        ("4", "Delta"),
+    ]
+    # One cache for HTTP and WebSocket: HTTP knows the hash registered over WebSocket (and
+    # refuses to run a subscription there, after finding its document).
+    response = client.post(
+        "/graphql", json={"extensions": persisted(NAMES)}, headers={"Authorization": f"Bearer {TOKENS['ana']}"}
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] != "PERSISTED_QUERY_NOT_FOUND", response.text

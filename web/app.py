@@ -123,6 +123,7 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.settings = settings
+        app.state.trusted = trusted
         app.state.in_flight = set()
         app.state.broker = events.make_broker(engine, queue_size=settings.live_queue_size)
         app.state.fanout = Fanout(app.state.broker, app.state.sessionmaker, settings)
@@ -142,6 +143,8 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
             if owns_engine:
                 await engine.dispose()
 
+    # One for HTTP and WebSocket: the same rule, and in apq mode the same documents remembered.
+    trusted = TrustedDocuments.load(settings.trusted_documents, cache_size=settings.persisted_queries_cache)
     costs = CostModel(schema._schema, Weights(), max_tokens=settings.max_tokens)
     budgets = Budgets(capacity=settings.cost_budget, refill_per_second=settings.cost_refill_per_second)
     return Starlette(
@@ -153,9 +156,7 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
                     graphiql_headers=GRAPHIQL_HEADERS,
                     costs=costs,
                     budgets=budgets,
-                    trusted=TrustedDocuments.load(
-                        settings.trusted_documents, cache_size=settings.persisted_queries_cache
-                    ),
+                    trusted=trusted,
                 ),
             ),
             WebSocketRoute(
@@ -163,6 +164,7 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
                 LiveGraphQL(
                     costs=costs,
                     budgets=budgets,
+                    trusted=trusted,
                     max_connections=settings.live_max_connections,
                     max_subscriptions=settings.live_max_subscriptions,
                     ping_seconds=settings.live_ping_s,

@@ -27,6 +27,7 @@ from db.engine import interrupter, open_connection
 from db.settings import Settings, today
 from db.tokens import cached_viewer
 from resolvers.context import Context
+from schema.compiled import Plans
 from schema.cost import CostModel, is_introspection
 from schema.errors import classify
 from schema.guard import hostile_string_error
@@ -213,6 +214,8 @@ class GraphQLEndpoint:
         self.valid_tokens: OrderedDict[str, None] = OrderedDict()
         self.costs = costs
         self.budgets = budgets
+        # Execution plans of the documents seen (schema/compiled.py): per process, bounded.
+        self.plans = Plans(schema)
 
     async def __call__(self, scope, receive, send) -> None:
         request = Request(scope, receive)
@@ -428,14 +431,24 @@ class GraphQLEndpoint:
             allowed = (
                 {OperationType.QUERY} if request.method == "GET" else {OperationType.QUERY, OperationType.MUTATION}
             )
+            # A query whose document has a plan runs by it; the plan steps aside
+            # (None) for anything it does not expect, and the request runs normally.
+            result = await self.plans.execute(gql.query, gql.operation_name, gql.variables, context)
             try:
-                result = await schema.execute(
-                    gql.query,
-                    variable_values=gql.variables,
-                    context_value=context,
-                    operation_name=gql.operation_name,
-                    allowed_operation_types=allowed,
-                )
+                if result is None:
+                    result = await schema.execute(
+                        gql.query,
+                        variable_values=gql.variables,
+                        context_value=context,
+                        operation_name=gql.operation_name,
+                        allowed_operation_types=allowed,
+                    )
+                    if (
+                        not result.errors
+                        and result.data is not None
+                        and not self.plans.known(gql.query, gql.operation_name)
+                    ):
+                        self.plans.learn(gql.query, gql.operation_name)
             except InvalidOperationTypeError as exc:
                 log_fields["errors"] = ["METHOD_NOT_ALLOWED"]
                 return graphql_response(

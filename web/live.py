@@ -11,6 +11,13 @@ API's rules to it:
   Every ``recheck_seconds`` (and at each burst of events, :mod:`schema.fanout`)
   the token is looked up again: revoked, or its admin removed → ``4401``; a
   subscription its role no longer allows ends with ``FORBIDDEN``.
+* Trusted documents (web/persisted.py, shared with HTTP): a ``subscribe``
+  payload is read as a POST body is, and goes through the same rule; in
+  ``allow-list`` mode a document not listed is refused with
+  ``PERSISTED_QUERY_NOT_ALLOWED``, and ``extensions.persistedQuery`` names a
+  document by its hash as over HTTP (unknown: ``PERSISTED_QUERY_NOT_FOUND``).
+  A refusal is the ``error`` message of that subscription id; the connection
+  stays open.
 * Budgets (web/ratelimit.py, shared with HTTP): a subscription pays its query
   cost when it starts and again per event delivered (:data:`EVENT_COST`); at most
   :attr:`LiveGraphQL.max_subscriptions` subscriptions per token over all its
@@ -41,12 +48,14 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 from db.tokens import viewer_for_token
-from schema.cost import CostModel
+from schema.cost import CostModel, is_introspection
 from schema.fanout import REVOKED_CODE, REVOKED_REASON, Request
 from schema.guard import hostile_string_error
 from schema.schema import schema
 from schema.subscription import REQUEST, SEQUENCE, LiveConnection
 from web.auth import bearer_token
+from web.persisted import TrustedDocuments
+from web.protocol import RequestError, request_params
 from web.ratelimit import Budgets
 
 log = logging.getLogger("partnerhub.live")
@@ -140,7 +149,10 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
         await super().handle_subscribe(message)
 
     def _admit(self, message_id: Any, payload: dict[str, Any]) -> GraphQLError | None:
-        """Refuse a subscription over the per-token cap or the budget, before it starts."""
+        """Refuse a subscription over the per-token cap, untrusted, or over the budget, before it starts.
+
+        A document named by its persisted-query hash is written into ``payload`` for strawberry to run.
+        """
         key = caller_key(self.context.token)
         running = sum(len(handler.operations) for handler in self.view.connections.get(key, ()))
         if running >= self.view.max_subscriptions:
@@ -148,25 +160,35 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
                 f"At most {self.view.max_subscriptions} live subscriptions per token.",
                 extensions={"code": "RATE_LIMITED"},
             )
-        query = payload.get("query")
-        if not isinstance(query, str):
+        extensions = payload.get("extensions")
+        named = isinstance(extensions, dict) and "persistedQuery" in extensions
+        if not isinstance(payload.get("query"), str) and not named:
             return None  # strawberry answers the malformed message
-        document = self.view.costs.document(query)
-        operation = None if document is None else get_operation_ast(document, payload.get("operationName"))
+        costs = self.view.costs
+        try:
+            # The HTTP endpoint's reading of its parameters and its trusted-documents rule
+            # (web/persisted.py): in allow-list mode only listed documents subscribe; a
+            # persisted query's hash is honoured as over HTTP (the same documents remembered).
+            gql = self.view.trusted.resolve(
+                request_params(payload), lambda text: is_introspection(costs.document(text))
+            )
+        except RequestError as exc:
+            return GraphQLError(exc.message, extensions={"code": exc.code})
+        payload["query"] = query = gql.query  # a document named by its hash runs as if sent in full
+        variables, operation_name = gql.variables, gql.operation_name
+        document = costs.document(query)
+        operation = None if document is None else get_operation_ast(document, operation_name)
         if operation is not None and operation.operation != OperationType.SUBSCRIPTION:
             # Queries and mutations keep to HTTP, where their transaction, limits and logs are.
             return GraphQLError(
                 "Only subscriptions run over WebSocket; send queries and mutations with HTTP POST /graphql.",
                 extensions={"code": "BAD_REQUEST"},
             )
-        variables = payload.get("variables")
-        if variables is not None and not isinstance(variables, dict):
-            return GraphQLError("`variables` must be a JSON object.", extensions={"code": "BAD_REQUEST"})
         # The same refusal of control characters as over HTTP, before any SQL.
-        hostile = hostile_string_error(document, variables, payload.get("operationName"))
+        hostile = hostile_string_error(document, variables, operation_name)
         if hostile is not None:
             return hostile
-        cost = self.view.costs.cost(query, variables, payload.get("operationName")) or 0
+        cost = costs.cost(query, variables, operation_name) or 0
         if cost > self.context.settings.max_cost:
             return GraphQLError(
                 f"The subscription costs {cost} points; at most {self.context.settings.max_cost} are allowed.",
@@ -176,7 +198,7 @@ class LiveHandler(BaseGraphQLTransportWSHandler[LiveConnection, None]):
         EVENT_COST.set(max(1, cost))
         if document is not None:
             # The fan-out groups subscriptions by the request as sent and executes it once per group.
-            REQUEST.set(Request(document, query, variables, payload.get("operationName")))
+            REQUEST.set(Request(document, query, variables, operation_name))
         OPERATION.set(str(message_id))
         if not charge.allowed:
             return GraphQLError(
@@ -226,6 +248,7 @@ class LiveGraphQL(GraphQL[LiveConnection, None]):
     Args:
         costs: The cost model of the HTTP endpoint.
         budgets: The HTTP endpoint's budgets (one per caller for both).
+        trusted: The HTTP endpoint's trusted documents (allow-list, persisted queries).
         max_connections: Open connections per token in this process.
         max_subscriptions: Running subscriptions per token in this process.
         ping_seconds: Server ping interval.
@@ -239,6 +262,7 @@ class LiveGraphQL(GraphQL[LiveConnection, None]):
         *,
         costs: CostModel,
         budgets: Budgets,
+        trusted: TrustedDocuments | None = None,
         max_connections: int = 5,
         max_subscriptions: int = 20,
         ping_seconds: float = 15,
@@ -253,6 +277,7 @@ class LiveGraphQL(GraphQL[LiveConnection, None]):
         )
         self.costs = costs
         self.budgets = budgets
+        self.trusted = trusted or TrustedDocuments()
         self.max_connections = max_connections
         self.max_subscriptions = max_subscriptions
         self.ping_seconds = ping_seconds

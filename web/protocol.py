@@ -90,6 +90,16 @@ class GraphQLRequest:
     extensions: dict[str, Any] | None = None
 
 
+def request_params(raw: dict[str, Any]) -> GraphQLRequest:
+    """The parameters of a JSON object as a POST body carries them, or raise :class:`RequestError`.
+
+    Also a WebSocket ``subscribe`` message's payload (web/live.py): the same
+    fields with the same rules (``query``, or ``extensions.persistedQuery``
+    alone; ``variables`` and ``extensions`` objects; ``operationName`` a string).
+    """
+    return _parse_params(raw, from_get=False)
+
+
 def _parse_params(raw: dict[str, Any], *, from_get: bool) -> GraphQLRequest:
     query = raw.get("query")
     variables = _object_param(raw, "variables", from_get=from_get)
@@ -142,4 +152,4 @@ async def read_graphql_request(request: Request, max_body_bytes: int) -> GraphQL
         raise RequestError(400, "Batched requests are not supported; send one operation per request.")
     if not isinstance(payload, dict):
         raise RequestError(400, "The request body must be a JSON object.")
-    return _parse_params(payload, from_get=False)
+    return request_params(payload)

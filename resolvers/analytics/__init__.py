@@ -24,7 +24,7 @@ from resolvers.analytics.build import (
 )
 from resolvers.analytics.declare import COMMON, Column, Kpi, SectionDeclaration
 from resolvers.analytics.facts import use_facts
-from resolvers.analytics.kpis import KpiSummary, kpis
+from resolvers.analytics.kpis import KpiSummary, kpis, kpis_may_have_moved
 from resolvers.analytics.lines import (
     DEFAULT_DAYS,
     DEFAULT_WEEKS,
@@ -61,6 +61,7 @@ __all__ = [
     "check_weeks",
     "declared_sections",
     "kpis",
+    "kpis_may_have_moved",
     "license_trend",
     "median_assignment_rate_query",
     "ordered_rows",

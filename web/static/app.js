@@ -391,7 +391,7 @@
       err.errors = errors;
       err.data = body.data;
       err.retryAfter = Number(response.headers.get("Retry-After")) || null;
-      if (code === "UNAUTHENTICATED" && state.viewer) signOut("Your token is no longer accepted (it may have been revoked, or your admin account removed). Sign in with a new token.");
+      if (code === "UNAUTHENTICATED" && state.viewer) signOut(EXPIRED);
       throw err;
     }
     if (!response.ok) throw new ApiError("HTTP", `The server answered HTTP ${response.status}.`, response.status);
@@ -583,6 +583,274 @@
     ].filter(Boolean).join(" ");
   }
 
+
+  // ------------------------------------------------------------ live events
+  //
+  // A small client of graphql-transport-ws (the protocol of the graphql-ws
+  // library) on the same /graphql: connection_init with the bearer token,
+  // subscribe / next / error / complete, ping / pong, and reconnection with
+  // backoff. The documents are documents.js's Live* subscriptions; an event
+  // carries ids only and the view refetches what it shows over HTTP. After a
+  // reconnect, or a LIVE_RESET error, events may have been missed: every open
+  // subscription's view refetches. Close 4401 (token revoked, admin removed)
+  // signs out, as an UNAUTHENTICATED answer over HTTP does.
+
+  const LIVE_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+  const LIVE_FULL_MS = 30000; // 4403: this token already holds the most connections (other tabs)
+  const LIVE_PING_MS = 15000; // the page's own ping; no answer by the next one: the connection is dead
+  const EXPIRED = "Your token is no longer accepted (it may have been revoked, or your admin account removed). Sign in with a new token.";
+  const live = {
+    socket: null,
+    acked: false,
+    wanted: false, // signed in: keep a connection open
+    everAcked: false, // a connection was up before: the next ack is a reconnection
+    attempt: 0,
+    timer: null,
+    awaitingPong: false, // a ping went out and nothing has come back since
+    lastId: 0,
+    subs: new Map(), // id → { name, variables, onEvent, onReset, renderId, active, ended, retry }
+  };
+  const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", full: "Not live: too many tabs", off: "" };
+  const LIVE_TITLE = {
+    connecting: "Opening the live connection to the server",
+    live: "Changes made elsewhere appear on this page as they happen",
+    reconnecting: "The live connection was lost; trying again. The page refetches what it shows once it is back.",
+    full: "Your token already has as many live connections as the server allows (other tabs or windows). Close one; this page tries again every 30 seconds.",
+    off: "",
+  };
+
+  function liveState(kind) {
+    const el = $("#live-status");
+    el.dataset.state = kind;
+    el.textContent = LIVE_TEXT[kind];
+    el.title = LIVE_TITLE[kind];
+    el.hidden = kind === "off";
+    document.documentElement.dataset.live = kind;
+  }
+
+  function liveStart() {
+    live.wanted = true;
+    if (!live.socket && !live.timer) liveConnect();
+  }
+
+  function liveStop() {
+    live.wanted = false;
+    clearTimeout(live.timer);
+    live.timer = null;
+    for (const sub of live.subs.values()) clearTimeout(sub.retry);
+    live.subs.clear();
+    const socket = live.socket;
+    Object.assign(live, { socket: null, acked: false, everAcked: false, attempt: 0 });
+    if (socket) socket.close(1000, "Signed out");
+    liveState("off");
+  }
+
+  function liveConnect() {
+    live.timer = null;
+    if (!live.wanted || !state.token) return;
+    const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/graphql`;
+    let socket;
+    try {
+      socket = new WebSocket(url, "graphql-transport-ws");
+    } catch {
+      liveRetry(false);
+      return;
+    }
+    live.socket = socket;
+    live.acked = false;
+    liveState(live.everAcked ? "reconnecting" : "connecting");
+    socket.addEventListener("open", () => {
+      socket.send(JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${state.token}` } }));
+    });
+    socket.addEventListener("message", (event) => {
+      if (socket !== live.socket) return;
+      live.awaitingPong = false;
+      let message;
+      try { message = JSON.parse(event.data); } catch { return; }
+      liveMessage(socket, message);
+    });
+    socket.addEventListener("close", (event) => {
+      if (socket !== live.socket) return;
+      liveLost();
+      if (event.code === 4401) {
+        signOut(EXPIRED);
+        return;
+      }
+      if (!live.wanted) return;
+      liveState(event.code === 4403 ? "full" : "reconnecting");
+      liveRetry(event.code === 4403);
+    });
+  }
+
+  // The connection is gone: its subscriptions are to be sent again on the next one.
+  function liveLost() {
+    live.socket = null;
+    live.acked = false;
+    live.awaitingPong = false;
+    for (const sub of live.subs.values()) sub.active = false;
+  }
+
+  // A connection that stopped answering (a network that dropped without a close) is
+  // given up after one unanswered ping, and replaced.
+  setInterval(() => {
+    const socket = live.socket;
+    if (!socket || !live.acked) return;
+    if (live.awaitingPong) {
+      liveLost();
+      socket.close(4000, "No pong");
+      liveState("reconnecting");
+      liveRetry(false);
+      return;
+    }
+    live.awaitingPong = true;
+    socket.send(JSON.stringify({ type: "ping" }));
+  }, LIVE_PING_MS);
+
+  function liveRetry(full) {
+    const base = full ? LIVE_FULL_MS : LIVE_BACKOFF_MS[Math.min(live.attempt, LIVE_BACKOFF_MS.length - 1)];
+    live.attempt += 1;
+    clearTimeout(live.timer);
+    live.timer = setTimeout(liveConnect, base * (0.75 + Math.random() * 0.5));
+  }
+
+  function liveSend(id, sub) {
+    if (!live.acked || !live.socket || sub.active) return;
+    sub.active = true;
+    sub.ended = null;
+    live.socket.send(JSON.stringify({ id: String(id), type: "subscribe", payload: { query: DOCS[sub.name], operationName: sub.name, variables: sub.variables } }));
+  }
+
+  function liveMessage(socket, message) {
+    const sub = message.id != null ? live.subs.get(Number(message.id)) : null;
+    switch (message.type) {
+      case "connection_ack": {
+        const again = live.everAcked;
+        Object.assign(live, { acked: true, everAcked: true, attempt: 0 });
+        liveState("live");
+        // Subscribe, then fetch: after a reconnection each view refetches what it may have missed.
+        for (const [id, s] of live.subs) liveSend(id, s);
+        if (again) for (const s of live.subs.values()) s.onReset("reconnect");
+        break;
+      }
+      case "ping":
+        socket.send(JSON.stringify({ type: "pong" }));
+        break;
+      case "next": {
+        if (!sub) break;
+        const errors = message.payload && message.payload.errors;
+        const code = errors && errors.length ? (errors[0].extensions && errors[0].extensions.code) || "ERROR" : null;
+        if (code === "LIVE_RESET") sub.onReset("reset"); // events may have been missed; the subscription goes on
+        else if (code) sub.ended = code; // the server ends it: its complete follows
+        else sub.onEvent(message.payload.data);
+        break;
+      }
+      case "error": // refused before it started
+        if (!sub) break;
+        sub.ended = ((message.payload || [])[0] || {}).extensions?.code || "ERROR";
+        liveEnded(Number(message.id), sub);
+        break;
+      case "complete":
+        if (sub) liveEnded(Number(message.id), sub);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // A subscription the server ended: fell behind (LIVE_OVERFLOW) or out of budget
+  // (RATE_LIMITED) → subscribe again, then refetch; anything else (FORBIDDEN) → stop.
+  function liveEnded(id, sub) {
+    sub.active = false;
+    const wait = sub.ended === "LIVE_OVERFLOW" ? 1000 : sub.ended === "RATE_LIMITED" ? 15000 : null;
+    if (wait == null) {
+      live.subs.delete(id);
+      if (sub.ended) console.info(`partnerhub: live updates of ${sub.name} ended (${sub.ended})`);
+      return;
+    }
+    clearTimeout(sub.retry);
+    sub.retry = setTimeout(() => {
+      if (live.subs.get(id) !== sub) return;
+      liveSend(id, sub);
+      sub.onReset("reset");
+    }, wait);
+  }
+
+  // Subscribe to a documents.js subscription for the view of `renderId`; returns its id.
+  function liveSubscribe(name, variables, { onEvent, onReset }, renderId) {
+    if (!DOCS[name]) throw new Error(`No document named ${name} in documents.js`);
+    const id = ++live.lastId;
+    const sub = { name, variables, onEvent, onReset, renderId, active: false, ended: null, retry: null };
+    live.subs.set(id, sub);
+    liveSend(id, sub);
+    return id;
+  }
+
+  // Stop the subscriptions of views other than `renderId` (the page moved on).
+  function liveDropExcept(renderId) {
+    for (const [id, sub] of live.subs) {
+      if (sub.renderId === renderId) continue;
+      clearTimeout(sub.retry);
+      live.subs.delete(id);
+      if (live.acked && live.socket && sub.active) live.socket.send(JSON.stringify({ id: String(id), type: "complete" }));
+    }
+  }
+
+  // Run `fn` once for a burst of calls (after `wait` ms), and once more if calls came while it ran.
+  function coalesce(fn, wait = 150) {
+    let timer = null;
+    let running = false;
+    let again = false;
+    const kick = () => { if (!timer) timer = setTimeout(run, wait); };
+    async function run() {
+      timer = null;
+      if (running) { again = true; return; }
+      running = true;
+      try {
+        await fn();
+      } catch (err) {
+        console.info("partnerhub: a live refetch failed", err);
+      } finally {
+        running = false;
+        if (again) { again = false; kick(); }
+      }
+    }
+    return kick;
+  }
+
+  // "Updated just now" / "Updated N min ago" next to a live area (role=status, polite).
+  function liveHint(testid) {
+    return h("span", { class: "live-hint", role: "status", "aria-live": "polite", testid });
+  }
+  function paintHint(el) {
+    const minutes = Math.floor((Date.now() - Number(el.dataset.at)) / 60000);
+    el.textContent = minutes < 1 ? "Updated just now" : minutes < 60 ? `Updated ${minutes} min ago` : `Updated ${plural(Math.floor(minutes / 60), "hour")} ago`;
+  }
+  // Mark the area fetched now; `reason` (load, live, reset, reconnect) is for tests and curious people.
+  function markUpdated(el, reason) {
+    el.dataset.at = String(Date.now());
+    el.dataset.reason = reason;
+    el.dataset.updates = String((Number(el.dataset.updates) || 0) + 1);
+    paintHint(el);
+  }
+  setInterval(() => { for (const el of document.querySelectorAll(".live-hint[data-at]")) paintHint(el); }, 20000);
+
+  // Whether the user has started to change something in `root` (a form value differs from
+  // what was drawn, a refusal is shown next to a form, or a confirmation is open): a live
+  // refetch would throw that away.
+  function editing(root) {
+    if (document.querySelector("dialog[open]")) return true;
+    if (root.querySelector("[data-testid=field-error], [data-testid=form-error]")) return true;
+    return [...root.querySelectorAll("input, textarea, select")].some((el) => {
+      if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+      if (el.tagName === "SELECT") {
+        if (el.multiple) return [...el.options].some((o) => o.selected !== o.defaultSelected);
+        const drawn = [...el.options].findIndex((o) => o.defaultSelected);
+        return el.selectedIndex !== (drawn < 0 ? 0 : drawn);
+      }
+      return el.value !== el.defaultValue;
+    });
+  }
+
   // ------------------------------------------------------------ sign-in
 
   let featuresReady = null;
@@ -610,6 +878,7 @@
   }
 
   function signOut(message) {
+    liveStop();
     state.token = null;
     state.viewer = null;
     state.view = null;
@@ -640,6 +909,7 @@
     $("#login").hidden = true;
     $("#app").hidden = false;
     paintViewer();
+    liveStart();
     route();
   }
 
@@ -744,7 +1014,13 @@
     const view = $("#view");
     view.replaceChildren();
     const renderId = ++state.renderId;
-    const ctx = { renderId, alive: () => renderId === state.renderId };
+    liveDropExcept(renderId);
+    const ctx = {
+      renderId,
+      alive: () => renderId === state.renderId,
+      // Live events for this view only: stopped when the page shows another view.
+      live: (name, variables, handlers) => liveSubscribe(name, variables, handlers, renderId),
+    };
     document.title = `${TITLES[name] || "Partner Hub"} · Partner Hub`;
     if (name === "customer") state.view = mountCustomer(view, params, ctx);
     else if (name === "customers") state.view = mountCustomers(view, params, ctx);
@@ -987,8 +1263,9 @@
         },
       }, PRODUCT[p])));
 
+    const hint = liveHint("live-hint-kpis");
     root.append(
-      h("div", { class: "page-head" }, h("div", null, h("h1", null, "Overview"), asOf)),
+      h("div", { class: "page-head" }, h("div", null, h("h1", null, "Overview"), asOf), hint),
       h("h2", { class: "sr-only" }, "Summary"),
       tiles,
       h("p", { class: "tiles-note", testid: "tiles-note" },
@@ -1000,7 +1277,7 @@
       analytics);
 
     let tileData = null;
-    gql("Kpis").then((data) => {
+    const loadKpis = (reason) => gql("Kpis").then((data) => {
       if (!ctx.alive()) return;
       tileData = data;
       for (const t of TILES) {
@@ -1015,11 +1292,17 @@
       }
       asOf.textContent = `As of ${fmtDate(data.kpis.asOf)} · the customers you can see`;
       paintSectionNotes();
-    }).catch((err) => {
+      markUpdated(hint, reason);
+    });
+    loadKpis("load").catch((err) => {
       if (!ctx.alive()) return;
       tiles.replaceWith(errorBox(err, "kpi-error"));
       asOf.textContent = "";
     });
+    // Live: the tiles are fetched again after a change of a customer this viewer sees
+    // (a failed refetch keeps the tiles shown; the hint then says how old they are).
+    const refetchKpis = coalesce(() => loadKpis("live"));
+    ctx.live("LiveKpis", {}, { onEvent: refetchKpis, onReset: (why) => loadKpis(why).catch(() => {}) });
 
     // Each tile-linked section says how its number relates to the tile.
     function paintSectionNotes() {
@@ -1312,6 +1595,7 @@
     const size = h("select", { id: "page-size", testid: "page-size" }, PAGE_SIZES.map((n) => h("option", { value: String(n) }, `${n} per page`)));
     const reset = h("button", { type: "button", class: "btn btn-ghost", testid: "filter-reset" }, "Reset filters");
     const count = h("span", { testid: "result-count", "aria-live": "polite" }, "");
+    const hint = liveHint("live-hint-customers");
     const body = h("div", { testid: "customers" }, h("div", { class: "loading" }, "Loading customers…"));
     const range = h("span", { class: "muted", testid: "page-range" });
     const prev = h("button", { type: "button", class: "btn btn-sm", testid: "prev-page", disabled: true }, "← Previous");
@@ -1372,7 +1656,7 @@
 
     root.append(
       h("div", { class: "page-head" },
-        h("div", null, h("h1", null, "Customers"), h("div", { class: "sub" }, count)),
+        h("div", null, h("h1", null, "Customers"), h("div", { class: "sub" }, count, " ", hint)),
         h("div", { class: "head-actions" }, newTrialButton || deniedNote("trials", ["startTrial"]))),
       h("section", { class: "card", "aria-label": "Customer list" },
         newTrialPanel,
@@ -1395,7 +1679,7 @@
 
     let current = null;
     let seq = 0;
-    async function load() {
+    async function load(reason = "load") {
       const mine = ++seq;
       if (document.activeElement !== search) search.value = params.q || "";
       managedBy.value = params.managedBy || "";
@@ -1414,8 +1698,10 @@
         if (!ctx.alive() || mine !== seq) return;
         current = data.customers;
         renderList(current, pageSize);
+        markUpdated(hint, reason);
       } catch (err) {
         if (!ctx.alive() || mine !== seq) return;
+        if (reason !== "load" && current) return; // a failed live refetch keeps the rows shown (the hint ages)
         body.replaceChildren(errorBox(err, "customers-error"));
       } finally {
         if (mine === seq) { body.removeAttribute("aria-busy"); body.classList.remove("stale"); }
@@ -1461,25 +1747,63 @@
         h("thead", null, h("tr", null, sortHeader("Customer", "name"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Products"),
           h("th", { scope: "col" }, "Managed by"), sortHeader("Added", "created"), h("th", { scope: "col" }, "Last admin activity"),
           h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Launch")))),
-        h("tbody", null, conn.nodes.map((c) => h("tr", {
-          class: "clickable", testid: "customer-row", "data-id": c.id,
-          onclick: (event) => { if (!event.target.closest(INTERACTIVE)) navigate(customerHref(c.id)); },
-        },
-        h("td", { class: "name" }, h("a", { href: customerHref(c.id) }, c.name)),
-        h("td", null, statusBadges(c)),
-        h("td", null, c.products.length ? c.products.map((p) => PRODUCT[p]).join(", ") : h("span", { class: "muted" }, "—")),
-        h("td", null, MANAGED_BY[c.managedBy]),
-        h("td", { class: "nowrap", testid: "created-on", "data-date": c.createdOn }, fmtDate(c.createdOn)),
-        h("td", { class: "nowrap" }, fmtDate(c.lastAdminActivityOn)),
-        h("td", { class: "nowrap" }, h("a", { href: c.launchUrl, target: "_blank", rel: "noopener", "aria-label": `Launch ${c.name}'s admin portal (opens a new tab)` }, "Launch ↗"))))))));
+        h("tbody", null, conn.nodes.map(customerRow)))));
     }
+
+    function customerRow(c) {
+      return h("tr", {
+        class: "clickable", testid: "customer-row", "data-id": c.id,
+        onclick: (event) => { if (!event.target.closest(INTERACTIVE)) navigate(customerHref(c.id)); },
+      },
+      h("td", { class: "name" }, h("a", { href: customerHref(c.id) }, c.name)),
+      h("td", null, statusBadges(c)),
+      h("td", null, c.products.length ? c.products.map((p) => PRODUCT[p]).join(", ") : h("span", { class: "muted" }, "—")),
+      h("td", null, MANAGED_BY[c.managedBy]),
+      h("td", { class: "nowrap", testid: "created-on", "data-date": c.createdOn }, fmtDate(c.createdOn)),
+      h("td", { class: "nowrap" }, fmtDate(c.lastAdminActivityOn)),
+      h("td", { class: "nowrap" }, h("a", { href: c.launchUrl, target: "_blank", rel: "noopener", "aria-label": `Launch ${c.name}'s admin portal (opens a new tab)` }, "Launch ↗")));
+    }
+
+    // Live: a changed customer shown on this page of the unfiltered list is fetched
+    // and redrawn in place (the list's order, by name or date added, does not depend on
+    // what changes). Any other change may move rows, change the count, or be a new
+    // customer: the page is fetched again at the same place.
+    const changed = new Set();
+    const refetchChanged = coalesce(async () => {
+      const ids = [...changed];
+      changed.clear();
+      const filtered = ["q", "managedBy", "product", "status", "type", "assignedTo"].some((k) => params[k]);
+      const shown = current ? current.nodes : [];
+      if (filtered || !ids.length || !ids.every((id) => shown.some((c) => c.id === id))) {
+        await load("live");
+        return;
+      }
+      const rowDoc = state.features.statusDetails ? "CustomerWithStatusDetails" : "Customer";
+      const found = await Promise.all(ids.map((id) => gql(rowDoc, { id })));
+      if (!ctx.alive() || current === null || found.some((d) => !d.customer)) {
+        if (ctx.alive()) await load("live");
+        return;
+      }
+      for (const { customer } of found) {
+        const at = current.nodes.findIndex((c) => c.id === customer.id);
+        const row = [...body.querySelectorAll("tr[data-id]")].find((tr) => tr.dataset.id === customer.id);
+        if (at < 0 || !row) continue;
+        current.nodes[at] = customer;
+        row.replaceWith(customerRow(customer));
+      }
+      markUpdated(hint, "live");
+    });
+    ctx.live("LiveCustomers", {}, {
+      onEvent: (data) => { if (data && data.customerChanged) { changed.add(data.customerChanged.id); refetchChanged(); } },
+      onReset: (why) => { load(why); },
+    });
 
     search.value = params.q || "";
     paintFilters();
     load();
     return {
       name: "customers",
-      update(newParams) { params = { ...newParams }; load(); },
+      update(newParams) { params = { ...newParams }; current = null; load(); },
     };
   }
 
@@ -1487,32 +1811,77 @@
 
   function mountCustomer(root, params, ctx) {
     const doc = state.features.statusDetails ? "CustomerWithStatusDetails" : "Customer";
-    root.append(h("a", { class: "back", href: "#/customers", testid: "back" }, "← Customers"));
+    const hint = liveHint("live-hint-customer");
+    const showChanges = h("button", { type: "button", class: "btn btn-sm btn-primary", testid: "show-changes" }, "Show the changes");
+    const changedNote = h("div", { class: "live-changed", testid: "live-changed", hidden: true },
+      h("span", null, "This customer was changed elsewhere. Your unsaved entries are kept until you choose to see the changes."), showChanges);
+    root.append(h("div", { class: "detail-bar" }, h("a", { class: "back", href: "#/customers", testid: "back" }, "← Customers"), hint), changedNote);
     const holder = h("div", null, h("div", { class: "loading" }, "Loading customer…"));
     root.append(holder);
     let flash = params.started ? { where: "trials", node: okFlash(`Trial ${params.started} started for the new customer.`, "trial-started") } : null;
+    let shownFlash = null; // the last confirmation shown: a live refetch keeps it on the page
     let assignable = null;
 
-    async function load() {
+    // Live: the customer is fetched again after each change of it, unless the user has
+    // started entering something here; then a button offers the changes instead.
+    function changedElsewhere(reason) {
+      if (editing(holder)) {
+        changedNote.hidden = false;
+        changedNote.dataset.reason = reason;
+        return;
+      }
+      load(reason);
+    }
+    // Asked for: drawn even over what the user has entered.
+    showChanges.addEventListener("click", () => load(changedNote.dataset.reason || "live", { asked: true }));
+    const refetchLive = coalesce(() => changedElsewhere("live"));
+    ctx.live("LiveCustomer", { id: params.id }, { onEvent: refetchLive, onReset: changedElsewhere });
+
+    let loads = 0;
+    let drawn = null; // the customer as last drawn (JSON): a live refetch that finds it unchanged draws nothing
+    async function load(reason = "load", { asked = false } = {}) {
+      const mine = ++loads;
       try {
         const [data, admins] = await Promise.all([
           gql(doc, { id: params.id }),
           assignable || (can("assign") ? gql("AssignableAdmins").catch((err) => ({ error: err })) : Promise.resolve(null)),
         ]);
         assignable = admins;
-        if (!ctx.alive()) return;
+        if (!ctx.alive() || mine !== loads) return; // a later fetch draws the page
         if (!data.customer) {
           holder.replaceChildren(h("div", { class: "alert alert-error", testid: "not-found" },
             "This customer does not exist, or is not visible to you (sales admins see the customers assigned to them)."));
           return;
         }
+        const fresh = Boolean(flash); // a confirmation of this page's own change, not yet shown
+        const json = JSON.stringify(data.customer);
+        if (!fresh && reason !== "load" && json === drawn) {
+          // Nothing new (typically this page's own change, announced after it was drawn).
+          if (asked) changedNote.hidden = true;
+          markUpdated(hint, reason);
+          return;
+        }
+        if (!fresh && !asked && reason !== "load" && editing(holder)) {
+          // The user started typing while this live refetch ran: keep the entry, offer the changes.
+          changedNote.hidden = false;
+          changedNote.dataset.reason = reason;
+          return;
+        }
+        if (!fresh && reason !== "load") flash = shownFlash;
+        const hadFocus = holder.contains(document.activeElement);
+        drawn = json;
         holder.replaceChildren(renderCustomer(data.customer));
+        changedNote.hidden = true;
+        markUpdated(hint, reason);
         document.title = `${data.customer.name} · Partner Hub`;
         const shown = flash && $("[role=status][tabindex='-1']", holder);
-        if (shown) shown.focus();
+        if (shown && fresh) shown.focus();
+        else if (hadFocus && reason !== "load") $("#view").focus({ preventScroll: true }); // not lost to <body>
+        shownFlash = flash;
         flash = null;
       } catch (err) {
-        if (!ctx.alive()) return;
+        if (!ctx.alive() || mine !== loads) return;
+        if (reason !== "load") return; // a failed live refetch keeps the customer shown (the hint ages)
         holder.replaceChildren(errorBox(err, "customer-error"));
       }
     }
@@ -2090,17 +2459,25 @@
     const range = h("span", { class: "muted", testid: "audit-range" });
     const prev = h("button", { type: "button", class: "btn btn-sm", testid: "audit-prev", disabled: true }, "← Newer");
     const next = h("button", { type: "button", class: "btn btn-sm", testid: "audit-next", disabled: true }, "Older →");
+    const hint = liveHint("live-hint-audit");
+    const newest = h("button", { type: "button", class: "btn btn-sm btn-primary", testid: "audit-newest" }, "Show the newest");
+    const newer = h("div", { class: "live-changed", testid: "audit-new", hidden: true }, h("span", null, "New events were recorded since this page was opened."), newest);
     root.append(
-      h("div", { class: "page-head" }, h("div", null, h("h1", null, "Audit log"), h("div", { class: "sub" }, count, " · every change made through the API, newest first"))),
+      h("div", { class: "page-head" }, h("div", null, h("h1", null, "Audit log"), h("div", { class: "sub" }, count, " · every change made through the API, newest first")), hint),
+      newer,
       h("section", { class: "card", "aria-label": "Audit events" }, body,
         h("div", { class: "card-foot" }, range, h("nav", { class: "pager", "aria-label": "Pages" }, prev, next))));
     const cursors = [null]; // `after` of each page seen
     let index = 0;
-    async function load() {
+    let loads = 0;
+    async function load(reason = "load") {
+      const mine = ++loads;
       body.classList.add("stale");
       try {
         const data = await gql("AuditLog", { first: AUDIT_PAGE, after: cursors[index] });
-        if (!ctx.alive()) return;
+        if (!ctx.alive() || mine !== loads) return;
+        if (index === 0) newer.hidden = true;
+        markUpdated(hint, reason);
         const conn = data.auditLog;
         const names = new Map(data.partnerAdmins.nodes.map((a) => [a.id, a.displayName]));
         count.textContent = plural(conn.totalCount, "event");
@@ -2121,14 +2498,24 @@
                 ? h("div", null, h("a", { class: "small", href: customerHref(e.targetType === "Customer" ? e.targetId : e.details.customer) }, "Open the customer")) : null),
             h("td", { testid: "audit-details" }, auditSummary(e, names))))))));
       } catch (err) {
-        if (!ctx.alive()) return;
+        if (!ctx.alive() || mine !== loads) return;
+        if (reason !== "load") return; // a failed live refetch keeps the events shown (the hint ages)
         body.replaceChildren(errorBox(err, "audit-error"));
       } finally {
-        body.classList.remove("stale");
+        if (mine === loads) body.classList.remove("stale");
       }
     }
     prev.addEventListener("click", () => { if (index > 0) { index -= 1; load(); } });
     next.addEventListener("click", () => { index += 1; load(); });
+    newest.addEventListener("click", () => { index = 0; cursors.length = 1; load(); });
+    // Live: the first page is fetched again for each new event; on an older page (whose
+    // cursors a new event would shift) a button offers the newest instead.
+    const refetchFirst = coalesce(() => load("live"));
+    const arrived = (reason) => {
+      if (index === 0) { if (reason === "live") refetchFirst(); else load(reason); }
+      else newer.hidden = false;
+    };
+    ctx.live("LiveAudit", {}, { onEvent: () => arrived("live"), onReset: arrived });
     load();
     return { name: "audit" };
   }

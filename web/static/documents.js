@@ -254,6 +254,15 @@ fragment Line on LicenseLine { product total assigned used usedLast90Days availa
   partnerAdmins(first: 100) { nodes { id email displayName } }
 }`,
 
+  // ------------------------------------------------------------ live events (graphql-transport-ws on /graphql)
+  // Sent over the WebSocket, not HTTP. Each asks for ids only: an event tells the
+  // page what changed, and the page refetches it with the documents above.
+
+  LiveCustomers: `subscription LiveCustomers { customerChanged { id } }`,
+  LiveCustomer: `subscription LiveCustomer($id: ID!) { customerChanged(customerId: $id) { id } }`,
+  LiveKpis: `subscription LiveKpis { kpisChanged { asOf } }`,
+  LiveAudit: `subscription LiveAudit { auditEvent { id } }`,
+
   // ------------------------------------------------------------ mutations (SPEC §3.1)
 
   StartTrial: `mutation StartTrial($input: StartTrialInput!) {
