@@ -1305,11 +1305,31 @@ class Relay:
     a server's LIVE_RESET or its 4401 close)."""
 
     def __init__(self, page: Page) -> None:
+        self.page = page
         self.routes: list[Any] = []
         self.sent: list[dict[str, Any]] = []  # the page's messages, in order
         self.blocked = False  # new connections are closed at once (the server "unreachable")
         self.silent = False  # messages are dropped both ways (a network gone without a close)
+        # With a list: the page's messages after its connection_init are held there (in
+        # order, with their server) until release(): a server slow to start subscriptions.
+        self.holding: list[tuple[Any, str | bytes]] | None = None
+        # Per subscription document: how many HTTP requests the page had sent when its
+        # subscribe reached the server.
+        self.requests_before: dict[str, int] = {}
         page.route_web_socket(re.compile(r"/graphql$"), self._route)
+
+    def _forward(self, server: Any, message: str | bytes) -> None:
+        sent = json.loads(message)
+        self.sent.append(sent)
+        if sent.get("type") == "subscribe":
+            self.requests_before.setdefault(sent["payload"]["operationName"], len(self.page.sent))  # type: ignore[attr-defined]
+        server.send(message)
+
+    def release(self) -> None:
+        """Forward the held messages, in order, and hold no more."""
+        held, self.holding = self.holding or [], None
+        for server, message in held:
+            self._forward(server, message)
 
     def _route(self, ws: Any) -> None:
         self.routes.append(ws)
@@ -1321,8 +1341,10 @@ class Relay:
         def from_page(message: str | bytes) -> None:
             if self.silent:
                 return
-            self.sent.append(json.loads(message))
-            server.send(message)
+            if self.holding is not None and json.loads(message).get("type") != "connection_init":
+                self.holding.append((server, message))
+                return
+            self._forward(server, message)
 
         def from_server(message: str | bytes) -> None:
             if not self.silent:
@@ -1433,6 +1455,53 @@ def test_live_list_recovers_from_a_dropped_socket_and_refetches(page: Page, serv
     expect(page.get_by_test_id("live-hint-customers")).to_have_attribute("data-reason", "reconnect")
     assert list_fetches(page) == fetched + 1
     assert relay.subscription_id("LiveCustomers")
+    assert_not_reloaded(page)
+
+
+def test_live_first_fetch_waits_for_the_subscription_and_costs_no_extra_request(page: Page, server: Server) -> None:
+    """A view fetches what it shows once its subscription is confirmed (the pong of the ping
+    sent after the subscribe): the subscribe reached the server before the list's first
+    fetch, and loading the page fetched the list once."""
+    relay = Relay(page)
+    sign_in(page, server, server.tokens["full"])
+    page.goto(server.url + "/#/customers")
+    expect(page.get_by_test_id("customer-row").first).to_be_visible()
+    wait_live(page)
+    sent = page.sent  # type: ignore[attr-defined]
+    before = relay.requests_before["LiveCustomers"]
+    assert not [b for b in sent[:before] if b.get("operationName") in ("Customers", "CustomersWithStatusDetails")]
+    # One fetch of the list (the one after the subscribe), none made again at the pong.
+    assert list_fetches(page) == 1
+    expect(page.get_by_test_id("live-hint-customers")).to_have_attribute("data-reason", "load")
+    expect(page.get_by_test_id("live-hint-customers")).to_have_attribute("data-updates", "1")
+
+
+def test_live_change_committed_before_the_subscription_runs_is_shown(page: Page, server: Server) -> None:
+    """Issue 16's initial-load race: the list was fetched before its subscription ran (the
+    server had not yet taken the subscribe), a trial started in that window: the page
+    fetches the list again once the subscription is confirmed, and shows it without reload."""
+    relay = Relay(page)
+    customer = pick_on_first_page(server)
+    relay.holding = []  # everything after connection_init waits: subscribe and ping
+    sign_in(page, server, server.tokens["full"])
+    page.goto(server.url + "/#/customers")
+    row = page.locator(f"[data-testid=customer-row][data-id='{customer['id']}']")
+    # No pong: the list is fetched anyway once the wait (1.5 s) runs out, without the trial.
+    expect(row).to_be_visible()
+    expect(row.get_by_test_id("status-TRIAL")).to_have_count(0)
+    mark_document(page)
+    assert list_fetches(page) == 1
+    assert "LiveCustomers" not in relay.requests_before  # still held: the server has not seen it
+
+    start_trial_elsewhere(server, customer["id"])  # committed before the subscription runs: never announced
+    relay.release()
+
+    # The pong confirms the subscription; the list fetched before it is fetched again: 1 + 1 = 2.
+    expect(row.get_by_test_id("status-TRIAL")).to_be_visible()
+    hint = page.get_by_test_id("live-hint-customers")
+    expect(hint).to_have_attribute("data-reason", "subscribed")
+    expect(hint).to_have_text("Updated just now")
+    assert list_fetches(page) == 2
     assert_not_reloaded(page)
 
 

@@ -594,10 +594,22 @@
   // reconnect, or a LIVE_RESET error, events may have been missed: every open
   // subscription's view refetches. Close 4401 (token revoked, admin removed)
   // signs out, as an UNAUTHENTICATED answer over HTTP does.
+  //
+  // The protocol does not acknowledge a subscribe, so the page sends a ping after
+  // its subscribe messages: the server reads a connection's messages in order and
+  // starts each subscription as it reads it, so the pong answering that ping says
+  // the subscriptions sent before it are running. A view fetches what it shows only then (ctx.live's promise; it waits
+  // at most LIVE_READY_MS, or not at all without a connection): a change committed
+  // before the subscription was running is then in that fetch, and one committed
+  // after it is announced. A view that did fetch before its subscription was
+  // confirmed (the wait ran out, the connection failed or was lost, or the server
+  // ended the subscription and it was sent again) fetches once more at the pong
+  // that confirms it: "subscribed", "reconnect" or "reset".
 
   const LIVE_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
   const LIVE_FULL_MS = 30000; // 4403: this token already holds the most connections (other tabs)
   const LIVE_PING_MS = 15000; // the page's own ping; no answer by the next one: the connection is dead
+  const LIVE_READY_MS = 1500; // a view's first fetch waits at most this long for its subscription
   const EXPIRED = "Your token is no longer accepted (it may have been revoked, or your admin account removed). Sign in with a new token.";
   const live = {
     socket: null,
@@ -608,7 +620,9 @@
     timer: null,
     awaitingPong: false, // a ping went out and nothing has come back since
     lastId: 0,
-    subs: new Map(), // id → { name, variables, onEvent, onReset, renderId, active, ended, retry }
+    subs: new Map(), // id → { name, variables, onEvent, onReset, renderId, active, ended, retry, late, ready, readyTimer }
+    unpinged: [], // subscriptions sent since the last ping went out
+    pings: [], // per ping not yet answered, in order: the subscriptions its pong confirms
   };
   const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", full: "Not live: too many tabs", off: "" };
   const LIVE_TITLE = {
@@ -637,10 +651,13 @@
     live.wanted = false;
     clearTimeout(live.timer);
     live.timer = null;
-    for (const sub of live.subs.values()) clearTimeout(sub.retry);
+    for (const sub of live.subs.values()) {
+      clearTimeout(sub.retry);
+      liveRelease(sub);
+    }
     live.subs.clear();
     const socket = live.socket;
-    Object.assign(live, { socket: null, acked: false, everAcked: false, attempt: 0 });
+    Object.assign(live, { socket: null, acked: false, everAcked: false, attempt: 0, unpinged: [], pings: [] });
     if (socket) socket.close(1000, "Signed out");
     liveState("off");
   }
@@ -682,12 +699,20 @@
     });
   }
 
-  // The connection is gone: its subscriptions are to be sent again on the next one.
+  // The connection is gone: its subscriptions are to be sent again on the next one, and
+  // their views fetched again once they are confirmed (events may have been missed). A
+  // view still waiting for its first fetch fetches now rather than after the backoff.
   function liveLost() {
     live.socket = null;
     live.acked = false;
     live.awaitingPong = false;
-    for (const sub of live.subs.values()) sub.active = false;
+    live.unpinged = [];
+    live.pings = [];
+    for (const sub of live.subs.values()) {
+      if (sub.active) sub.late = "reconnect";
+      sub.active = false;
+      liveRelease(sub);
+    }
   }
 
   // A connection that stopped answering (a network that dropped without a close) is
@@ -703,8 +728,41 @@
       return;
     }
     live.awaitingPong = true;
-    socket.send(JSON.stringify({ type: "ping" }));
+    livePing();
   }, LIVE_PING_MS);
+
+  // A ping: its pong confirms the subscriptions sent before it.
+  function livePing() {
+    if (!live.acked || !live.socket) return;
+    live.pings.push(live.unpinged);
+    live.unpinged = [];
+    live.socket.send(JSON.stringify({ type: "ping" }));
+  }
+
+  // The pong of a ping sent after `sub`'s subscribe: the server is running the subscription.
+  function liveConfirmed(sub) {
+    if (!sub.active || !live.subs.has(sub.id)) return; // lost or dropped since
+    if (sub.ready) {
+      liveRelease(sub, true); // the view's first fetch, now
+      return;
+    }
+    if (sub.late) {
+      const why = sub.late;
+      sub.late = null;
+      sub.onReset(why);
+    }
+  }
+
+  // Let the view of `sub` make its first fetch; before its subscription is confirmed
+  // (not `confirmed`), that fetch is to be made again at the confirmation.
+  function liveRelease(sub, confirmed = false) {
+    if (!sub.ready) return;
+    const resolve = sub.ready;
+    sub.ready = null;
+    clearTimeout(sub.readyTimer);
+    if (!confirmed) sub.late = sub.late || "subscribed";
+    resolve();
+  }
 
   function liveRetry(full) {
     const base = full ? LIVE_FULL_MS : LIVE_BACKOFF_MS[Math.min(live.attempt, LIVE_BACKOFF_MS.length - 1)];
@@ -718,22 +776,26 @@
     sub.active = true;
     sub.ended = null;
     live.socket.send(JSON.stringify({ id: String(id), type: "subscribe", payload: { query: DOCS[sub.name], operationName: sub.name, variables: sub.variables } }));
+    live.unpinged.push(sub);
   }
 
   function liveMessage(socket, message) {
     const sub = message.id != null ? live.subs.get(Number(message.id)) : null;
     switch (message.type) {
       case "connection_ack": {
-        const again = live.everAcked;
         Object.assign(live, { acked: true, everAcked: true, attempt: 0 });
         liveState("live");
-        // Subscribe, then fetch: after a reconnection each view refetches what it may have missed.
+        // Subscribe, then fetch once the pong confirms it: a view's first fetch, or
+        // (after a reconnection) the refetch of what it may have missed.
         for (const [id, s] of live.subs) liveSend(id, s);
-        if (again) for (const s of live.subs.values()) s.onReset("reconnect");
+        livePing();
         break;
       }
       case "ping":
         socket.send(JSON.stringify({ type: "pong" }));
+        break;
+      case "pong":
+        for (const s of live.pings.shift() || []) liveConfirmed(s);
         break;
       case "next": {
         if (!sub) break;
@@ -770,19 +832,30 @@
     clearTimeout(sub.retry);
     sub.retry = setTimeout(() => {
       if (live.subs.get(id) !== sub) return;
+      sub.late = sub.late || "reset"; // refetched once it runs again
       liveSend(id, sub);
-      sub.onReset("reset");
+      livePing();
     }, wait);
   }
 
-  // Subscribe to a documents.js subscription for the view of `renderId`; returns its id.
+  // Subscribe to a documents.js subscription for the view of `renderId`. The promise
+  // resolves when the view may make its first fetch: the subscription is confirmed
+  // running, or LIVE_READY_MS passed, or there is no connection to wait for (then the
+  // view fetches again once it is confirmed).
   function liveSubscribe(name, variables, { onEvent, onReset }, renderId) {
     if (!DOCS[name]) throw new Error(`No document named ${name} in documents.js`);
     const id = ++live.lastId;
-    const sub = { name, variables, onEvent, onReset, renderId, active: false, ended: null, retry: null };
+    const sub = { id, name, variables, onEvent, onReset, renderId, active: false, ended: null, retry: null, late: null, ready: null, readyTimer: null };
+    const ready = new Promise((resolve) => { sub.ready = resolve; });
     live.subs.set(id, sub);
-    liveSend(id, sub);
-    return id;
+    if (!live.wanted || !live.socket) {
+      liveRelease(sub);
+    } else {
+      sub.readyTimer = setTimeout(() => liveRelease(sub), LIVE_READY_MS);
+      liveSend(id, sub);
+      livePing();
+    }
+    return ready;
   }
 
   // Stop the subscriptions of views other than `renderId` (the page moved on).
@@ -790,6 +863,7 @@
     for (const [id, sub] of live.subs) {
       if (sub.renderId === renderId) continue;
       clearTimeout(sub.retry);
+      liveRelease(sub);
       live.subs.delete(id);
       if (live.acked && live.socket && sub.active) live.socket.send(JSON.stringify({ id: String(id), type: "complete" }));
     }
@@ -1294,15 +1368,18 @@
       paintSectionNotes();
       markUpdated(hint, reason);
     });
-    loadKpis("load").catch((err) => {
-      if (!ctx.alive()) return;
-      tiles.replaceWith(errorBox(err, "kpi-error"));
-      asOf.textContent = "";
-    });
     // Live: the tiles are fetched again after a change of a customer this viewer sees
     // (a failed refetch keeps the tiles shown; the hint then says how old they are).
+    // The first fetch waits for the subscription (see liveSubscribe).
     const refetchKpis = coalesce(() => loadKpis("live"));
-    ctx.live("LiveKpis", {}, { onEvent: refetchKpis, onReset: (why) => loadKpis(why).catch(() => {}) });
+    ctx.live("LiveKpis", {}, { onEvent: refetchKpis, onReset: (why) => loadKpis(why).catch(() => {}) }).then(() => {
+      if (!ctx.alive()) return;
+      loadKpis("load").catch((err) => {
+        if (!ctx.alive()) return;
+        tiles.replaceWith(errorBox(err, "kpi-error"));
+        asOf.textContent = "";
+      });
+    });
 
     // Each tile-linked section says how its number relates to the tile.
     function paintSectionNotes() {
@@ -1793,14 +1870,15 @@
       }
       markUpdated(hint, "live");
     });
+    // The first fetch waits for the subscription (see liveSubscribe), unless the user
+    // changed the filters meanwhile (that fetched already).
     ctx.live("LiveCustomers", {}, {
       onEvent: (data) => { if (data && data.customerChanged) { changed.add(data.customerChanged.id); refetchChanged(); } },
       onReset: (why) => { load(why); },
-    });
+    }).then(() => { if (ctx.alive() && seq === 0) load(); });
 
     search.value = params.q || "";
     paintFilters();
-    load();
     return {
       name: "customers",
       update(newParams) { params = { ...newParams }; current = null; load(); },
@@ -1835,7 +1913,8 @@
     // Asked for: drawn even over what the user has entered.
     showChanges.addEventListener("click", () => load(changedNote.dataset.reason || "live", { asked: true }));
     const refetchLive = coalesce(() => changedElsewhere("live"));
-    ctx.live("LiveCustomer", { id: params.id }, { onEvent: refetchLive, onReset: changedElsewhere });
+    // The first fetch (at the end, below) waits for the subscription (see liveSubscribe).
+    const subscribed = ctx.live("LiveCustomer", { id: params.id }, { onEvent: refetchLive, onReset: changedElsewhere });
 
     let loads = 0;
     let drawn = null; // the customer as last drawn (JSON): a live refetch that finds it unchanged draws nothing
@@ -2138,7 +2217,7 @@
       return form;
     }
 
-    load();
+    subscribed.then(() => { if (ctx.alive() && loads === 0) load(); });
     return { name: "customer" };
   }
 
@@ -2515,8 +2594,8 @@
       if (index === 0) { if (reason === "live") refetchFirst(); else load(reason); }
       else newer.hidden = false;
     };
-    ctx.live("LiveAudit", {}, { onEvent: () => arrived("live"), onReset: arrived });
-    load();
+    // The first fetch waits for the subscription (see liveSubscribe).
+    ctx.live("LiveAudit", {}, { onEvent: () => arrived("live"), onReset: arrived }).then(() => { if (ctx.alive() && loads === 0) load(); });
     return { name: "audit" };
   }
 
