@@ -1308,6 +1308,7 @@ class Relay:
         self.page = page
         self.routes: list[Any] = []
         self.sent: list[dict[str, Any]] = []  # the page's messages, in order
+        self.received: list[dict[str, Any]] = []  # the server's messages to the page, in order
         self.blocked = False  # new connections are closed at once (the server "unreachable")
         self.silent = False  # messages are dropped both ways (a network gone without a close)
         # With a list: the page's messages after its connection_init are held there (in
@@ -1348,6 +1349,7 @@ class Relay:
 
         def from_server(message: str | bytes) -> None:
             if not self.silent:
+                self.received.append(json.loads(message))
                 ws.send(message)
 
         ws.on_message(from_page)
@@ -1716,6 +1718,86 @@ def test_live_audit_log_shows_a_new_event_without_reload(page: Page, server: Ser
 
 
 ADMINS = "query ($f: PartnerAdminFilter) { partnerAdmins(first: 100, filter: $f) { totalCount nodes { id email displayName role } } }"
+
+
+def admin_fetches(page: Page) -> int:
+    """How many times the page has fetched the Administrators list."""
+    return sum(1 for body in page.sent if body.get("operationName") == "PartnerAdmins")  # type: ignore[attr-defined]
+
+
+def test_live_administrators_list_follows_admin_changes_made_elsewhere(page: Page, server: Server) -> None:
+    """The Administrators page of a role that may read the audit log (here read-only) is
+    fetched again on the audit events of admin changes, and only on those."""
+    relay = Relay(page)
+    customer = pick_customer(server)
+    total = server.gql(ADMINS)["partnerAdmins"]["totalCount"]
+    sign_in(page, server, server.tokens["readonly"])
+    page.get_by_test_id("nav-admins").click()
+    count = page.get_by_test_id("admin-count")
+    expect(count).to_have_attribute("data-total", str(total))
+    hint = page.get_by_test_id("live-hint-admins")
+    expect(hint).to_have_attribute("data-reason", "load")
+    wait_live(page)
+    mark_document(page)
+    fetched = admin_fetches(page)
+    assert fetched == 1  # the first fetch, after the subscription was confirmed
+
+    # A trial of an existing customer changes no admin: its event arrives and nothing is fetched.
+    start_trial_elsewhere(server, customer["id"])
+    sub = relay.subscription_id("LiveAdmins")
+    for _ in range(100):
+        if any(m.get("type") == "next" and m.get("id") == sub for m in relay.received):
+            break
+        page.wait_for_timeout(50)
+    event = next(m for m in relay.received if m.get("type") == "next" and m.get("id") == sub)
+    assert event["payload"]["data"]["auditEvent"]["action"] == "startTrial"
+    page.wait_for_timeout(500)  # longer than the page's coalescing of a burst (150 ms)
+    assert admin_fetches(page) == fetched
+
+    # Added elsewhere (the full admin, over HTTP): the list has total + 1 entries.
+    created = server.gql(
+        """mutation ($i: CreatePartnerAdminInput!) { createPartnerAdmin(input: $i) {
+          partnerAdmin { id } userErrors { code } } }""",
+        {"i": {"email": "live.admins@demo.example", "displayName": "Live Admins", "role": "SALES_ADMIN"}},
+    )["createPartnerAdmin"]
+    assert created["userErrors"] == [], created
+    entry = page.locator("[data-testid=admin-entry][data-email='live.admins@demo.example']")
+    expect(entry).to_have_attribute("data-role", "SALES_ADMIN")
+    expect(count).to_have_attribute("data-total", str(total + 1))
+    expect(hint).to_have_attribute("data-reason", "live")
+    expect(hint).to_have_text("Updated just now")
+    assert admin_fetches(page) == fetched + 1
+
+    # Its role changed elsewhere, then removed: one fetch each (fetched + 2, + 3), back to total.
+    changed = server.gql(
+        """mutation ($i: SetPartnerAdminRoleInput!) { setPartnerAdminRole(input: $i) { userErrors { code } } }""",
+        {"i": {"adminId": created["partnerAdmin"]["id"], "role": "PARTNER_READ_ONLY_ADMIN"}},
+    )["setPartnerAdminRole"]
+    assert changed["userErrors"] == [], changed
+    expect(entry).to_have_attribute("data-role", "PARTNER_READ_ONLY_ADMIN")
+    assert admin_fetches(page) == fetched + 2
+    removed = server.gql(
+        "mutation ($i: RemovePartnerAdminInput!) { removePartnerAdmin(input: $i) { userErrors { code } } }",
+        {"i": {"adminId": created["partnerAdmin"]["id"]}},
+    )["removePartnerAdmin"]
+    assert removed["userErrors"] == [], removed
+    expect(entry).to_have_count(0)
+    expect(count).to_have_attribute("data-total", str(total))
+    assert admin_fetches(page) == fetched + 3
+    assert_not_reloaded(page)
+
+
+def test_live_administrators_list_is_not_live_for_a_role_without_the_audit_log(page: Page, server: Server) -> None:
+    """A sales admin may not subscribe to audit events: its Administrators page does not
+    subscribe, shows no "Updated" hint, and is fetched once."""
+    relay = Relay(page)
+    sign_in(page, server, server.tokens["salesfull"])
+    page.get_by_test_id("nav-admins").click()
+    expect(page.get_by_test_id("admin-entry").first).to_be_visible()
+    wait_live(page)
+    assert not [m for m in relay.sent if m.get("type") == "subscribe" and m["payload"]["operationName"] == "LiveAdmins"]
+    expect(page.get_by_test_id("live-hint-admins")).to_have_count(0)
+    assert admin_fetches(page) == 1
 
 
 def test_administrators_list_filters_create_change_role_and_remove(page: Page, server: Server) -> None:

@@ -2309,6 +2309,12 @@
   // ------------------------------------------------------------ administrators
 
   const ADMIN_PAGE = 25;
+  // An audit event that may change the Administrators list: an admin added, its role
+  // changed or removed; a customer assignment (the "assigned customers" counts), also
+  // that of a sales admin who started a trial for a new customer (assigned to it).
+  const changesAdmins = (e) => e.targetType === "PartnerAdmin"
+    || e.action === "assignCustomerAdmins" || e.action === "unassignCustomerAdmins"
+    || (e.action === "startTrial" && Boolean(e.details && e.details.assignedToActor));
 
   function mountAdmins(root, initial, ctx) {
     let params = { ...initial };
@@ -2319,6 +2325,12 @@
     const flashBox = h("div", { testid: "admins-flash" });
     const body = h("div", { testid: "admins" }, h("div", { class: "loading" }, "Loading administrators…"));
     const more = h("button", { type: "button", class: "btn btn-sm", testid: "admins-more", hidden: true }, "Show more");
+    // Live (roles that may read the audit log, whose events announce admin changes).
+    const liveAdmins = can("audit");
+    const hint = liveAdmins ? liveHint("live-hint-admins") : null;
+    const showChanges = h("button", { type: "button", class: "btn btn-sm btn-primary", testid: "admins-show-changes" }, "Show the changes");
+    const changedNote = h("div", { class: "live-changed", testid: "admins-changed", hidden: true },
+      h("span", null, "Administrators were changed elsewhere. Your unsaved entries are kept until you choose to see the changes."), showChanges);
     let typing;
     const update = (changes, replace = false) => navigate(listHash({ ...params, ...changes }, "#/admins"), { replace });
     search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => update({ q: search.value.trim() }, true), 300); });
@@ -2327,9 +2339,10 @@
     root.append(
       h("div", { class: "page-head" },
         h("div", null, h("h1", null, "Administrators"),
-          h("div", { class: "sub" }, count, " · partner admins of your organisation and their roles"))),
+          h("div", { class: "sub" }, count, " · partner admins of your organisation and their roles")), hint),
       h("p", { class: "muted intro" }, "Partner full and read-only admins see every customer; sales admins see the customers assigned to them (assign them on a customer's page)."),
       flashBox,
+      changedNote,
       manage ? createAdminCard() : deniedNote("admins", ["createPartnerAdmin", "setPartnerAdminRole", "removePartnerAdmin"]),
       h("section", { class: "card", "aria-label": "Administrators" },
         h("div", { class: "filters filters-admins", role: "search", "aria-label": "Filter administrators" },
@@ -2342,8 +2355,11 @@
     let after = null;
     let rows = [];
     let fullAdmins = 0;
-    async function load({ append: more_ = false } = {}) {
+    let drawn = null; // the list as last drawn (JSON): a live refetch that finds it unchanged draws nothing
+    // reason: load (opened, filtered, after this page's own change), or live, reset, reconnect, subscribed.
+    async function load({ append: more_ = false, reason = "load", asked = false } = {}) {
       const mine = ++seq;
+      const again = reason !== "load" && !more_;
       if (document.activeElement !== search) search.value = params.q || "";
       if (!more_ && !(document.activeElement && document.activeElement.closest && document.activeElement.closest("details.multi"))) {
         roleBox.replaceChildren(multiSelect({ label: "Role", options: ROLE, selected: list(params.role), testid: "admin-role-filter", onChange: (v) => update({ role: v.join(",") }) }));
@@ -2353,9 +2369,26 @@
       if (list(params.role).length) filter.roles = list(params.role);
       body.classList.add("stale");
       try {
-        const data = await gql("PartnerAdmins", { first: ADMIN_PAGE, after: more_ ? after : null, filter });
+        // A live refetch fetches as many rows as are shown (after "Show more"), up to 100.
+        const first = again ? Math.min(100, Math.max(ADMIN_PAGE, rows.length)) : ADMIN_PAGE;
+        const data = await gql("PartnerAdmins", { first, after: more_ ? after : null, filter });
         if (!ctx.alive() || mine !== seq) return;
         const conn = data.partnerAdmins;
+        const json = JSON.stringify([conn, data.fullAdmins]);
+        if (again && json === drawn) {
+          if (asked) changedNote.hidden = true;
+          if (hint) markUpdated(hint, reason);
+          return;
+        }
+        if (again && !asked && editing(body)) {
+          // A role chosen but not saved, a refusal shown or a confirmation open: keep it, offer the changes.
+          changedNote.hidden = false;
+          changedNote.dataset.reason = reason;
+          return;
+        }
+        if (!more_) drawn = json;
+        changedNote.hidden = true;
+        if (hint) markUpdated(hint, reason);
         fullAdmins = data.fullAdmins.totalCount;
         rows = more_ ? rows.concat(conn.nodes) : conn.nodes;
         after = conn.pageInfo.endCursor;
@@ -2366,6 +2399,7 @@
         renderRows();
       } catch (err) {
         if (!ctx.alive() || mine !== seq) return;
+        if (again) return; // a failed live refetch keeps the list shown (the hint ages)
         body.replaceChildren(errorBox(err, "admins-error"));
       } finally {
         if (mine === seq) body.classList.remove("stale");
@@ -2487,7 +2521,16 @@
         h("div", { class: "card-body" }, form));
     }
 
-    load();
+    showChanges.addEventListener("click", () => load({ reason: changedNote.dataset.reason || "live", asked: true }));
+    const refetchLive = coalesce(() => load({ reason: "live" }));
+    const ready = liveAdmins
+      ? ctx.live("LiveAdmins", {}, {
+        onEvent: (data) => { if (data && data.auditEvent && changesAdmins(data.auditEvent)) refetchLive(); },
+        onReset: (why) => load({ reason: why }),
+      })
+      : Promise.resolve();
+    // The first fetch waits for the subscription (see liveSubscribe).
+    ready.then(() => { if (ctx.alive() && seq === 0) load(); });
     return { name: "admins", update(newParams) { params = { ...newParams }; after = null; load(); } };
   }
 
