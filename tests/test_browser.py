@@ -1787,6 +1787,38 @@ def test_live_administrators_list_follows_admin_changes_made_elsewhere(page: Pag
     assert_not_reloaded(page)
 
 
+def test_live_administrators_change_keeps_a_role_chosen_but_not_saved(page: Page, server: Server) -> None:
+    """A full admin has chosen a new role for an admin without saving it when another admin
+    adds one elsewhere: the choice stays, and *Show the changes* draws the new list."""
+    sign_in(page, server, server.tokens["full"])
+    page.get_by_test_id("nav-admins").click()
+    sales = page.locator(f"[data-testid=admin-entry][data-email='{server.emails['sales']}']")
+    expect(sales).to_have_attribute("data-role", "SALES_ADMIN")
+    wait_live(page)
+    sales.get_by_test_id("role-select").select_option("SALES_FULL_ADMIN")  # not saved
+    created = server.gql(
+        """mutation ($i: CreatePartnerAdminInput!) { createPartnerAdmin(input: $i) {
+          partnerAdmin { id } userErrors { code } } }""",
+        {"i": {"email": "live.unsaved@demo.example", "displayName": "Live Unsaved", "role": "SALES_ADMIN"}},
+        token=server.tokens["full2"],
+    )["createPartnerAdmin"]
+    assert created["userErrors"] == [], created
+    added = page.locator("[data-testid=admin-entry][data-email='live.unsaved@demo.example']")
+    expect(page.get_by_test_id("admins-changed")).to_be_visible()
+    expect(sales.get_by_test_id("role-select")).to_have_value("SALES_FULL_ADMIN")
+    expect(added).to_have_count(0)
+    page.get_by_test_id("admins-show-changes").click()
+    expect(added).to_be_visible()
+    expect(page.get_by_test_id("admins-changed")).to_be_hidden()
+    expect(sales.get_by_test_id("role-select")).to_have_value("SALES_ADMIN")  # as saved: the choice dropped
+    removed = server.gql(
+        "mutation ($i: RemovePartnerAdminInput!) { removePartnerAdmin(input: $i) { userErrors { code } } }",
+        {"i": {"adminId": created["partnerAdmin"]["id"]}},
+    )["removePartnerAdmin"]
+    assert removed["userErrors"] == [], removed
+    expect(added).to_have_count(0)  # nothing being entered now: redrawn at once
+
+
 def test_live_administrators_list_is_not_live_for_a_role_without_the_audit_log(page: Page, server: Server) -> None:
     """A sales admin may not subscribe to audit events: its Administrators page does not
     subscribe, shows no "Updated" hint, and is fetched once."""

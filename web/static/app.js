@@ -598,10 +598,10 @@
   // The protocol does not acknowledge a subscribe, so the page sends a ping after
   // its subscribe messages: the server reads a connection's messages in order and
   // starts each subscription as it reads it, so the pong answering that ping says
-  // the subscriptions sent before it are running. A view fetches what it shows only then (ctx.live's promise; it waits
-  // at most LIVE_READY_MS, or not at all without a connection): a change committed
-  // before the subscription was running is then in that fetch, and one committed
-  // after it is announced. A view that did fetch before its subscription was
+  // the subscriptions sent before it are running. A view fetches what it shows
+  // only then (ctx.live's promise; it waits at most LIVE_READY_MS, or not at all
+  // without a connection): a change committed before the subscription was running
+  // is then in that fetch, and one committed after it is announced. A view that did fetch before its subscription was
   // confirmed (the wait ran out, the connection failed or was lost, or the server
   // ended the subscription and it was sent again) fetches once more at the pong
   // that confirms it: "subscribed", "reconnect" or "reset".
