@@ -1305,11 +1305,32 @@ class Relay:
     a server's LIVE_RESET or its 4401 close)."""
 
     def __init__(self, page: Page) -> None:
+        self.page = page
         self.routes: list[Any] = []
         self.sent: list[dict[str, Any]] = []  # the page's messages, in order
+        self.received: list[dict[str, Any]] = []  # the server's messages to the page, in order
         self.blocked = False  # new connections are closed at once (the server "unreachable")
         self.silent = False  # messages are dropped both ways (a network gone without a close)
+        # With a list: the page's messages after its connection_init are held there (in
+        # order, with their server) until release(): a server slow to start subscriptions.
+        self.holding: list[tuple[Any, str | bytes]] | None = None
+        # Per subscription document: how many HTTP requests the page had sent when its
+        # subscribe reached the server.
+        self.requests_before: dict[str, int] = {}
         page.route_web_socket(re.compile(r"/graphql$"), self._route)
+
+    def _forward(self, server: Any, message: str | bytes) -> None:
+        sent = json.loads(message)
+        self.sent.append(sent)
+        if sent.get("type") == "subscribe":
+            self.requests_before.setdefault(sent["payload"]["operationName"], len(self.page.sent))  # type: ignore[attr-defined]
+        server.send(message)
+
+    def release(self) -> None:
+        """Forward the held messages, in order, and hold no more."""
+        held, self.holding = self.holding or [], None
+        for server, message in held:
+            self._forward(server, message)
 
     def _route(self, ws: Any) -> None:
         self.routes.append(ws)
@@ -1321,11 +1342,14 @@ class Relay:
         def from_page(message: str | bytes) -> None:
             if self.silent:
                 return
-            self.sent.append(json.loads(message))
-            server.send(message)
+            if self.holding is not None and json.loads(message).get("type") != "connection_init":
+                self.holding.append((server, message))
+                return
+            self._forward(server, message)
 
         def from_server(message: str | bytes) -> None:
             if not self.silent:
+                self.received.append(json.loads(message))
                 ws.send(message)
 
         ws.on_message(from_page)
@@ -1433,6 +1457,53 @@ def test_live_list_recovers_from_a_dropped_socket_and_refetches(page: Page, serv
     expect(page.get_by_test_id("live-hint-customers")).to_have_attribute("data-reason", "reconnect")
     assert list_fetches(page) == fetched + 1
     assert relay.subscription_id("LiveCustomers")
+    assert_not_reloaded(page)
+
+
+def test_live_first_fetch_waits_for_the_subscription_and_costs_no_extra_request(page: Page, server: Server) -> None:
+    """A view fetches what it shows once its subscription is confirmed (the pong of the ping
+    sent after the subscribe): the subscribe reached the server before the list's first
+    fetch, and loading the page fetched the list once."""
+    relay = Relay(page)
+    sign_in(page, server, server.tokens["full"])
+    page.goto(server.url + "/#/customers")
+    expect(page.get_by_test_id("customer-row").first).to_be_visible()
+    wait_live(page)
+    sent = page.sent  # type: ignore[attr-defined]
+    before = relay.requests_before["LiveCustomers"]
+    assert not [b for b in sent[:before] if b.get("operationName") in ("Customers", "CustomersWithStatusDetails")]
+    # One fetch of the list (the one after the subscribe), none made again at the pong.
+    assert list_fetches(page) == 1
+    expect(page.get_by_test_id("live-hint-customers")).to_have_attribute("data-reason", "load")
+    expect(page.get_by_test_id("live-hint-customers")).to_have_attribute("data-updates", "1")
+
+
+def test_live_change_committed_before_the_subscription_runs_is_shown(page: Page, server: Server) -> None:
+    """Issue 16's initial-load race: the list was fetched before its subscription ran (the
+    server had not yet taken the subscribe), a trial started in that window: the page
+    fetches the list again once the subscription is confirmed, and shows it without reload."""
+    relay = Relay(page)
+    customer = pick_on_first_page(server)
+    relay.holding = []  # everything after connection_init waits: subscribe and ping
+    sign_in(page, server, server.tokens["full"])
+    page.goto(server.url + "/#/customers")
+    row = page.locator(f"[data-testid=customer-row][data-id='{customer['id']}']")
+    # No pong: the list is fetched anyway once the wait (1.5 s) runs out, without the trial.
+    expect(row).to_be_visible()
+    expect(row.get_by_test_id("status-TRIAL")).to_have_count(0)
+    mark_document(page)
+    assert list_fetches(page) == 1
+    assert "LiveCustomers" not in relay.requests_before  # still held: the server has not seen it
+
+    start_trial_elsewhere(server, customer["id"])  # committed before the subscription runs: never announced
+    relay.release()
+
+    # The pong confirms the subscription; the list fetched before it is fetched again: 1 + 1 = 2.
+    expect(row.get_by_test_id("status-TRIAL")).to_be_visible()
+    hint = page.get_by_test_id("live-hint-customers")
+    expect(hint).to_have_attribute("data-reason", "subscribed")
+    expect(hint).to_have_text("Updated just now")
+    assert list_fetches(page) == 2
     assert_not_reloaded(page)
 
 
@@ -1647,6 +1718,118 @@ def test_live_audit_log_shows_a_new_event_without_reload(page: Page, server: Ser
 
 
 ADMINS = "query ($f: PartnerAdminFilter) { partnerAdmins(first: 100, filter: $f) { totalCount nodes { id email displayName role } } }"
+
+
+def admin_fetches(page: Page) -> int:
+    """How many times the page has fetched the Administrators list."""
+    return sum(1 for body in page.sent if body.get("operationName") == "PartnerAdmins")  # type: ignore[attr-defined]
+
+
+def test_live_administrators_list_follows_admin_changes_made_elsewhere(page: Page, server: Server) -> None:
+    """The Administrators page of a role that may read the audit log (here read-only) is
+    fetched again on the audit events of admin changes, and only on those."""
+    relay = Relay(page)
+    customer = pick_customer(server)
+    total = server.gql(ADMINS)["partnerAdmins"]["totalCount"]
+    sign_in(page, server, server.tokens["readonly"])
+    page.get_by_test_id("nav-admins").click()
+    count = page.get_by_test_id("admin-count")
+    expect(count).to_have_attribute("data-total", str(total))
+    hint = page.get_by_test_id("live-hint-admins")
+    expect(hint).to_have_attribute("data-reason", "load")
+    wait_live(page)
+    mark_document(page)
+    fetched = admin_fetches(page)
+    assert fetched == 1  # the first fetch, after the subscription was confirmed
+
+    # A trial of an existing customer changes no admin: its event arrives and nothing is fetched.
+    start_trial_elsewhere(server, customer["id"])
+    sub = relay.subscription_id("LiveAdmins")
+    for _ in range(100):
+        if any(m.get("type") == "next" and m.get("id") == sub for m in relay.received):
+            break
+        page.wait_for_timeout(50)
+    event = next(m for m in relay.received if m.get("type") == "next" and m.get("id") == sub)
+    assert event["payload"]["data"]["auditEvent"]["action"] == "startTrial"
+    page.wait_for_timeout(500)  # longer than the page's coalescing of a burst (150 ms)
+    assert admin_fetches(page) == fetched
+
+    # Added elsewhere (the full admin, over HTTP): the list has total + 1 entries.
+    created = server.gql(
+        """mutation ($i: CreatePartnerAdminInput!) { createPartnerAdmin(input: $i) {
+          partnerAdmin { id } userErrors { code } } }""",
+        {"i": {"email": "live.admins@demo.example", "displayName": "Live Admins", "role": "SALES_ADMIN"}},
+    )["createPartnerAdmin"]
+    assert created["userErrors"] == [], created
+    entry = page.locator("[data-testid=admin-entry][data-email='live.admins@demo.example']")
+    expect(entry).to_have_attribute("data-role", "SALES_ADMIN")
+    expect(count).to_have_attribute("data-total", str(total + 1))
+    expect(hint).to_have_attribute("data-reason", "live")
+    expect(hint).to_have_text("Updated just now")
+    assert admin_fetches(page) == fetched + 1
+
+    # Its role changed elsewhere, then removed: one fetch each (fetched + 2, + 3), back to total.
+    changed = server.gql(
+        """mutation ($i: SetPartnerAdminRoleInput!) { setPartnerAdminRole(input: $i) { userErrors { code } } }""",
+        {"i": {"adminId": created["partnerAdmin"]["id"], "role": "PARTNER_READ_ONLY_ADMIN"}},
+    )["setPartnerAdminRole"]
+    assert changed["userErrors"] == [], changed
+    expect(entry).to_have_attribute("data-role", "PARTNER_READ_ONLY_ADMIN")
+    assert admin_fetches(page) == fetched + 2
+    removed = server.gql(
+        "mutation ($i: RemovePartnerAdminInput!) { removePartnerAdmin(input: $i) { userErrors { code } } }",
+        {"i": {"adminId": created["partnerAdmin"]["id"]}},
+    )["removePartnerAdmin"]
+    assert removed["userErrors"] == [], removed
+    expect(entry).to_have_count(0)
+    expect(count).to_have_attribute("data-total", str(total))
+    assert admin_fetches(page) == fetched + 3
+    assert_not_reloaded(page)
+
+
+def test_live_administrators_change_keeps_a_role_chosen_but_not_saved(page: Page, server: Server) -> None:
+    """A full admin has chosen a new role for an admin without saving it when another admin
+    adds one elsewhere: the choice stays, and *Show the changes* draws the new list."""
+    sign_in(page, server, server.tokens["full"])
+    page.get_by_test_id("nav-admins").click()
+    sales = page.locator(f"[data-testid=admin-entry][data-email='{server.emails['sales']}']")
+    expect(sales).to_have_attribute("data-role", "SALES_ADMIN")
+    wait_live(page)
+    sales.get_by_test_id("role-select").select_option("SALES_FULL_ADMIN")  # not saved
+    created = server.gql(
+        """mutation ($i: CreatePartnerAdminInput!) { createPartnerAdmin(input: $i) {
+          partnerAdmin { id } userErrors { code } } }""",
+        {"i": {"email": "live.unsaved@demo.example", "displayName": "Live Unsaved", "role": "SALES_ADMIN"}},
+        token=server.tokens["full2"],
+    )["createPartnerAdmin"]
+    assert created["userErrors"] == [], created
+    added = page.locator("[data-testid=admin-entry][data-email='live.unsaved@demo.example']")
+    expect(page.get_by_test_id("admins-changed")).to_be_visible()
+    expect(sales.get_by_test_id("role-select")).to_have_value("SALES_FULL_ADMIN")
+    expect(added).to_have_count(0)
+    page.get_by_test_id("admins-show-changes").click()
+    expect(added).to_be_visible()
+    expect(page.get_by_test_id("admins-changed")).to_be_hidden()
+    expect(sales.get_by_test_id("role-select")).to_have_value("SALES_ADMIN")  # as saved: the choice dropped
+    removed = server.gql(
+        "mutation ($i: RemovePartnerAdminInput!) { removePartnerAdmin(input: $i) { userErrors { code } } }",
+        {"i": {"adminId": created["partnerAdmin"]["id"]}},
+    )["removePartnerAdmin"]
+    assert removed["userErrors"] == [], removed
+    expect(added).to_have_count(0)  # nothing being entered now: redrawn at once
+
+
+def test_live_administrators_list_is_not_live_for_a_role_without_the_audit_log(page: Page, server: Server) -> None:
+    """A sales admin may not subscribe to audit events: its Administrators page does not
+    subscribe, shows no "Updated" hint, and is fetched once."""
+    relay = Relay(page)
+    sign_in(page, server, server.tokens["salesfull"])
+    page.get_by_test_id("nav-admins").click()
+    expect(page.get_by_test_id("admin-entry").first).to_be_visible()
+    wait_live(page)
+    assert not [m for m in relay.sent if m.get("type") == "subscribe" and m["payload"]["operationName"] == "LiveAdmins"]
+    expect(page.get_by_test_id("live-hint-admins")).to_have_count(0)
+    assert admin_fetches(page) == 1
 
 
 def test_administrators_list_filters_create_change_role_and_remove(page: Page, server: Server) -> None:

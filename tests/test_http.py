@@ -246,12 +246,12 @@ def test_operation_labels_stay_bounded_and_junk_cannot_take_them():
 
 
 def test_every_dashboard_operation_has_a_label():
-    # documents.js declares 35 operations: Features, Viewer, Kpis, Analytics, 5 sections × (Rows,
+    # documents.js declares 36 operations: Features, Viewer, Kpis, Analytics, 5 sections × (Rows,
     # RowsOrdered), Customers and Customer (each also WithStatusDetails), AssignableAdmins,
-    # PartnerAdmins, AuditLog, the 10 mutations and the 4 live subscriptions (LiveCustomers,
-    # LiveCustomer, LiveKpis, LiveAudit): 4 + 10 + 4 + 3 + 10 + 4 = 35.
+    # PartnerAdmins, AuditLog, the 10 mutations and the 5 live subscriptions (LiveCustomers,
+    # LiveCustomer, LiveKpis, LiveAudit, LiveAdmins): 4 + 10 + 4 + 3 + 10 + 5 = 36.
     names = dashboard_operations()
-    assert len(names) == 35
+    assert len(names) == 36
     assert {"Features", "Viewer", "Customers", "AuditLog", "RemovePartnerAdmin", "LiveCustomers"} <= names
 
 

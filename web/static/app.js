@@ -594,10 +594,22 @@
   // reconnect, or a LIVE_RESET error, events may have been missed: every open
   // subscription's view refetches. Close 4401 (token revoked, admin removed)
   // signs out, as an UNAUTHENTICATED answer over HTTP does.
+  //
+  // The protocol does not acknowledge a subscribe, so the page sends a ping after
+  // its subscribe messages: the server reads a connection's messages in order and
+  // starts each subscription as it reads it, so the pong answering that ping says
+  // the subscriptions sent before it are running. A view fetches what it shows
+  // only then (ctx.live's promise; it waits at most LIVE_READY_MS, or not at all
+  // without a connection): a change committed before the subscription was running
+  // is then in that fetch, and one committed after it is announced. A view that did fetch before its subscription was
+  // confirmed (the wait ran out, the connection failed or was lost, or the server
+  // ended the subscription and it was sent again) fetches once more at the pong
+  // that confirms it: "subscribed", "reconnect" or "reset".
 
   const LIVE_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
   const LIVE_FULL_MS = 30000; // 4403: this token already holds the most connections (other tabs)
   const LIVE_PING_MS = 15000; // the page's own ping; no answer by the next one: the connection is dead
+  const LIVE_READY_MS = 1500; // a view's first fetch waits at most this long for its subscription
   const EXPIRED = "Your token is no longer accepted (it may have been revoked, or your admin account removed). Sign in with a new token.";
   const live = {
     socket: null,
@@ -608,7 +620,9 @@
     timer: null,
     awaitingPong: false, // a ping went out and nothing has come back since
     lastId: 0,
-    subs: new Map(), // id → { name, variables, onEvent, onReset, renderId, active, ended, retry }
+    subs: new Map(), // id → { name, variables, onEvent, onReset, renderId, active, ended, retry, late, ready, readyTimer }
+    unpinged: [], // subscriptions sent since the last ping went out
+    pings: [], // per ping not yet answered, in order: the subscriptions its pong confirms
   };
   const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", full: "Not live: too many tabs", off: "" };
   const LIVE_TITLE = {
@@ -637,10 +651,13 @@
     live.wanted = false;
     clearTimeout(live.timer);
     live.timer = null;
-    for (const sub of live.subs.values()) clearTimeout(sub.retry);
+    for (const sub of live.subs.values()) {
+      clearTimeout(sub.retry);
+      liveRelease(sub);
+    }
     live.subs.clear();
     const socket = live.socket;
-    Object.assign(live, { socket: null, acked: false, everAcked: false, attempt: 0 });
+    Object.assign(live, { socket: null, acked: false, everAcked: false, attempt: 0, unpinged: [], pings: [] });
     if (socket) socket.close(1000, "Signed out");
     liveState("off");
   }
@@ -682,12 +699,20 @@
     });
   }
 
-  // The connection is gone: its subscriptions are to be sent again on the next one.
+  // The connection is gone: its subscriptions are to be sent again on the next one, and
+  // their views fetched again once they are confirmed (events may have been missed). A
+  // view still waiting for its first fetch fetches now rather than after the backoff.
   function liveLost() {
     live.socket = null;
     live.acked = false;
     live.awaitingPong = false;
-    for (const sub of live.subs.values()) sub.active = false;
+    live.unpinged = [];
+    live.pings = [];
+    for (const sub of live.subs.values()) {
+      if (sub.active) sub.late = "reconnect";
+      sub.active = false;
+      liveRelease(sub);
+    }
   }
 
   // A connection that stopped answering (a network that dropped without a close) is
@@ -703,8 +728,41 @@
       return;
     }
     live.awaitingPong = true;
-    socket.send(JSON.stringify({ type: "ping" }));
+    livePing();
   }, LIVE_PING_MS);
+
+  // A ping: its pong confirms the subscriptions sent before it.
+  function livePing() {
+    if (!live.acked || !live.socket) return;
+    live.pings.push(live.unpinged);
+    live.unpinged = [];
+    live.socket.send(JSON.stringify({ type: "ping" }));
+  }
+
+  // The pong of a ping sent after `sub`'s subscribe: the server is running the subscription.
+  function liveConfirmed(sub) {
+    if (!sub.active || !live.subs.has(sub.id)) return; // lost or dropped since
+    if (sub.ready) {
+      liveRelease(sub, true); // the view's first fetch, now
+      return;
+    }
+    if (sub.late) {
+      const why = sub.late;
+      sub.late = null;
+      sub.onReset(why);
+    }
+  }
+
+  // Let the view of `sub` make its first fetch; before its subscription is confirmed
+  // (not `confirmed`), that fetch is to be made again at the confirmation.
+  function liveRelease(sub, confirmed = false) {
+    if (!sub.ready) return;
+    const resolve = sub.ready;
+    sub.ready = null;
+    clearTimeout(sub.readyTimer);
+    if (!confirmed) sub.late = sub.late || "subscribed";
+    resolve();
+  }
 
   function liveRetry(full) {
     const base = full ? LIVE_FULL_MS : LIVE_BACKOFF_MS[Math.min(live.attempt, LIVE_BACKOFF_MS.length - 1)];
@@ -718,22 +776,26 @@
     sub.active = true;
     sub.ended = null;
     live.socket.send(JSON.stringify({ id: String(id), type: "subscribe", payload: { query: DOCS[sub.name], operationName: sub.name, variables: sub.variables } }));
+    live.unpinged.push(sub);
   }
 
   function liveMessage(socket, message) {
     const sub = message.id != null ? live.subs.get(Number(message.id)) : null;
     switch (message.type) {
       case "connection_ack": {
-        const again = live.everAcked;
         Object.assign(live, { acked: true, everAcked: true, attempt: 0 });
         liveState("live");
-        // Subscribe, then fetch: after a reconnection each view refetches what it may have missed.
+        // Subscribe, then fetch once the pong confirms it: a view's first fetch, or
+        // (after a reconnection) the refetch of what it may have missed.
         for (const [id, s] of live.subs) liveSend(id, s);
-        if (again) for (const s of live.subs.values()) s.onReset("reconnect");
+        livePing();
         break;
       }
       case "ping":
         socket.send(JSON.stringify({ type: "pong" }));
+        break;
+      case "pong":
+        for (const s of live.pings.shift() || []) liveConfirmed(s);
         break;
       case "next": {
         if (!sub) break;
@@ -770,19 +832,30 @@
     clearTimeout(sub.retry);
     sub.retry = setTimeout(() => {
       if (live.subs.get(id) !== sub) return;
+      sub.late = sub.late || "reset"; // refetched once it runs again
       liveSend(id, sub);
-      sub.onReset("reset");
+      livePing();
     }, wait);
   }
 
-  // Subscribe to a documents.js subscription for the view of `renderId`; returns its id.
+  // Subscribe to a documents.js subscription for the view of `renderId`. The promise
+  // resolves when the view may make its first fetch: the subscription is confirmed
+  // running, or LIVE_READY_MS passed, or there is no connection to wait for (then the
+  // view fetches again once it is confirmed).
   function liveSubscribe(name, variables, { onEvent, onReset }, renderId) {
     if (!DOCS[name]) throw new Error(`No document named ${name} in documents.js`);
     const id = ++live.lastId;
-    const sub = { name, variables, onEvent, onReset, renderId, active: false, ended: null, retry: null };
+    const sub = { id, name, variables, onEvent, onReset, renderId, active: false, ended: null, retry: null, late: null, ready: null, readyTimer: null };
+    const ready = new Promise((resolve) => { sub.ready = resolve; });
     live.subs.set(id, sub);
-    liveSend(id, sub);
-    return id;
+    if (!live.wanted || !live.socket) {
+      liveRelease(sub);
+    } else {
+      sub.readyTimer = setTimeout(() => liveRelease(sub), LIVE_READY_MS);
+      liveSend(id, sub);
+      livePing();
+    }
+    return ready;
   }
 
   // Stop the subscriptions of views other than `renderId` (the page moved on).
@@ -790,6 +863,7 @@
     for (const [id, sub] of live.subs) {
       if (sub.renderId === renderId) continue;
       clearTimeout(sub.retry);
+      liveRelease(sub);
       live.subs.delete(id);
       if (live.acked && live.socket && sub.active) live.socket.send(JSON.stringify({ id: String(id), type: "complete" }));
     }
@@ -1294,15 +1368,18 @@
       paintSectionNotes();
       markUpdated(hint, reason);
     });
-    loadKpis("load").catch((err) => {
-      if (!ctx.alive()) return;
-      tiles.replaceWith(errorBox(err, "kpi-error"));
-      asOf.textContent = "";
-    });
     // Live: the tiles are fetched again after a change of a customer this viewer sees
     // (a failed refetch keeps the tiles shown; the hint then says how old they are).
+    // The first fetch waits for the subscription (see liveSubscribe).
     const refetchKpis = coalesce(() => loadKpis("live"));
-    ctx.live("LiveKpis", {}, { onEvent: refetchKpis, onReset: (why) => loadKpis(why).catch(() => {}) });
+    ctx.live("LiveKpis", {}, { onEvent: refetchKpis, onReset: (why) => loadKpis(why).catch(() => {}) }).then(() => {
+      if (!ctx.alive()) return;
+      loadKpis("load").catch((err) => {
+        if (!ctx.alive()) return;
+        tiles.replaceWith(errorBox(err, "kpi-error"));
+        asOf.textContent = "";
+      });
+    });
 
     // Each tile-linked section says how its number relates to the tile.
     function paintSectionNotes() {
@@ -1793,14 +1870,15 @@
       }
       markUpdated(hint, "live");
     });
+    // The first fetch waits for the subscription (see liveSubscribe), unless the user
+    // changed the filters meanwhile (that fetched already).
     ctx.live("LiveCustomers", {}, {
       onEvent: (data) => { if (data && data.customerChanged) { changed.add(data.customerChanged.id); refetchChanged(); } },
       onReset: (why) => { load(why); },
-    });
+    }).then(() => { if (ctx.alive() && seq === 0) load(); });
 
     search.value = params.q || "";
     paintFilters();
-    load();
     return {
       name: "customers",
       update(newParams) { params = { ...newParams }; current = null; load(); },
@@ -1835,7 +1913,8 @@
     // Asked for: drawn even over what the user has entered.
     showChanges.addEventListener("click", () => load(changedNote.dataset.reason || "live", { asked: true }));
     const refetchLive = coalesce(() => changedElsewhere("live"));
-    ctx.live("LiveCustomer", { id: params.id }, { onEvent: refetchLive, onReset: changedElsewhere });
+    // The first fetch (at the end, below) waits for the subscription (see liveSubscribe).
+    const subscribed = ctx.live("LiveCustomer", { id: params.id }, { onEvent: refetchLive, onReset: changedElsewhere });
 
     let loads = 0;
     let drawn = null; // the customer as last drawn (JSON): a live refetch that finds it unchanged draws nothing
@@ -2138,7 +2217,7 @@
       return form;
     }
 
-    load();
+    subscribed.then(() => { if (ctx.alive() && loads === 0) load(); });
     return { name: "customer" };
   }
 
@@ -2230,6 +2309,12 @@
   // ------------------------------------------------------------ administrators
 
   const ADMIN_PAGE = 25;
+  // An audit event that may change the Administrators list: an admin added, its role
+  // changed or removed; a customer assignment (the "assigned customers" counts), also
+  // that of a sales admin who started a trial for a new customer (assigned to it).
+  const changesAdmins = (e) => e.targetType === "PartnerAdmin"
+    || e.action === "assignCustomerAdmins" || e.action === "unassignCustomerAdmins"
+    || (e.action === "startTrial" && Boolean(e.details && e.details.assignedToActor));
 
   function mountAdmins(root, initial, ctx) {
     let params = { ...initial };
@@ -2240,6 +2325,12 @@
     const flashBox = h("div", { testid: "admins-flash" });
     const body = h("div", { testid: "admins" }, h("div", { class: "loading" }, "Loading administrators…"));
     const more = h("button", { type: "button", class: "btn btn-sm", testid: "admins-more", hidden: true }, "Show more");
+    // Live (roles that may read the audit log, whose events announce admin changes).
+    const liveAdmins = can("audit");
+    const hint = liveAdmins ? liveHint("live-hint-admins") : null;
+    const showChanges = h("button", { type: "button", class: "btn btn-sm btn-primary", testid: "admins-show-changes" }, "Show the changes");
+    const changedNote = h("div", { class: "live-changed", testid: "admins-changed", hidden: true },
+      h("span", null, "Administrators were changed elsewhere. Your unsaved entries are kept until you choose to see the changes."), showChanges);
     let typing;
     const update = (changes, replace = false) => navigate(listHash({ ...params, ...changes }, "#/admins"), { replace });
     search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => update({ q: search.value.trim() }, true), 300); });
@@ -2248,9 +2339,10 @@
     root.append(
       h("div", { class: "page-head" },
         h("div", null, h("h1", null, "Administrators"),
-          h("div", { class: "sub" }, count, " · partner admins of your organisation and their roles"))),
+          h("div", { class: "sub" }, count, " · partner admins of your organisation and their roles")), hint),
       h("p", { class: "muted intro" }, "Partner full and read-only admins see every customer; sales admins see the customers assigned to them (assign them on a customer's page)."),
       flashBox,
+      changedNote,
       manage ? createAdminCard() : deniedNote("admins", ["createPartnerAdmin", "setPartnerAdminRole", "removePartnerAdmin"]),
       h("section", { class: "card", "aria-label": "Administrators" },
         h("div", { class: "filters filters-admins", role: "search", "aria-label": "Filter administrators" },
@@ -2263,8 +2355,11 @@
     let after = null;
     let rows = [];
     let fullAdmins = 0;
-    async function load({ append: more_ = false } = {}) {
+    let drawn = null; // the list as last drawn (JSON): a live refetch that finds it unchanged draws nothing
+    // reason: load (opened, filtered, after this page's own change), or live, reset, reconnect, subscribed.
+    async function load({ append: more_ = false, reason = "load", asked = false } = {}) {
       const mine = ++seq;
+      const again = reason !== "load" && !more_;
       if (document.activeElement !== search) search.value = params.q || "";
       if (!more_ && !(document.activeElement && document.activeElement.closest && document.activeElement.closest("details.multi"))) {
         roleBox.replaceChildren(multiSelect({ label: "Role", options: ROLE, selected: list(params.role), testid: "admin-role-filter", onChange: (v) => update({ role: v.join(",") }) }));
@@ -2274,9 +2369,26 @@
       if (list(params.role).length) filter.roles = list(params.role);
       body.classList.add("stale");
       try {
-        const data = await gql("PartnerAdmins", { first: ADMIN_PAGE, after: more_ ? after : null, filter });
+        // A live refetch fetches as many rows as are shown (after "Show more"), up to 100.
+        const first = again ? Math.min(100, Math.max(ADMIN_PAGE, rows.length)) : ADMIN_PAGE;
+        const data = await gql("PartnerAdmins", { first, after: more_ ? after : null, filter });
         if (!ctx.alive() || mine !== seq) return;
         const conn = data.partnerAdmins;
+        const json = JSON.stringify([conn, data.fullAdmins]);
+        if (again && json === drawn) {
+          if (asked) changedNote.hidden = true;
+          if (hint) markUpdated(hint, reason);
+          return;
+        }
+        if (again && !asked && editing(body)) {
+          // A role chosen but not saved, a refusal shown or a confirmation open: keep it, offer the changes.
+          changedNote.hidden = false;
+          changedNote.dataset.reason = reason;
+          return;
+        }
+        if (!more_) drawn = json;
+        changedNote.hidden = true;
+        if (hint) markUpdated(hint, reason);
         fullAdmins = data.fullAdmins.totalCount;
         rows = more_ ? rows.concat(conn.nodes) : conn.nodes;
         after = conn.pageInfo.endCursor;
@@ -2287,6 +2399,7 @@
         renderRows();
       } catch (err) {
         if (!ctx.alive() || mine !== seq) return;
+        if (again) return; // a failed live refetch keeps the list shown (the hint ages)
         body.replaceChildren(errorBox(err, "admins-error"));
       } finally {
         if (mine === seq) body.classList.remove("stale");
@@ -2408,7 +2521,16 @@
         h("div", { class: "card-body" }, form));
     }
 
-    load();
+    showChanges.addEventListener("click", () => load({ reason: changedNote.dataset.reason || "live", asked: true }));
+    const refetchLive = coalesce(() => load({ reason: "live" }));
+    const ready = liveAdmins
+      ? ctx.live("LiveAdmins", {}, {
+        onEvent: (data) => { if (data && data.auditEvent && changesAdmins(data.auditEvent)) refetchLive(); },
+        onReset: (why) => load({ reason: why }),
+      })
+      : Promise.resolve();
+    // The first fetch waits for the subscription (see liveSubscribe).
+    ready.then(() => { if (ctx.alive() && seq === 0) load(); });
     return { name: "admins", update(newParams) { params = { ...newParams }; after = null; load(); } };
   }
 
@@ -2515,8 +2637,8 @@
       if (index === 0) { if (reason === "live") refetchFirst(); else load(reason); }
       else newer.hidden = false;
     };
-    ctx.live("LiveAudit", {}, { onEvent: () => arrived("live"), onReset: arrived });
-    load();
+    // The first fetch waits for the subscription (see liveSubscribe).
+    ctx.live("LiveAudit", {}, { onEvent: () => arrived("live"), onReset: arrived }).then(() => { if (ctx.alive() && loads === 0) load(); });
     return { name: "audit" };
   }
 

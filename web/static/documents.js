@@ -262,6 +262,7 @@ fragment Line on LicenseLine { product total assigned used usedLast90Days availa
   LiveCustomer: `subscription LiveCustomer($id: ID!) { customerChanged(customerId: $id) { id } }`,
   LiveKpis: `subscription LiveKpis { kpisChanged { asOf } }`,
   LiveAudit: `subscription LiveAudit { auditEvent { id } }`,
+  LiveAdmins: `subscription LiveAdmins { auditEvent { id action targetType details } }`,
 
   // ------------------------------------------------------------ mutations (SPEC §3.1)
 
