@@ -71,11 +71,13 @@ class _Prepared:
         ]
         self.result_types = [column[3] for column in compiled._result_columns]
         self.make = _record_type(tuple(column[0] for column in compiled._result_columns))
-        # Result processors need the column types PostgreSQL reports: found at the first execution.
-        self.processors: list[Any] | None = None
+        # Result processors need the column types PostgreSQL reports: found at the first
+        # execution, kept as ``(column index, processor)`` for the columns that have one.
+        self.processors: list[tuple[int, Any]] | None = None
 
 
 _PREPARED: OrderedDict[int, _Prepared] = OrderedDict()
+_NEW = tuple.__new__
 _PREPARED_SIZE = 512
 
 
@@ -144,13 +146,20 @@ async def fetch_records(
     processors = prepared.processors
     if processors is None:
         processors = prepared.processors = [
-            type_._cached_result_processor(dialect, attribute.type.oid)
-            for type_, attribute in zip(prepared.result_types, attributes, strict=True)
+            (i, process)
+            for i, type_, attribute in zip(range(len(attributes)), prepared.result_types, attributes, strict=True)
+            if (process := type_._cached_result_processor(dialect, attribute.type.oid)) is not None
         ]
+    # The record built as its named tuple's ``__new__`` builds it (``tuple.__new__``
+    # of the values), without that Python-level ``__new__`` per row; only the
+    # columns with a result processor are touched.
     make = prepared.make
-    if not any(processors):
-        return [make(*row) for row in rows]
-    return [
-        make(*[value if process is None else process(value) for process, value in zip(processors, row, strict=True)])
-        for row in rows
-    ]
+    if not processors:
+        return [_NEW(make, row) for row in rows]
+    built = []
+    for row in rows:
+        cells = list(row)
+        for i, process in processors:
+            cells[i] = process(cells[i])
+        built.append(_NEW(make, cells))
+    return built

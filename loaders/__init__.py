@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.access import Viewer, visible_customers
+from db.engine import session_connection
 from db.models import PRODUCTS
 from db.records import fetch_records
 from db.rules import (
@@ -172,7 +173,7 @@ class _Loader(DataLoader):
         statement compiled once (:func:`db.records.fetch_records`; these are
         plain table selects, the ORM layer of ``session.execute`` adds nothing).
         """
-        return await fetch_records(await self.session.connection(), statement, keys)
+        return await fetch_records(await session_connection(self.session), statement, keys)
 
 
 # Each loader's statement is built once per distinct (day, viewer, settings) and

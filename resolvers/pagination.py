@@ -25,6 +25,7 @@ from graphql import GraphQLError
 from sqlalchemy import Select, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.engine import session_connection
 from db.records import fetch_records, records
 from db.sqlfunc import keyset_after
 from db.text import fits_int32, refused_character
@@ -306,7 +307,7 @@ async def keyset_page(
         values = None
         if page.cursor is not None:
             values = {_CURSOR_PARAMETER.format(i): value for i, value in enumerate(page.cursor)}
-        connection = await session.connection() if isinstance(session, AsyncSession) else session
+        connection = await session_connection(session) if isinstance(session, AsyncSession) else session
         rows = await fetch_records(connection, reused, values=values)
     more = len(rows) > page.size
     rows = rows[: page.size]

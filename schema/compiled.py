@@ -74,7 +74,7 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import ExecutionResult
 
-from schema.connection import Connection, connection_edges
+from schema.connection import Connection, connection_edges, page_info_end_cursor, page_info_start_cursor
 from schema.execution import FastExecutionContext
 from schema.execution_plans import (
     NOT_FAST,
@@ -184,7 +184,7 @@ def _total_count(field_def: Any) -> bool:
 
 
 # Resolvers that only read their object (no arguments, no info, no I/O): a plan reads them like attributes.
-_READ_LIKE_ATTRIBUTES = (connection_edges,)
+_READ_LIKE_ATTRIBUTES = (connection_edges, page_info_start_cursor, page_info_end_cursor)
 
 
 def _getter(field_def: Any) -> Any:

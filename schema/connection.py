@@ -18,12 +18,32 @@ from resolvers.pagination import Page
 T = TypeVar("T")
 
 
+def page_info_start_cursor(root: Any) -> str | None:
+    """``PageInfo.startCursor``: the first row's cursor, encoded only when selected."""
+    cursors = root.cursors
+    return cursors[0] if cursors else None
+
+
+def page_info_end_cursor(root: Any) -> str | None:
+    """``PageInfo.endCursor``: the last row's cursor, encoded only when selected."""
+    cursors = root.cursors
+    return cursors[-1] if cursors else None
+
+
 @strawberry.type(description="Paging state of a connection (Relay).")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="Whether more items follow the last edge.")
     has_previous_page: bool = strawberry.field(description="Whether items precede the first edge.")
-    start_cursor: str | None = strawberry.field(description="Cursor of the first edge; null when empty.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last edge; null when empty.")
+    # Resolvers without arguments that only read the page's cursors (execution
+    # plans read them like attributes): a page that does not select them
+    # encodes no cursor for them (bench/README.md, fifth round).
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of the first edge; null when empty.", resolver=page_info_start_cursor
+    )
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge; null when empty.", resolver=page_info_end_cursor
+    )
+    cursors: strawberry.Private[Sequence[str]]
 
 
 @strawberry.type(description="An edge of a connection: one item with its cursor (Relay).")
@@ -63,12 +83,7 @@ def connection(page: Page, build: Callable[[Any], Any]) -> Connection[Any]:
     cursors = page.cursors
     return Connection(
         nodes=nodes,
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=page.has_previous_page,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
-        ),
+        page_info=PageInfo(has_next_page=page.has_next_page, has_previous_page=page.has_previous_page, cursors=cursors),
         count=page.count,
         cursors=cursors,
     )

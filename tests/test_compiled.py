@@ -261,15 +261,34 @@ async def test_a_page_without_edges_encodes_only_the_cursors_it_shows(api, world
     for planned in (False, True):  # the first request learns the plan, the second runs it
         calls.clear()
         await api("{ customers(first: 5) { nodes { name } } }", token=ANA)
-        # nodes only: the first and the last row's (pageInfo is built with the connection), not 5.
-        assert len(calls) == 2, planned
+        # nodes only: none (pageInfo's cursors are encoded when selected; before: 2, the first and last).
+        assert len(calls) == 0, planned
         calls.clear()
         body = await api("{ customers(first: 5) { pageInfo { endCursor } nodes { name } } }", token=ANA)
+        # endCursor only: the last row's, 1 (before: 2).
+        assert len(calls) == 1, planned
+        calls.clear()
+        both = await api("{ customers(first: 5) { pageInfo { startCursor endCursor } } }", token=ANA)
         assert len(calls) == 2, planned
         calls.clear()
         edges = await api("{ customers(first: 5) { edges { cursor } } }", token=ANA)
-        # 2 for pageInfo, then the 3 rows between them once each: 5 for 5 rows, none twice.
+        # The 5 rows once each: 5 for 5 rows, none twice.
         assert len(calls) == 5, planned
+        calls.clear()
+        everything = await api(
+            "{ customers(first: 5) { pageInfo { startCursor endCursor } edges { cursor } } }", token=ANA
+        )
+        # pageInfo's 2, then the 3 rows between them: still 5, none encoded twice.
+        assert len(calls) == 5, planned
+        cursors = [edge["cursor"] for edge in edges["data"]["customers"]["edges"]]
+        assert both["data"]["customers"]["pageInfo"] == {"startCursor": cursors[0], "endCursor": cursors[-1]}
+        assert everything["data"]["customers"]["pageInfo"] == both["data"]["customers"]["pageInfo"]
+        assert [edge["cursor"] for edge in everything["data"]["customers"]["edges"]] == cursors
+        empty = await api(
+            '{ customers(first: 5, filter: {search: "no such customer zzz"}) { pageInfo { startCursor endCursor } } }',
+            token=ANA,
+        )
+        assert empty["data"]["customers"]["pageInfo"] == {"startCursor": None, "endCursor": None}
         assert edges["data"]["customers"]["edges"][-1]["cursor"] == body["data"]["customers"]["pageInfo"]["endCursor"]
 
 

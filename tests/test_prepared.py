@@ -123,3 +123,30 @@ async def test_a_filtered_page_is_built_per_request(api, world) -> None:
     assert pagination._PAGE_STATEMENTS == {}
     await api(queries.COMPARE, {"first": 50}, token=TOKENS["ana"])
     assert len(pagination._PAGE_STATEMENTS) == 1
+
+
+async def test_records_are_built_with_and_without_result_processors(engine) -> None:
+    """Records from the prepared path equal SQLAlchemy's, for a statement with a processed column and one without."""
+    from decimal import Decimal
+
+    from sqlalchemy import Numeric, cast, literal, select
+
+    # Numeric(asdecimal=False) has a result processor (asyncpg gives Decimal, SQLAlchemy
+    # a float); the text and integer columns have none. 2.5 * 2 = 5.0 as a float.
+    processed = select(
+        literal("a").label("t"), cast(literal(Decimal("2.5")) * 2, Numeric(asdecimal=False)).label("f"), literal(7)
+    )
+    plain = select(literal("b").label("t"), literal(8).label("n"))
+    async with engine.connect() as connection:
+        for _ in range(2):  # the second run uses the kept compiled form and processors
+            got = await db_records.fetch_records(connection, processed)
+            assert got == db_records.records(await connection.execute(processed))
+            assert [tuple(r) for r in got] == [("a", 5.0, 7)] and type(got[0].f) is float
+            assert got[0]._fields[:2] == ("t", "f")
+            got = await db_records.fetch_records(connection, plain)
+            assert got == db_records.records(await connection.execute(plain))
+            assert [tuple(r) for r in got] == [("b", 8)] and got[0].n == 8
+        if is_postgres():
+            # Only the processed column is kept, by its index.
+            assert [i for i, _ in db_records._PREPARED[id(processed)].processors or []] == [1]
+            assert db_records._PREPARED[id(plain)].processors == []
