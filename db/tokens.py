@@ -171,6 +171,18 @@ _VIEWER_BY_HASH = (
 )
 
 
+def _viewer_of(row: Any) -> Viewer:
+    """The viewer of a row of :data:`_VIEWER_BY_HASH` or :data:`_VIEWERS_BY_HASHES`."""
+    return Viewer(
+        id=row.id,
+        partner_id=row.partner_id,
+        email=row.email,
+        display_name=row.display_name,
+        role=row.role,
+        token_id=row.token_id,
+    )
+
+
 async def viewer_for_token(session: AsyncSession, token: str) -> Viewer | None:
     """The admin a bearer token belongs to.
 
@@ -187,14 +199,7 @@ async def viewer_for_token(session: AsyncSession, token: str) -> Viewer | None:
     row = (await session.execute(_VIEWER_BY_HASH, {"token_hash": hash_token(token)})).first()
     if row is None:
         return None
-    return Viewer(
-        id=row.id,
-        partner_id=row.partner_id,
-        email=row.email,
-        display_name=row.display_name,
-        role=row.role,
-        token_id=row.token_id,
-    )
+    return _viewer_of(row)
 
 
 # The same columns for a set of hashes (an expanding parameter: one cached compiled form).
@@ -228,17 +233,7 @@ async def viewers_for_tokens(session: AsyncSession, tokens: Iterable[str]) -> di
     if not by_hash:
         return {}
     rows = await session.execute(_VIEWERS_BY_HASHES, {"token_hashes": list(by_hash)})
-    return {
-        by_hash[row.token_hash]: Viewer(
-            id=row.id,
-            partner_id=row.partner_id,
-            email=row.email,
-            display_name=row.display_name,
-            role=row.role,
-            token_id=row.token_id,
-        )
-        for row in rows
-    }
+    return {by_hash[row.token_hash]: _viewer_of(row) for row in rows}
 
 
 # -- The per-process cache of token lookups -----------------------------------

@@ -11,7 +11,6 @@ takes and what it leaves to the executor are both exercised.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 
@@ -22,12 +21,11 @@ from hypothesis import strategies as st
 from hypothesis_graphql import queries
 from starlette.testclient import TestClient
 
-from db.engine import make_engine, make_sessionmaker
 from db.settings import get_settings
 from schema.compiled import Plans
 from schema.schema import schema
 from server import create_app
-from tests.world import TOKENS, build_world
+from tests.world import TOKENS, world_in_sqlite_copy
 
 pytestmark = pytest.mark.slow
 
@@ -49,22 +47,7 @@ def client(migrated_database, tmp_path_factory):
         # As tests/test_fuzz.py: the thread-hosted TestClient runs in the SQLite
         # pass; the plans' PostgreSQL path is in tests/test_compiled.py.
         pytest.skip("plan properties run once, in the SQLite pass")
-    import shutil
-
-    path = tmp_path_factory.mktemp("plans") / "plans.db"
-    shutil.copyfile(migrated_database, path)
-    url = f"sqlite:///{path}"
-
-    async def prepare():
-        engine = make_engine(url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                await build_world(session)
-        finally:
-            await engine.dispose()
-
-    os.environ["PARTNERHUB_TODAY"] = "2026-11-25"
-    asyncio.run(prepare())
+    url = world_in_sqlite_copy(migrated_database, tmp_path_factory.mktemp("plans"))
     # An unlimited cost budget (as bench/run.py gives the server): three requests per
     # example would soon be RATE_LIMITED, which is the budget's answer, not the plan's.
     app = create_app(

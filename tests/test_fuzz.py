@@ -8,7 +8,6 @@ number of examples per role (default 150; CI runs 150 × 5 roles).
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 import graphql
@@ -18,11 +17,10 @@ from hypothesis import strategies as st
 from hypothesis_graphql import queries
 from starlette.testclient import TestClient
 
-from db.engine import make_engine, make_sessionmaker
 from db.settings import get_settings
 from schema.schema import schema
 from server import create_app
-from tests.world import TOKENS, build_world
+from tests.world import TOKENS, world_in_sqlite_copy
 
 # Hundreds of generated queries per role: a few seconds each, outside the fast loop.
 pytestmark = pytest.mark.slow
@@ -49,22 +47,7 @@ def client(migrated_database, tmp_path_factory):
         # pass covers; on PostgreSQL the thread-hosted TestClient's pool outlived
         # the module once and upset the next test's setup (flaky in CI).
         pytest.skip("hostile-input properties run once, in the SQLite pass")
-    import shutil
-
-    path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
-    shutil.copyfile(migrated_database, path)
-    url = f"sqlite:///{path}"
-
-    async def prepare():
-        engine = make_engine(url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                await build_world(session)
-        finally:
-            await engine.dispose()
-
-    os.environ["PARTNERHUB_TODAY"] = "2026-11-25"
-    asyncio.run(prepare())
+    url = world_in_sqlite_copy(migrated_database, tmp_path_factory.mktemp("fuzz"))
     app = create_app(settings=get_settings().replace(database_url=url))
     with TestClient(app) as test_client:
         yield test_client

@@ -354,9 +354,8 @@ def test_kpis_changed_of_a_product_reads_only_what_it_must(client: TestClient, l
     assert payload["data"]["kpisChanged"] == counts(3, 2, 1, 1, 1)
 
 
-def test_revoked_token_closes_the_connection(client: TestClient, live_world: World, db_url: str) -> None:
-    w = live_world
-    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+def revoke_sallys_token(db_url: str) -> None:
+    """Revoke sally's token through an engine of its own, as `partnerhub token revoke` in another process does."""
 
     async def revoke() -> None:
         engine = make_engine(db_url)
@@ -367,6 +366,13 @@ def test_revoked_token_closes_the_connection(client: TestClient, live_world: Wor
             await engine.dispose()
 
     asyncio.run(revoke())
+
+
+def test_revoked_token_closes_the_connection(client: TestClient, live_world: World, db_url: str) -> None:
+    w = live_world
+    ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
+
+    revoke_sallys_token(db_url)
     start_trial(client, "ana", w.gid("Customer", "Beta"))  # sally's customer: the event re-reads her token
     with pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_json()
@@ -511,15 +517,7 @@ def test_revoked_token_closes_an_idle_connection(client: TestClient, live_world:
     live_view(client).recheck_seconds = 0.1
     ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
 
-    async def revoke() -> None:
-        engine = make_engine(db_url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                assert await revoke_tokens(session, email="sally@p1.example") == 1
-        finally:
-            await engine.dispose()
-
-    asyncio.run(revoke())
+    revoke_sallys_token(db_url)
     # No event at all: the periodic re-check closes it.
     with pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_json()
@@ -762,16 +760,7 @@ def test_revoked_token_is_closed_at_once_through_notify(client: TestClient, live
     live_view(client).recheck_seconds = 3600  # not the periodic re-check
     ws = subscribe(client, "sally", "subscription { customerChanged { name } }")
 
-    async def revoke() -> None:
-        # Another process's engine, as `partnerhub token revoke` is: no mutation, no customer changed.
-        engine = make_engine(db_url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                assert await revoke_tokens(session, email="sally@p1.example") == 1
-        finally:
-            await engine.dispose()
-
-    asyncio.run(revoke())
+    revoke_sallys_token(db_url)  # no mutation, no customer changed
     with pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_json()
     assert closed.value.code == 4401

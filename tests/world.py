@@ -6,11 +6,16 @@ out next to it; tests assert against these hand-derived values.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import analytics_facts
+from db.engine import make_engine, make_sessionmaker
 from db.settings import get_settings, today
 from resolvers.ids import to_global_id
 from tests import factories as f
@@ -202,3 +207,26 @@ EXPECTED_PRODUCTS = {
 # DUCET order (SPEC §2): case and accents count only after the letters, so
 # "Čačak" is among the C names and "gamma" among the G names.
 NAME_ORDER = ["Alpha", "Beta", "Čačak Telekom", "Delta", "Epsilon", "gamma", "Zeta"]
+
+
+def world_in_sqlite_copy(migrated_database: str, directory: Path) -> str:
+    """A copy of the migrated SQLite database in ``directory`` with the world built in it; its URL.
+
+    For the thread-hosted TestClient suites (hypothesis properties) that need a
+    database of their own; fixes "today" to the world's day for the process.
+    """
+    path = directory / "world.db"
+    shutil.copyfile(migrated_database, path)
+    url = f"sqlite:///{path}"
+
+    async def prepare() -> None:
+        engine = make_engine(url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                await build_world(session)
+        finally:
+            await engine.dispose()
+
+    os.environ["PARTNERHUB_TODAY"] = "2026-11-25"
+    asyncio.run(prepare())
+    return url
