@@ -203,15 +203,24 @@ def set_day(partner_id: int, day: dt.date, min_days: int) -> Any:
     return update(FACT_DAY).where(FACT_DAY.c.partner_id == partner_id).values(day=day, min_days=min_days)
 
 
-def rebuild_statements(partner_id: int, day: dt.date, min_days: int) -> list[Any]:
-    """Everything a whole-partner rebuild writes after the lock (also run by the migration's backfill)."""
-    return [
-        delete_facts(partner_id),
-        insert_facts(partner_id, day),
+def rebuild_statements(
+    partner_id: int, day: dt.date, min_days: int, customers: Collection[int] | None = None
+) -> list[Any]:
+    """What a refresh writes after the lock (the whole partner's, also run by the migration's backfill).
+
+    With ``customers``, only their facts are rewritten (the medians always are,
+    being partner-wide) and the fact day stays as it is: only a whole-partner
+    rebuild makes the facts those of ``day``.
+    """
+    statements = [
+        delete_facts(partner_id, customers),
+        insert_facts(partner_id, day, customers),
         delete_medians(partner_id),
         insert_medians(partner_id, day, min_days),
-        set_day(partner_id, day, min_days),
     ]
+    if customers is None:
+        statements.append(set_day(partner_id, day, min_days))
+    return statements
 
 
 async def refresh(
@@ -239,20 +248,11 @@ async def refresh(
     dialect = _dialect(conn)
     stored = (await conn.execute(lock_statement(dialect, partner_id))).one()
     whole = customers is None or len(customers) > MAX_PARTIAL or (stored.day, stored.min_days) != (day, min_days)
-    if whole:
-        for statement in rebuild_statements(partner_id, day, min_days):
-            await conn.execute(statement)
-        return True
-    if not customers:
+    if not whole and not customers:
         return False
-    for statement in (
-        delete_facts(partner_id, customers),
-        insert_facts(partner_id, day, customers),
-        delete_medians(partner_id),
-        insert_medians(partner_id, day, min_days),
-    ):
+    for statement in rebuild_statements(partner_id, day, min_days, None if whole else customers):
         await conn.execute(statement)
-    return False
+    return whole
 
 
 async def ensure_fresh(engine: AsyncEngine, *, partner_id: int, day: dt.date, min_days: int) -> bool:
