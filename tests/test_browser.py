@@ -1819,6 +1819,57 @@ def test_live_administrators_change_keeps_a_role_chosen_but_not_saved(page: Page
     expect(added).to_have_count(0)  # nothing being entered now: redrawn at once
 
 
+def test_a_role_saved_here_is_drawn_when_its_own_event_overtakes_the_reload(page: Page, server: Server) -> None:
+    """The page saves a role and asks for the list again; that answer is slow, and the
+    refetch for the change's own audit event (150 ms later) supersedes it. The refetch
+    draws the saved role. (Seen in CI on test_administrators_list_filters_create_change_role_and_remove:
+    taken as a live change, the select still showing the new role looked like a choice
+    not saved, so the row kept its old role behind "changed elsewhere".)"""
+    created = server.gql(
+        """mutation ($i: CreatePartnerAdminInput!) { createPartnerAdmin(input: $i) {
+          partnerAdmin { id } userErrors { code } } }""",
+        {"i": {"email": "live.overtaken@demo.example", "displayName": "Live Overtaken", "role": "SALES_ADMIN"}},
+    )["createPartnerAdmin"]
+    assert created["userErrors"] == [], created
+    sign_in(page, server, server.tokens["full"])
+    page.get_by_test_id("nav-admins").click()
+    row = page.locator("[data-testid=admin-entry][data-email='live.overtaken@demo.example']")
+    expect(row).to_have_attribute("data-role", "SALES_ADMIN")
+    wait_live(page)
+    held: list[Route] = []
+    hold = {"armed": False, "passed": 0}
+
+    def gate(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if body.get("operationName") == "PartnerAdmins" and hold["armed"]:
+            if not held:
+                held.append(route)  # the page's own reload after the save
+                return
+            hold["passed"] += 1  # the live refetch
+        route.continue_()
+
+    page.route("**/graphql", gate)
+    row.get_by_test_id("role-select").select_option("SALES_FULL_ADMIN")
+    hold["armed"] = True
+    row.get_by_test_id("save-role").click()
+    for _ in range(100):  # the save's audit event arrives and the page refetches
+        if hold["passed"]:
+            break
+        page.wait_for_timeout(50)
+    assert held and hold["passed"] == 1, (len(held), hold)
+    expect(row).to_have_attribute("data-role", "SALES_FULL_ADMIN")
+    expect(page.get_by_test_id("admins-changed")).to_be_hidden()
+    held[0].continue_()  # the superseded answer arrives last and draws nothing
+    expect(row.get_by_test_id("role-select")).to_have_value("SALES_FULL_ADMIN")
+    expect(page.get_by_test_id("admin-saved")).to_contain_text("Live Overtaken is now a Sales full admin")
+    page.unroute("**/graphql")
+    removed = server.gql(
+        "mutation ($i: RemovePartnerAdminInput!) { removePartnerAdmin(input: $i) { userErrors { code } } }",
+        {"i": {"adminId": created["partnerAdmin"]["id"]}},
+    )["removePartnerAdmin"]
+    assert removed["userErrors"] == [], removed
+
+
 def test_live_administrators_list_is_not_live_for_a_role_without_the_audit_log(page: Page, server: Server) -> None:
     """A sales admin may not subscribe to audit events: its Administrators page does not
     subscribe, shows no "Updated" hint, and is fetched once."""

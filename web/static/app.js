@@ -2356,10 +2356,16 @@
     let rows = [];
     let fullAdmins = 0;
     let drawn = null; // the list as last drawn (JSON): a live refetch that finds it unchanged draws nothing
+    // This page's own load (opened, filtered, after a change made here) not yet drawn. A live
+    // refetch that supersedes it (the change's own audit event) draws as that load would have:
+    // treated as live, a role just saved would look like a role chosen but not saved, and the
+    // row would keep its old role behind a "changed elsewhere" note.
+    let ownPending = false;
     // reason: load (opened, filtered, after this page's own change), or live, reset, reconnect, subscribed.
     async function load({ append: more_ = false, reason = "load", asked = false } = {}) {
       const mine = ++seq;
-      const again = reason !== "load" && !more_;
+      if (reason === "load" && !more_) ownPending = true;
+      const again = reason !== "load" && !more_ && !ownPending;
       if (document.activeElement !== search) search.value = params.q || "";
       if (!more_ && !(document.activeElement && document.activeElement.closest && document.activeElement.closest("details.multi"))) {
         roleBox.replaceChildren(multiSelect({ label: "Role", options: ROLE, selected: list(params.role), testid: "admin-role-filter", onChange: (v) => update({ role: v.join(",") }) }));
@@ -2386,7 +2392,7 @@
           changedNote.dataset.reason = reason;
           return;
         }
-        if (!more_) drawn = json;
+        if (!more_) { drawn = json; ownPending = false; }
         changedNote.hidden = true;
         if (hint) markUpdated(hint, reason);
         fullAdmins = data.fullAdmins.totalCount;
@@ -2400,6 +2406,7 @@
       } catch (err) {
         if (!ctx.alive() || mine !== seq) return;
         if (again) return; // a failed live refetch keeps the list shown (the hint ages)
+        if (!more_) ownPending = false;
         body.replaceChildren(errorBox(err, "admins-error"));
       } finally {
         if (mine === seq) body.classList.remove("stale");
