@@ -895,6 +895,13 @@
   function liveHint(testid) {
     return h("span", { class: "live-hint", role: "status", "aria-live": "polite", testid });
   }
+  // A page's "changed elsewhere" offer and its hint, in the page's header, in a slot as tall
+  // as the offer: the offer appears without moving the page under the pointer. (Inserted
+  // above the content, it pushed everything down while a click was half done — mousedown on
+  // a button, mouseup on what slid under the pointer — and the click was lost.)
+  function liveSlot(note, hint) {
+    return h("div", { class: "live-slot" }, note, hint);
+  }
   function paintHint(el) {
     const minutes = Math.floor((Date.now() - Number(el.dataset.at)) / 60000);
     el.textContent = minutes < 1 ? "Updated just now" : minutes < 60 ? `Updated ${minutes} min ago` : `Updated ${plural(Math.floor(minutes / 60), "hour")} ago`;
@@ -1892,8 +1899,8 @@
     const hint = liveHint("live-hint-customer");
     const showChanges = h("button", { type: "button", class: "btn btn-sm btn-primary", testid: "show-changes" }, "Show the changes");
     const changedNote = h("div", { class: "live-changed", testid: "live-changed", hidden: true },
-      h("span", null, "This customer was changed elsewhere. Your unsaved entries are kept until you choose to see the changes."), showChanges);
-    root.append(h("div", { class: "detail-bar" }, h("a", { class: "back", href: "#/customers", testid: "back" }, "← Customers"), hint), changedNote);
+      h("span", null, "Changed elsewhere; your unsaved entries are kept."), showChanges);
+    root.append(h("div", { class: "detail-bar" }, h("a", { class: "back", href: "#/customers", testid: "back" }, "← Customers"), liveSlot(changedNote, hint)));
     const holder = h("div", null, h("div", { class: "loading" }, "Loading customer…"));
     root.append(holder);
     let flash = params.started ? { where: "trials", node: okFlash(`Trial ${params.started} started for the new customer.`, "trial-started") } : null;
@@ -2330,7 +2337,7 @@
     const hint = liveAdmins ? liveHint("live-hint-admins") : null;
     const showChanges = h("button", { type: "button", class: "btn btn-sm btn-primary", testid: "admins-show-changes" }, "Show the changes");
     const changedNote = h("div", { class: "live-changed", testid: "admins-changed", hidden: true },
-      h("span", null, "Administrators were changed elsewhere. Your unsaved entries are kept until you choose to see the changes."), showChanges);
+      h("span", null, "Changed elsewhere; your unsaved entries are kept."), showChanges);
     let typing;
     const update = (changes, replace = false) => navigate(listHash({ ...params, ...changes }, "#/admins"), { replace });
     search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => update({ q: search.value.trim() }, true), 300); });
@@ -2339,10 +2346,9 @@
     root.append(
       h("div", { class: "page-head" },
         h("div", null, h("h1", null, "Administrators"),
-          h("div", { class: "sub" }, count, " · partner admins of your organisation and their roles")), hint),
+          h("div", { class: "sub" }, count, " · partner admins of your organisation and their roles")), liveSlot(changedNote, hint)),
       h("p", { class: "muted intro" }, "Partner full and read-only admins see every customer; sales admins see the customers assigned to them (assign them on a customer's page)."),
       flashBox,
-      changedNote,
       manage ? createAdminCard() : deniedNote("admins", ["createPartnerAdmin", "setPartnerAdminRole", "removePartnerAdmin"]),
       h("section", { class: "card", "aria-label": "Administrators" },
         h("div", { class: "filters filters-admins", role: "search", "aria-label": "Filter administrators" },
@@ -2590,10 +2596,9 @@
     const next = h("button", { type: "button", class: "btn btn-sm", testid: "audit-next", disabled: true }, "Older →");
     const hint = liveHint("live-hint-audit");
     const newest = h("button", { type: "button", class: "btn btn-sm btn-primary", testid: "audit-newest" }, "Show the newest");
-    const newer = h("div", { class: "live-changed", testid: "audit-new", hidden: true }, h("span", null, "New events were recorded since this page was opened."), newest);
+    const newer = h("div", { class: "live-changed", testid: "audit-new", hidden: true }, h("span", null, "New events since this page was opened."), newest);
     root.append(
-      h("div", { class: "page-head" }, h("div", null, h("h1", null, "Audit log"), h("div", { class: "sub" }, count, " · every change made through the API, newest first")), hint),
-      newer,
+      h("div", { class: "page-head" }, h("div", null, h("h1", null, "Audit log"), h("div", { class: "sub" }, count, " · every change made through the API, newest first")), liveSlot(newer, hint)),
       h("section", { class: "card", "aria-label": "Audit events" }, body,
         h("div", { class: "card-foot" }, range, h("nav", { class: "pager", "aria-label": "Pages" }, prev, next))));
     const cursors = [null]; // `after` of each page seen
