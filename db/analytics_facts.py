@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Collection
 from types import SimpleNamespace
 from typing import Any
@@ -123,8 +124,8 @@ def stored_median(partner_id: int, product: str) -> Any:
 
 
 def fact_day_statement(partner_id: int) -> Any:
-    """``(day, min_days)`` of the partner's facts; no row when never built."""
-    return select(FACT_DAY.c.day, FACT_DAY.c.min_days).where(FACT_DAY.c.partner_id == partner_id)
+    """``(day, min_days, version)`` of the partner's facts; no row when never built."""
+    return select(FACT_DAY.c.day, FACT_DAY.c.min_days, FACT_DAY.c.version).where(FACT_DAY.c.partner_id == partner_id)
 
 
 # ------------------------------------------------------------------ writing
@@ -137,14 +138,24 @@ def _insert(dialect: str) -> Any:
 def lock_statement(dialect: str, partner_id: int) -> Any:
     """Upsert the partner's fact-day row (locking it until commit) and return its ``(day, min_days)``.
 
-    A new row says :data:`NEVER` (build everything); an existing one is
-    updated to itself, which takes its lock on PostgreSQL and returns it as
-    stored (a concurrent writer's change once that one has committed).
+    A new row says :data:`NEVER` (build everything); an existing one keeps
+    its day, which takes its lock on PostgreSQL and returns it as stored (a
+    concurrent writer's change once that one has committed). Either way the
+    row gets a new random ``version``: whatever was computed from the facts
+    before is no longer theirs once this transaction commits, and a rollback
+    restores the old value, which no later writer picks again (a counter
+    would: the rolled-back write's number would come back with other facts).
     """
-    statement = _insert(dialect)(FACT_DAY).values(partner_id=partner_id, day=NEVER, min_days=-1)
+    version = new_version()
+    statement = _insert(dialect)(FACT_DAY).values(partner_id=partner_id, day=NEVER, min_days=-1, version=version)
     return statement.on_conflict_do_update(
-        index_elements=[FACT_DAY.c.partner_id], set_={"min_days": FACT_DAY.c.min_days}
+        index_elements=[FACT_DAY.c.partner_id], set_={"min_days": FACT_DAY.c.min_days, "version": version}
     ).returning(FACT_DAY.c.day, FACT_DAY.c.min_days)
+
+
+def new_version() -> int:
+    """A fresh facts version: 63 random bits (BIGINT on both databases); 0 is the migration's."""
+    return secrets.randbits(63) or 1
 
 
 def delete_facts(partner_id: int, customers: Collection[int] | None = None) -> Any:
@@ -292,6 +303,7 @@ __all__ = [
     "insert_facts",
     "insert_medians",
     "lock_statement",
+    "new_version",
     "rebuild_statements",
     "refresh",
     "set_day",

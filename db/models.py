@@ -379,6 +379,11 @@ class AnalyticsFactDay(SQLModel, table=True):
     partner_id: int = Field(sa_column=Column(Integer, ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True))
     day: dt.date = Field(sa_column=Column(Date, nullable=False))
     min_days: int = Field(sa_column=Column(Integer, nullable=False))
+    # Changed to a new random value by every writer of the partner's facts
+    # (db.analytics_facts.lock_statement): results computed from the facts are
+    # kept while it stays the same. Random, not a counter: a rolled-back write
+    # must never leave a value that a later write could reuse.
+    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
 
 
 class AnalyticsMedian(SQLModel, table=True):

@@ -28,6 +28,8 @@ class Context:
         settings: Settings read at start-up.
         facts_ready: Whether the stored analytics facts are current, once
             checked (resolvers/analytics/facts.py).
+        facts_version: The stored facts' version read by that check, when
+            they are current (results are kept under it).
     """
 
     session: AsyncSession
@@ -36,6 +38,7 @@ class Context:
     today: dt.date
     settings: Settings
     facts_ready: asyncio.Future[bool] | None = None
+    facts_version: int | None = None
 
     @classmethod
     def create(cls, *, session: AsyncSession, viewer: Viewer | None, today: dt.date, settings: Settings) -> Context:

@@ -194,6 +194,7 @@ class _SectionBase:
             as_of=self.as_of,
             settings=info.context.settings,
             facts=await A.use_facts(info.context, self.as_of),
+            version=await A.facts_version(info.context, self.as_of),
             **window,
         )
 
@@ -302,6 +303,7 @@ async def _license_trend(
         weeks=weeks,
         today=info.context.today,
         facts=await A.use_facts(info.context, self.as_of),
+        version=await A.facts_version(info.context, self.as_of),
     )
     return [LicensePoint.from_record(p) for p in points]
 
@@ -350,6 +352,7 @@ async def resolve_kpis(info: InfoT, as_of: dt.date | None, product: KpiProduct |
         settings=info.context.settings,
         product=None if product is None else KpiProduct(product).value,
         facts=await A.use_facts(info.context, day),
+        version=await A.facts_version(info.context, day),
     )
     return KpiSummary(**dataclasses.asdict(summary))
 

@@ -20,13 +20,14 @@ import datetime as dt
 import random
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import analytics_facts, events
 from db.access import Viewer
-from db.engine import make_sessionmaker
+from db.engine import make_engine, make_sessionmaker
 from db.io.load import load_document
 from db.io.validate import ImportValidationError
 from db.seed import generate_document
@@ -34,10 +35,11 @@ from db.settings import get_settings
 from db.tables import ADMIN, ASSIGNMENT, CUSTOMER, FACT, FACT_DAY, MEDIAN, PARTNER, PLAN
 from db.tokens import create_token
 from resolvers import analytics as A
+from resolvers.analytics.kept import forget_all
 from resolvers.analytics.trend import TrendPoint, trend_statement
 from resolvers.ids import to_global_id
 from resolvers.mutations import runner
-from tests.conftest import TEST_TODAY
+from tests.conftest import TEST_TODAY, Api
 from tests.test_analytics import DASHBOARD
 
 TODAY = dt.date.fromisoformat(TEST_TODAY)
@@ -66,17 +68,39 @@ async def _all_rows(scope: A.SectionScope, order: A.RowOrder | None) -> list[tup
 
 
 async def answers(engine: AsyncEngine, viewer: Viewer, *, facts: bool, day: dt.date = TODAY) -> dict[str, Any]:
-    """Everything the analytics answer for ``viewer`` on ``day``: from the stored facts or computed on read."""
+    """Everything the analytics answer for ``viewer`` on ``day``: from the stored facts or computed on read.
+
+    From the facts, as a request reads them: their version first, then every
+    result kept under it where one was kept (resolvers/analytics/kept.py).
+    """
     settings = get_settings()
     result: dict[str, Any] = {}
     async with make_sessionmaker(engine)() as session:
-        result["kpis"] = await A.kpis(session=session, viewer=viewer, as_of=day, settings=settings, facts=facts)
+        version = None
+        if facts:
+            version = (await session.execute(analytics_facts.fact_day_statement(viewer.partner_id))).one().version
+        result["kpis"] = await A.kpis(
+            session=session, viewer=viewer, as_of=day, settings=settings, facts=facts, version=version
+        )
         for product in A.KPI_PRODUCTS:
             result[f"kpis {product}"] = await A.kpis(
-                session=session, viewer=viewer, as_of=day, settings=settings, product=product, facts=facts
+                session=session,
+                viewer=viewer,
+                as_of=day,
+                settings=settings,
+                product=product,
+                facts=facts,
+                version=version,
             )
             result[f"trend {product}"] = await A.license_trend(
-                session=session, viewer=viewer, product=product, as_of=day, weeks=3, today=day, facts=facts
+                session=session,
+                viewer=viewer,
+                product=product,
+                as_of=day,
+                weeks=3,
+                today=day,
+                facts=facts,
+                version=version,
             )
             for decl in A.declared_sections():
                 for days in (7, 30, 90) if decl.windowed else (A.DEFAULT_DAYS,):
@@ -89,6 +113,7 @@ async def answers(engine: AsyncEngine, viewer: Viewer, *, facts: bool, day: dt.d
                         days=days,
                         settings=settings,
                         facts=facts,
+                        version=version,
                     )
                     key = f"{decl.name} {product} {days}"
                     result[key + " kpis"] = vars(await A.section_kpis(scope))
@@ -104,10 +129,13 @@ async def assert_facts_exact(engine: AsyncEngine, viewer: Viewer, day: dt.date =
         stored = (await session.execute(analytics_facts.fact_day_statement(viewer.partner_id))).one()
     assert (stored.day, stored.min_days) == (day, get_settings().low_assignment_min_days)
     computed = await answers(engine, viewer, facts=False, day=day)
-    from_facts = await answers(engine, viewer, facts=True, day=day)
-    assert from_facts.keys() == computed.keys()
-    for key in computed:
-        assert from_facts[key] == computed[key], key
+    # Twice: computed from the facts (or kept from an earlier step, if the version had not
+    # moved when it should have), then kept from the first.
+    for _ in range(2):
+        from_facts = await answers(engine, viewer, facts=True, day=day)
+        assert from_facts.keys() == computed.keys()
+        for key in computed:
+            assert from_facts[key] == computed[key], key
     # Both read the trend's past points from trend_cache (stored by the first call): they must be
     # what the points compute to now, which imports adjust and mutations forget.
     async with make_sessionmaker(engine)() as session:
@@ -532,10 +560,16 @@ async def test_a_rolled_back_mutation_or_import_leaves_the_facts_unchanged(engin
 async def test_statement_counts_of_a_dashboard_on_facts_and_of_a_mutation(engine, api) -> None:
     token, _ = await _day_world(engine)
     await api(DASHBOARD, {"product": "MEETINGS"}, token=token)  # stores the trend's past points
-    await api(DASHBOARD, {"product": "MEETINGS"}, token=token)
+    forget_all()
+    first = await api(DASHBOARD, {"product": "MEETINGS"}, token=token)
     # token 1 + fact day 1 + kpis 1 + trend 2 (cached past points, today's from the facts)
     # + 5 sections × (KPIs 1 + rows 1) + the rows' customers 1 (one batch: only expiring has rows) = 16
     assert api.last_statements == 16
+    again = await api(DASHBOARD, {"product": "MEETINGS"}, token=token)
+    # The facts unchanged: kpis, today's trend point, every section's KPIs and first page kept;
+    # token 1 + fact day 1 + the trend cache's past points 1 + the rows' customers 1 = 4.
+    assert api.last_statements == 4
+    assert again == first and "errors" not in first
     mutation = """mutation($n: String!) { startTrial(input: {newCustomer: {name: $n}, products: [MEETINGS], licenses: 3}) {
         trial { trialId } userErrors { code } } }"""
     await api(mutation, {"n": "One"}, token=token)
@@ -580,3 +614,80 @@ async def test_sales_admins_and_past_days_compute_on_read(engine, api) -> None:
     assert body["data"]["analytics"]["expiring"] == {"licenseAssignmentRate": 0.0}
     assert body["data"]["a"]["expiring"]["rows"]["nodes"] == [{"totalLicenses": 1000}]
     assert sales.role == "SALES_ADMIN"
+
+
+START_TRIAL = """mutation($n: String!) { startTrial(input: {newCustomer: {name: $n}, products: [MEETINGS], licenses: 3}) {
+    trial { trialId } userErrors { code } } }"""
+
+
+def _expiring_of(body: dict) -> tuple[int, int, int, int]:
+    """(totalCustomers, expiring, the section's expiringCustomers, its row count) of an EXPIRING answer."""
+    data = body["data"]
+    section = data["analytics"]["expiring"]
+    return (
+        data["kpis"]["totalCustomers"],
+        data["kpis"]["expiring"],
+        section["expiringCustomers"],
+        len(section["rows"]["nodes"]),
+    )
+
+
+async def test_kept_results_follow_a_write_made_through_another_server_process(engine, db_url, api) -> None:
+    # Day world on T: Longco ends T + 91 (not expiring), Shortco ends T (daysToExpiry 0, expiring):
+    # 2 customers, 1 expiring, 1 row.
+    token, _ = await _day_world(engine)
+    before = await api(EXPIRING, token=token)
+    assert _expiring_of(before) == (2, 1, 1, 1)
+    await api(EXPIRING, token=token)
+    assert api.last_statements == 2  # token + fact day: kpis, section KPIs and rows kept
+    # Another worker (its own engine and app; nothing shared with this one but the database) starts
+    # a trial for a new customer: a trial ends within the window, so 3 customers, 2 expiring, 2 rows.
+    from server import create_app
+
+    other_engine = make_engine(db_url)
+    try:
+        other_app = create_app(engine=other_engine)
+        async with other_app.router.lifespan_context(other_app):
+            transport = httpx.ASGITransport(app=other_app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                other = Api(client, other_app)
+                answer = await other(START_TRIAL, {"n": "Neuco"}, token=token)
+                assert answer["data"]["startTrial"]["userErrors"] == []
+    finally:
+        await other_engine.dispose()
+    after = await api(EXPIRING, token=token)
+    assert _expiring_of(after) == (3, 2, 2, 2)
+    assert api.last_statements > 2  # computed again on the new facts
+
+
+async def test_a_rolled_back_write_leaves_the_kept_results_right(engine, api, monkeypatch) -> None:
+    token, viewer = await _day_world(engine)
+    first = await api(EXPIRING, token=token)
+    version = await _version(engine)
+
+    async def broken_notify(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("notify failed")  # after the facts' refresh, which gave them a new version
+
+    real_notify = events.notify_in_transaction
+    monkeypatch.setattr(events, "notify_in_transaction", broken_notify)
+    changed = copy.deepcopy(DAY_DOC)
+    changed["partners"][0]["customers"][0]["subscriptions"][0]["endsOn"] = (T + dt.timedelta(days=5)).isoformat()
+    async with make_sessionmaker(engine)() as session:
+        with pytest.raises(RuntimeError, match="notify failed"):
+            await load_document(session, changed)
+    # The rollback restored the version, and what was kept for it is still the facts' answer.
+    assert await _version(engine) == version
+    assert await api(EXPIRING, token=token) == first
+    assert api.last_statements == 2
+    monkeypatch.setattr(events, "notify_in_transaction", real_notify)
+    # Committed, the same import moves Longco into the window (T + 5): 2 expiring, 2 rows.
+    async with make_sessionmaker(engine)() as session:
+        await load_document(session, changed)
+    assert await _version(engine) != version
+    assert _expiring_of(await api(EXPIRING, token=token)) == (2, 2, 2, 2)
+    await assert_facts_exact(engine, viewer)
+
+
+async def _version(engine: AsyncEngine) -> int:
+    async with make_sessionmaker(engine)() as session:
+        return (await session.execute(select(FACT_DAY.c.version))).scalar_one()

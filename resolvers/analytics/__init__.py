@@ -5,7 +5,8 @@
 * :mod:`.sections`: the five sections, one declaration each;
 * :mod:`.build`: row queries, KPI statements and keyset pages from a declaration;
 * :mod:`.kpis`: the summary KPIs in one scan; :mod:`.trend`: the licence trend;
-* :mod:`.facts`: when the stored aggregates (db/analytics_facts.py) answer instead.
+* :mod:`.facts`: when the stored aggregates (db/analytics_facts.py) answer instead;
+* :mod:`.kept`: results computed from them, kept while they stay the same.
 
 Nothing loops over a partner's lines in Python.
 """
@@ -23,7 +24,7 @@ from resolvers.analytics.build import (
     section_scope,
 )
 from resolvers.analytics.declare import COMMON, Column, Kpi, SectionDeclaration
-from resolvers.analytics.facts import use_facts
+from resolvers.analytics.facts import facts_version, use_facts
 from resolvers.analytics.kpis import KpiSummary, kpis, kpis_may_have_moved
 from resolvers.analytics.lines import (
     DEFAULT_DAYS,
@@ -60,6 +61,7 @@ __all__ = [
     "check_days",
     "check_weeks",
     "declared_sections",
+    "facts_version",
     "kpis",
     "kpis_may_have_moved",
     "license_trend",

@@ -12,6 +12,7 @@ Everything a section reports is built from its *row query*
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.access import Viewer
 from db.settings import Settings, get_settings
 from resolvers.analytics.declare import Column, SectionDeclaration
+from resolvers.analytics.kept import kept
 from resolvers.analytics.lines import (
     DEFAULT_DAYS,
     Frame,
@@ -123,6 +125,7 @@ class SectionScope:
     session: AsyncSession
     viewer: Viewer
     frame: Frame
+    version: int | None = None
 
 
 def section_scope(
@@ -135,6 +138,7 @@ def section_scope(
     days: int = DEFAULT_DAYS,
     settings: Settings | None = None,
     facts: bool = False,
+    version: int | None = None,
 ) -> SectionScope:
     """The scope of ``section`` (its name or declaration); checks the product and window.
 
@@ -148,20 +152,27 @@ def section_scope(
         settings: Low-assignment settings (default: the environment's).
         facts: Read the stored aggregates (:func:`resolvers.analytics.facts.use_facts`
             says when they may be used); the answers are the same.
+        version: The stored facts' version read with ``facts``: the KPIs
+            and first pages are kept while it stays the same (:mod:`.kept`).
 
     Raises:
         GraphQLError: ``BAD_USER_INPUT`` for a bad product or window.
     """
     decl = section_of(section)
-    return SectionScope(decl, session, viewer, frame_of(decl, viewer, product, as_of, days, settings, facts))
+    frame = frame_of(decl, viewer, product, as_of, days, settings, facts)
+    return SectionScope(decl, session, viewer, frame, version if facts else None)
 
 
 async def section_kpis(scope: SectionScope) -> SectionKpis:
-    """The section's KPIs (SPEC §2.2): one aggregate statement over its rows."""
+    """The section's KPIs (SPEC §2.2): one aggregate statement over its rows (kept with the facts' version)."""
     decl, frame = scope.decl, scope.frame
-    agg = (await scope.session.execute(aggregate_statement(decl, scope.viewer, frame))).one()
-    window = {"days": frame.days} if decl.windowed else {}
-    return SectionKpis(**window, **{k.name: k.value(agg) for k in decl.kpis}, row_count=agg.row_count)
+
+    async def compute() -> SectionKpis:
+        agg = (await scope.session.execute(aggregate_statement(decl, scope.viewer, frame))).one()
+        window = {"days": frame.days} if decl.windowed else {}
+        return SectionKpis(**window, **{k.name: k.value(agg) for k in decl.kpis}, row_count=agg.row_count)
+
+    return await kept(scope.version, ("section", decl.name, frame), compute)
 
 
 @dataclass(frozen=True)
@@ -276,9 +287,21 @@ async def section_rows(
     async def default_count() -> int:
         return (await section_kpis(scope)).row_count
 
-    return await keyset_page(
-        scope.session, statement, order=keys, page=request, key_kind=kind, count=count or default_count
-    )
+    async def fetch(counting: Callable[[], Awaitable[int]]) -> Page:
+        return await keyset_page(scope.session, statement, order=keys, page=request, key_kind=kind, count=counting)
+
+    if request.cursor is not None or scope.version is None:
+        return await fetch(count or default_count)
+    # A first (or last) page is the same for every partner-wide viewer while
+    # the facts are: kept without a count (it would hold this request's
+    # session); each request counts with its own.
+    key = ("rows", decl.name, scope.frame, column_name, descending, request.size, request.backward)
+    page = await kept(scope.version, key, lambda: fetch(_kept_page_count))
+    return dataclasses.replace(page, count=count or default_count)
+
+
+async def _kept_page_count() -> int:  # pragma: no cover - section_rows replaces it before returning
+    raise RuntimeError("a kept page counts with its request's own count")
 
 
 def declared_sections() -> Sequence[SectionDeclaration]:

@@ -40,11 +40,23 @@ async def _ready(ctx: Context) -> bool:
     min_days = ctx.settings.low_assignment_min_days
     row = (await ctx.session.execute(fact_day_statement(viewer.partner_id))).first()
     if row is not None and (row.day, row.min_days) == (ctx.today, min_days):
+        ctx.facts_version = row.version
         return True
+    # Rebuilt here: nothing is kept from this request's results (its version
+    # was not read before them), which compute on the new facts.
     engine = ctx.session.bind
     if not isinstance(engine, AsyncEngine):  # pragma: no cover - db.engine binds every session to the engine
         return False
     return await ensure_fresh(engine, partner_id=viewer.partner_id, day=ctx.today, min_days=min_days)
 
 
-__all__ = ["use_facts"]
+async def facts_version(ctx: Context, as_of: dt.date) -> int | None:
+    """The version of the stored facts this request's analytics of ``as_of`` read, if it reads them.
+
+    None when they compute on read, or right after this request rebuilt the
+    facts; otherwise results may be kept under it (:mod:`.kept`).
+    """
+    return ctx.facts_version if await use_facts(ctx, as_of) else None
+
+
+__all__ = ["facts_version", "use_facts"]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.access import Viewer
 from db.settings import Settings, get_settings
 from loaders import Loaders
+from resolvers.analytics.kept import kept
 from resolvers.analytics.lines import DEFAULT_DAYS, KPI_PRODUCTS, Frame, as_tables, check_product, memo
 from resolvers.analytics.sections import SECTIONS
 
@@ -41,6 +42,7 @@ async def kpis(
     settings: Settings | None = None,
     product: str | None = None,
     facts: bool = False,
+    version: int | None = None,
 ) -> KpiSummary:
     """SPEC §2.3 over the visible customers, MEETINGS and CALLING together, or ``product``'s lines only.
 
@@ -50,11 +52,20 @@ async def kpis(
     count is the customers having a row of that product's section
     (``analytics(product:)``), and ``totalCustomers`` those with a live plan
     that has a line of it. With ``facts``, the lines are the stored ones
-    (db/analytics_facts.py; same answer).
+    (db/analytics_facts.py; same answer), and with their ``version`` the
+    answer is kept while they stay the same (:mod:`.kept`).
     """
     products = KPI_PRODUCTS if product is None else check_product(product)
-    r = (await session.execute(kpis_statement(viewer, as_of, settings or get_settings(), products, facts))).one()
-    return KpiSummary(as_of=as_of, **r._asdict())
+    settings = settings or get_settings()
+
+    async def compute() -> KpiSummary:
+        r = (await session.execute(kpis_statement(viewer, as_of, settings, products, facts))).one()
+        return KpiSummary(as_of=as_of, **r._asdict())
+
+    if not facts:
+        return await compute()
+    key = ("kpis", viewer.partner_id, as_of, products, settings.low_assignment_min_days, settings.low_assignment_factor)
+    return await kept(version, key, compute)
 
 
 async def kpis_may_have_moved(loaders: Loaders, customer_ids: Iterable[int], product: str | None = None) -> bool:
