@@ -303,7 +303,6 @@ async def _license_trend(
         weeks=weeks,
         today=info.context.today,
         facts=await A.use_facts(info.context, self.as_of),
-        version=await A.facts_version(info.context, self.as_of),
     )
     return [LicensePoint.from_record(p) for p in points]
 

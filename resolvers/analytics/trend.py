@@ -13,7 +13,6 @@ from db import trend_cache
 from db.access import Viewer
 from db.analytics_facts import fact_lines
 from db.settings import today as get_today
-from resolvers.analytics.kept import kept
 from resolvers.analytics.lines import DEFAULT_WEEKS, check_product, check_weeks, live_lines, memo
 
 
@@ -36,7 +35,6 @@ async def license_trend(
     weeks: int = DEFAULT_WEEKS,
     today: dt.date | None = None,
     facts: bool = False,
-    version: int | None = None,
 ) -> list[TrendPoint]:
     """Σ total/assigned/used of the visible P-lines of plans live on each of
     ``as_of``, ``as_of - 7``, … (``weeks`` points, oldest first), values as of
@@ -44,27 +42,18 @@ async def license_trend(
     days not cached: for a partner-wide viewer, days before ``today`` come from
     the trend cache once computed (:mod:`db.trend_cache`). With ``facts``
     (``as_of`` is today, the viewer sees the whole partner) the point of
-    ``as_of`` sums the stored facts (:mod:`db.analytics_facts`), kept with
-    their ``version`` while they stay the same (:mod:`.kept`).
+    ``as_of`` sums the stored facts (:mod:`db.analytics_facts`).
     """
     product, weeks = check_product(product), check_weeks(weeks)
     days = [as_of - dt.timedelta(days=7 * i) for i in range(weeks)]
 
-    async def run(wanted: tuple[dt.date, ...]) -> dict[dt.date, tuple[int, int, int]]:
+    async def compute(wanted: tuple[dt.date, ...]) -> dict[dt.date, tuple[int, int, int]]:
         rows = (await session.execute(trend_statement(viewer, product, wanted, as_of if facts else None))).all()
         by_point = {r.point: r for r in rows}
         return {
             day: (int(by_point[i].total), int(by_point[i].assigned), int(by_point[i].used))
             for i, day in enumerate(wanted)
         }
-
-    async def compute(wanted: tuple[dt.date, ...]) -> dict[dt.date, tuple[int, int, int]]:
-        if not facts or as_of not in wanted:
-            return await run(wanted)
-        # The facts' point alone is kept (the other days have the trend cache).
-        others = tuple(day for day in wanted if day != as_of)
-        point = await kept(version, ("trend", viewer.partner_id, product, as_of), lambda: run((as_of,)))
-        return {**(await run(others) if others else {}), **point}
 
     if viewer.sees_all_customers:
         sums = await trend_cache.partner_trend(
