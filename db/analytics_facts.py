@@ -154,7 +154,7 @@ def lock_statement(dialect: str, partner_id: int) -> Any:
 
 
 def new_version() -> int:
-    """A fresh facts version: 63 random bits (BIGINT on both databases); 0 is the migration's."""
+    """A fresh facts version: 63 random bits (BIGINT on both databases), never 0, the column's default."""
     return secrets.randbits(63) or 1
 
 

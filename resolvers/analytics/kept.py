@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 KEPT_SIZE = 512
-"""Results kept per process: a dashboard keeps about ten (five sections' KPIs and pages, kpis, trend)."""
+"""Results kept per process: a dashboard keeps eleven (kpis, five sections' KPIs and first pages)."""
 
 _kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 

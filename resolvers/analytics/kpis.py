@@ -62,10 +62,8 @@ async def kpis(
         r = (await session.execute(kpis_statement(viewer, as_of, settings, products, facts))).one()
         return KpiSummary(as_of=as_of, **r._asdict())
 
-    if not facts:
-        return await compute()
     key = ("kpis", viewer.partner_id, as_of, products, settings.low_assignment_min_days, settings.low_assignment_factor)
-    return await kept(version, key, compute)
+    return await kept(version if facts else None, key, compute)
 
 
 async def kpis_may_have_moved(loaders: Loaders, customer_ids: Iterable[int], product: str | None = None) -> bool:

@@ -8,10 +8,10 @@ Revises: 0006
 Create Date: 2026-12-03 20:00:00
 """
 
-import secrets
-
 import sqlalchemy as sa
 from alembic import op
+
+from db.analytics_facts import new_version
 
 revision = "0007"
 down_revision = "0006"
@@ -27,9 +27,7 @@ def upgrade() -> None:
     fact_day = sa.table("analytics_fact_day", sa.column("partner_id"), sa.column("version", sa.BigInteger()))
     bind = op.get_bind()
     for partner_id in bind.execute(sa.select(fact_day.c.partner_id)).scalars().all():
-        bind.execute(
-            fact_day.update().where(fact_day.c.partner_id == partner_id).values(version=secrets.randbits(63) or 1)
-        )
+        bind.execute(fact_day.update().where(fact_day.c.partner_id == partner_id).values(version=new_version()))
 
 
 def downgrade() -> None:
