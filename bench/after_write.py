@@ -10,6 +10,11 @@ stays a bench database), and right after each import (``partnerhub load`` of
 the first 10 seeded customers again, as ``generate_document`` makes them: an
 upsert that runs every maintenance step). Prints p50/max per kind and the
 time of the write itself. Every answer is checked for errors.
+
+``--past-cancels N`` also cancels N of the seeded ACTIVE trials that started
+before today, a dashboard after each: a write that changes past days of the
+licence trend (db/trend_cache.py). It changes the database for good, so run
+it on a copy (``createdb -T bench_100000 aw_100000``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ CUSTOMER_WITHOUT_TRIAL = (
 )
 START = """mutation($c: ID!) { startTrial(input: {customerId: $c, products: [MEETINGS], licenses: 5}) {
   trial { id } userErrors { code } } }"""
+PAST_TRIALS = (
+    "SELECT t.id FROM plan t JOIN partner p ON p.id = t.partner_id WHERE p.key = :1 AND t.kind = 'TRIAL' "
+    "AND t.status = 'ACTIVE' AND t.starts_on < :2 AND t.ends_on >= :2 ORDER BY t.id LIMIT :3"
+)
 CANCEL = "mutation($t: ID!) { cancelTrial(input: {trialId: $t}) { trial { status } userErrors { code } } }"
 
 
@@ -94,11 +103,23 @@ async def main(args: argparse.Namespace) -> int:
             imports.append((time.perf_counter() - started) * 1000)
             after_import.append((await _timed(client, dashboard))[0])
         Path(f.name).unlink()
+        past, after_past = [], []
+        if args.past_cancels:
+            trials = await run._sql(
+                args.db, PAST_TRIALS, run.PARTNER, dt.date.fromisoformat(run.TODAY), args.past_cancels
+            )
+            for (trial_id,) in trials:
+                took, _ = await _timed(client, CANCEL, {"t": to_global_id("Trial", trial_id)})
+                past.append(took)
+                after_past.append((await _timed(client, dashboard))[0])
         print(_summary("dashboard, steady", steady))
         print(_summary("dashboard right after a mutation", after_mutation))
         print(_summary("  the mutations themselves", mutations))
         print(_summary("dashboard right after an import of 10 customers", after_import))
         print(_summary("  the imports themselves (partnerhub load, process start included)", imports))
+        if after_past:
+            print(_summary("dashboard right after cancelling a trial started before today", after_past))
+            print(_summary("  the cancellations themselves", past))
         print(f"peak server RSS: {server.peak_rss_mb():.1f} MB")
     finally:
         server.stop()
@@ -109,5 +130,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--past-cancels", type=int, default=0, help="cancel this many trials started before today")
     parser.add_argument("--server-dir", default=str(run.ROOT))
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -12,12 +12,21 @@ a past day's sums:
 
 * a plan's liveness on past days (``cancelTrial``, ``convertTrial``,
   ``extendTrial`` of an already ended trial, ``completeOrderSetup``): the
-  mutation calls :func:`forget` for the plan's days;
-* imports and seeding: only the document's customers can change, so their
-  contribution to each cached day is measured before and after the writes
-  and the cached sums are adjusted by the difference (:func:`customer_sums`,
-  :func:`adjust`); past :data:`MAX_ADJUSTED` customers the partner's days are
-  forgotten instead (measuring would cost what recomputing does).
+  mutation measures the changed plans' share of each cached day in their
+  range before and after its write and adjusts the cached sums by the
+  difference (:func:`plans_before`, :func:`plans_after`); the plans' rows are
+  locked by the mutation, so no other writer moves them in between;
+* imports: only the document's customers can change, so their contribution
+  to each cached day is measured before and after the writes and the cached
+  sums are adjusted by the difference (:func:`customer_sums`, :func:`adjust`);
+  past :data:`MAX_ADJUSTED` customers the partner's cached days are
+  recomputed after the writes instead (:func:`recompute`: measuring would
+  cost what recomputing does), the newest :data:`MAX_RECOMPUTED` of them,
+  the older forgotten.
+
+Adjusting rather than forgetting is what keeps the first dashboard after a
+write fast: a forgotten day is recomputed by the next request, about half a
+second per past day at 100,000 customers (bench/README.md).
 
 Writes that cannot change a past day are not listed: ``startTrial`` and
 ``convertTrial``'s new subscription start today (not past), usage snapshots
@@ -40,13 +49,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Integer, bindparam, delete, func, literal_column, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from db.lines import KPI_PRODUCTS, live_lines
+from db.lines import KPI_PRODUCTS, Where, live_lines
 from db.tables import TREND_CACHE as CACHE
 from db.tables import TREND_CACHE_VERSION as VERSION
 
@@ -54,7 +64,9 @@ log = logging.getLogger(__name__)
 
 Sums = tuple[int, int, int]  # total, assigned, used
 MAX_ADJUSTED = 5000
-"""An import of more customers forgets the partner's cached days instead of adjusting them."""
+"""An import of more customers recomputes the partner's cached days instead of adjusting them."""
+MAX_RECOMPUTED = 24
+"""A recompute keeps the partner's newest cached days, up to this many (two dashboards' past weeks); the rest are forgotten."""
 
 
 async def forget(
@@ -104,17 +116,21 @@ async def customer_sums(
 ) -> dict[tuple[str, dt.date], Sums]:
     """Σ total, assigned, used of these customers' live lines on each day, by product (one statement)."""
     ids = sorted(set(customers))
-    if not ids or not days:
+    if not ids:
+        return {}
+    return await _sums(session, partner_id, days, lambda plan, line: [plan.c.customer_id.in_(ids)])
+
+
+async def _sums(
+    session: AsyncSession | AsyncConnection, partner_id: int, days: list[dt.date], where: Where | None
+) -> dict[tuple[str, dt.date], Sums]:
+    """Σ total, assigned, used of the partner's live lines (``where`` narrows them) on each day, by product."""
+    if not days:
         return {}
     parts = []
     for i, day in enumerate(days):
         base = live_lines(
-            partner_id=partner_id,
-            viewer=None,
-            product=KPI_PRODUCTS,
-            d=day,
-            where=lambda plan, line: [plan.c.customer_id.in_(ids)],
-            name=f"adjust{i}",
+            partner_id=partner_id, viewer=None, product=KPI_PRODUCTS, d=day, where=where, name=f"adjust{i}"
         )
         parts.append(
             select(
@@ -141,6 +157,16 @@ async def adjust(
     before this write stores nothing after it.
     """
     await _bump(session, partner_id)
+    await _add(session, partner_id, before, after)
+
+
+async def _add(
+    session: AsyncSession | AsyncConnection,
+    partner_id: int,
+    before: dict[tuple[str, dt.date], Sums],
+    after: dict[tuple[str, dt.date], Sums],
+) -> None:
+    """Add ``after − before`` to the cached rows (the caller has bumped the version)."""
     changes = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key, (0, 0, 0)), after.get(key, (0, 0, 0))
@@ -165,6 +191,85 @@ async def adjust(
         await session.execute(statement, changes)
 
 
+@dataclass(frozen=True)
+class PlanChange:
+    """The changed plans' share of the cached days they can touch, measured before the write."""
+
+    partner_id: int
+    plan_ids: tuple[int, ...]
+    days: list[dt.date]
+    before: dict[tuple[str, dt.date], Sums]
+
+
+async def plans_before(
+    session: AsyncSession | AsyncConnection,
+    partner_id: int,
+    plan_ids: Iterable[int],
+    *,
+    start: dt.date,
+    end: dt.date,
+    today: dt.date,
+) -> PlanChange | None:
+    """Before a write that changes these plans' liveness on ``[start, end]``: their share of the cached days there.
+
+    Call inside the writing transaction with the plans' rows locked, then
+    :func:`plans_after` once written. The version is bumped here (held until
+    commit), so no request stores a day computed before the write. None when
+    the range has no past day: days from today on are never cached.
+    """
+    if start >= today:
+        return None
+    await _bump(session, partner_id)
+    days = [d for d in await cached_days(session, partner_id) if start <= d <= end]
+    ids = tuple(sorted(set(plan_ids)))
+    return PlanChange(partner_id, ids, days, await _plan_sums(session, partner_id, ids, days))
+
+
+async def plans_after(session: AsyncSession | AsyncConnection, change: PlanChange | None) -> None:
+    """After the write measured by :func:`plans_before`: add the plans' change to the cached days."""
+    if change is None or not change.days:
+        return
+    after = await _plan_sums(session, change.partner_id, change.plan_ids, change.days)
+    await _add(session, change.partner_id, change.before, after)
+
+
+async def _plan_sums(
+    session: AsyncSession | AsyncConnection, partner_id: int, plan_ids: tuple[int, ...], days: list[dt.date]
+) -> dict[tuple[str, dt.date], Sums]:
+    if not plan_ids:
+        return {}
+    return await _sums(session, partner_id, days, lambda plan, line: [plan.c.id.in_(plan_ids)])
+
+
+async def recompute(session: AsyncSession | AsyncConnection, partner_id: int) -> None:
+    """Recompute the partner's newest cached days from its data, forget the older; inside the writing transaction.
+
+    For writes too large to measure before and after (:data:`MAX_ADJUSTED`).
+    One statement per day, so that no statement grows with the number of
+    days (each is a full pass over the partner's live lines).
+    """
+    await _bump(session, partner_id)
+    days = await cached_days(session, partner_id)
+    keep, drop = days[-MAX_RECOMPUTED:], days[:-MAX_RECOMPUTED]
+    if drop:
+        await session.execute(delete(CACHE).where(CACHE.c.partner_id == partner_id, CACHE.c.day <= drop[-1]))
+    for day in keep:
+        sums = await _sums(session, partner_id, [day], None)
+        rows = [
+            {"p": partner_id, "pr": product, "d": day, "t": t, "a": a, "u": u}
+            for product in KPI_PRODUCTS
+            for t, a, u in [sums.get((product, day), (0, 0, 0))]
+        ]
+        await session.execute(
+            update(CACHE)
+            .where(
+                CACHE.c.partner_id == bindparam("p"), CACHE.c.product == bindparam("pr"), CACHE.c.day == bindparam("d")
+            )
+            .values(total=bindparam("t"), assigned=bindparam("a"), used=bindparam("u")),
+            rows,
+        )
+
+
 async def forget_partners(session: AsyncSession | AsyncConnection, partner_ids: Iterable[int]) -> None:
     """:func:`forget` every cached day of these partners (imports, seeding)."""
     for partner_id in sorted(set(partner_ids)):
@@ -182,8 +287,9 @@ async def partner_trend(
 ) -> dict[dt.date, Sums]:
     """The sums of each of ``days``: cached past days, the rest from ``compute``.
 
-    ``compute(days)`` must return the partner-wide sums of those days; the
-    past ones among them are then stored (when no write intervened).
+    ``compute(days)`` must return the partner-wide sums of those days; it is
+    called once per missing past day and once for the days from today on.
+    The past ones are then stored (when no write intervened).
     """
     past = sorted({d for d in days if d < today})
     found: dict[dt.date, Sums] = {}
@@ -203,7 +309,13 @@ async def partner_trend(
         version = (
             await session.execute(select(VERSION.c.version).where(VERSION.c.partner_id == partner_id))
         ).scalar_one_or_none() or 0
-    computed = await compute(missing)
+    # Each past day in a statement of its own: a past point is the dearest
+    # statement of the dashboard (a snapshot lookup per line), and eleven of
+    # them in one statement ran past the statement time limit at 100,000
+    # customers, so nothing was stored and every later request failed again.
+    computed: dict[dt.date, Sums] = {}
+    for chunk in [(d,) for d in to_store] + ([rest] if (rest := tuple(d for d in missing if d >= today)) else []):
+        computed |= await compute(chunk)
     if to_store:
         await _store(session, partner_id, product, version, {d: computed[d] for d in to_store})
     return {**found, **computed}

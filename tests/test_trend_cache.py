@@ -1,5 +1,5 @@
 """The licence trend of past days is cached for partner-wide viewers, and every write that
-can change a past day forgets it (db/trend_cache.py).
+can change a past day adjusts it (or, for a large import, recomputes it; db/trend_cache.py).
 
 Today is 2026-11-25; the trend has 3 weekly points W = 11-11, E = 11-18, D = 11-25
 (MEETINGS). Each step below changes the data through the API (or an import) and checks the
@@ -8,6 +8,7 @@ trend against sums worked out by hand, so a stale cached day would show.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from sqlalchemy import select
@@ -83,7 +84,7 @@ async def _mutate(api, mutation: str) -> None:
     assert payload["userErrors"] == [], payload
 
 
-async def test_mutations_and_imports_forget_the_cached_days(api, session) -> None:
+async def test_mutations_and_imports_adjust_the_cached_days(api, session) -> None:
     ids = await _world(session)
     t1, t2 = to_global_id("Trial", ids["t1"]), to_global_id("Trial", ids["t2"])
 
@@ -98,11 +99,15 @@ async def test_mutations_and_imports_forget_the_cached_days(api, session) -> Non
 
     # Cancelling T1 removes it from every day it was live on (11-01..12-10), past ones included.
     await _mutate(api, f'mutation {{ cancelTrial(input: {{trialId: "{t1}"}}) {{ userErrors {{ code }} }} }}')
+    # The cached days were adjusted by T1's share (W and E: 10, 4, 2), not forgotten.
+    assert await _cached(session) == {W: (5, 2, 1), E: (0, 0, 0)}
     # W: T2 (5, 2, 1); E and D: nothing live.
     assert await _trend(api) == [("2026-11-11", 5, 2, 1), ("2026-11-18", 0, 0, 0), ("2026-11-25", 0, 0, 0)]
 
     # Extending the ended T2 by 20 days (to 12-05) makes it live again on E and D.
     await _mutate(api, f'mutation {{ extendTrial(input: {{trialId: "{t2}", days: 20}}) {{ userErrors {{ code }} }} }}')
+    # Only E lies in the days it gained (11-16..12-05): + T2 (5, 2, 1).
+    assert await _cached(session) == {W: (5, 2, 1), E: (5, 2, 1)}
     # W, E, D: T2 (5, 2, 1: snapshot 11-01)
     assert await _trend(api) == [("2026-11-11", 5, 2, 1), ("2026-11-18", 5, 2, 1), ("2026-11-25", 5, 2, 1)]
 
@@ -113,6 +118,7 @@ async def test_mutations_and_imports_forget_the_cached_days(api, session) -> Non
         f'mutation {{ completeOrderSetup(input: {{customerId: "{c1}", acceptTerms: true}}) '
         f"{{ userErrors {{ code }} }} }}",
     )
+    assert await _cached(session) == {W: (25, 2, 1), E: (25, 10, 6)}
     # W: S1 (20, 0, 0: no snapshot by 11-11) + T2 (5, 2, 1) = (25, 2, 1)
     # E, D: S1 (20, 8, 5: snapshot 11-15) + T2 (5, 2, 1)   = (25, 10, 6)
     assert await _trend(api) == [("2026-11-11", 25, 2, 1), ("2026-11-18", 25, 10, 6), ("2026-11-25", 25, 10, 6)]
@@ -124,8 +130,8 @@ async def test_mutations_and_imports_forget_the_cached_days(api, session) -> Non
         f"autoRenew: false}}) {{ userErrors {{ code }} }} }}",
     )
     # W: S1 (20, 0, 0); E, D: S1 (20, 8, 5)
-    assert await _trend(api) == [("2026-11-11", 20, 0, 0), ("2026-11-18", 20, 8, 5), ("2026-11-25", 20, 8, 5)]
     assert await _cached(session) == {W: (20, 0, 0), E: (20, 8, 5)}
+    assert await _trend(api) == [("2026-11-11", 20, 0, 0), ("2026-11-18", 20, 8, 5), ("2026-11-25", 20, 8, 5)]
 
     # An import that adds a snapshot on 11-11 (3, 1) to S1's line changes W.
     await session.rollback()
@@ -140,6 +146,79 @@ async def test_mutations_and_imports_forget_the_cached_days(api, session) -> Non
     assert await _cached(session) == {W: (20, 3, 1), E: (20, 8, 5)}
     # W: S1 (20, 3, 1: snapshot 11-11)
     assert await _trend(api) == [("2026-11-11", 20, 3, 1), ("2026-11-18", 20, 8, 5), ("2026-11-25", 20, 8, 5)]
+
+
+async def test_a_large_import_recomputes_the_newest_cached_days_and_forgets_the_older(
+    api, session, monkeypatch
+) -> None:
+    """Past MAX_ADJUSTED customers an import recomputes the cached days, at most MAX_RECOMPUTED of them."""
+    await _world(session)
+    assert await _trend(api) == [("2026-11-11", 15, 6, 3), ("2026-11-18", 10, 4, 2), ("2026-11-25", 10, 6, 3)]
+    assert await _cached(session) == {W: (15, 6, 3), E: (10, 4, 2)}
+    monkeypatch.setattr("db.trend_cache.MAX_ADJUSTED", 0)  # every import is "large"
+    monkeypatch.setattr("db.trend_cache.MAX_RECOMPUTED", 1)  # keep the newest day only
+    # The import adds a snapshot on 11-16 (7, 5) to T1's line.
+    doc = await export_document(session)
+    one = next(c for c in doc["partners"][0]["customers"] if c["name"] == "One")
+    line = next(t for t in one["trials"] if t["trialId"] == "T1")["lines"][0]
+    line["usage"].append({"date": "2026-11-16", "assigned": 7, "used": 5, "used90": 5})
+    line["usage"].sort(key=lambda u: u["date"])
+    await load_document(session, doc)
+    # E (11-18) recomputed: T1 (10, 7, 5: snapshot 11-16); T2 ended 11-15. W (older) forgotten.
+    assert await _cached(session) == {E: (10, 7, 5)}
+    # W computed again: T1 (10, 4, 2: 11-16 is later) + T2 (5, 2, 1); D: T1's 11-20 snapshot (6, 3).
+    assert await _trend(api) == [("2026-11-11", 15, 6, 3), ("2026-11-18", 10, 7, 5), ("2026-11-25", 10, 6, 3)]
+
+
+async def test_each_missing_past_day_is_computed_in_a_statement_of_its_own(session) -> None:
+    """Past points one per call (each bounded by the statement time limit), today with the later days."""
+    ids = await _world(session)
+    calls: list[tuple[dt.date, ...]] = []
+
+    async def compute(days):
+        calls.append(days)
+        return dict.fromkeys(days, (1, 2, 3))
+
+    later = D + dt.timedelta(days=7)
+    await partner_trend(
+        session, partner_id=ids["acme"], product="MEETINGS", days=[later, D, E, W], today=D, compute=compute
+    )
+    assert calls == [(W,), (E,), (D, later)]
+    assert await _cached(session) == {W: (1, 2, 3), E: (1, 2, 3)}
+    calls.clear()
+    await partner_trend(session, partner_id=ids["acme"], product="MEETINGS", days=[D, E, W], today=D, compute=compute)
+    assert calls == [(D,)]  # the past days are cached now
+
+
+async def test_concurrent_mutations_each_adjust_the_cached_days_once(api, session) -> None:
+    """Five cancellations at once: the additive updates of one cached row must all count, once each."""
+    ids = await _world(session)
+    extra = []
+    for n in range(1, 5):  # X1..X4, a customer each: live 11-01..12-10, n licences, no snapshot (0 assigned, 0 used)
+        customer = await f.customer(session, partner_id=ids["acme"], name=f"X{n}", created_on="2026-01-01")
+        plan = await f.plan(
+            session,
+            partner_id=ids["acme"],
+            customer_id=customer,
+            kind="TRIAL",
+            ext_id=f"X{n}",
+            starts="2026-11-01",
+            ends="2026-12-10",
+        )
+        await f.line(session, plan_id=plan, product="MEETINGS", total=n, usage=[])
+        extra.append(plan)
+    await session.commit()
+    # W: T1 (10, 4, 2) + T2 (5, 2, 1) + X (1+2+3+4 = 10, 0, 0) = (25, 6, 3); E: T1 + X = (20, 4, 2)
+    assert (await _trend(api))[:2] == [("2026-11-11", 25, 6, 3), ("2026-11-18", 20, 4, 2)]
+    trials = [to_global_id("Trial", i) for i in [ids["t1"], *extra]]
+    await asyncio.gather(
+        *[
+            _mutate(api, f'mutation {{ cancelTrial(input: {{trialId: "{t}"}}) {{ userErrors {{ code }} }} }}')
+            for t in trials
+        ]
+    )
+    # Left: T2 on W (5, 2, 1); nothing on E.
+    assert await _cached(session) == {W: (5, 2, 1), E: (0, 0, 0)}
 
 
 async def test_a_value_computed_before_a_write_is_not_stored(session, engine) -> None:

@@ -147,7 +147,7 @@ class Loader:
                 self.problems.append(f"{admin.path}.token: already registered to another admin")
 
     async def _trend_before(self) -> dict[int, tuple[list[dt.date], dict[Any, Any]] | None]:
-        """Per existing partner: its cached trend days and the document's customers' sums on them, or None (forget)."""
+        """Per existing partner: its cached trend days and the document's customers' sums on them, or None (recompute)."""
         plans: dict[int, tuple[list[dt.date], dict[Any, Any]] | None] = {}
         for partner in self.partners:
             if partner.key not in self.partner_ids:
@@ -191,11 +191,11 @@ class Loader:
             await self.write_partner(partner, self.partner_ids[partner.key], self.state[partner.key])
         # Only the document's customers changed, past usage included: their
         # share of each cached trend day is adjusted (or, for a large
-        # document, the partner's days are forgotten).
+        # document, the partner's cached days are recomputed).
         for partner_id in sorted({self.partner_ids[p.key] for p in self.partners}):
             plan = trend_before.get(partner_id)
             if plan is None:
-                await trend_cache.forget(self.conn, partner_id)
+                await trend_cache.recompute(self.conn, partner_id)
                 continue
             days, before = plan
             after = await trend_cache.customer_sums(self.conn, partner_id, self.customers.get(partner_id, []), days)

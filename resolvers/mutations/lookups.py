@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -82,14 +84,21 @@ async def visible_customer(tx: Tx, customer_id: int, path: FieldPath) -> AnyRow:
     return row
 
 
-async def forget_trend(tx: Tx, start: dt.date, end: dt.date) -> None:
-    """A plan's liveness changed on the days ``[start, end]``: drop the cached trend days among them.
+@asynccontextmanager
+async def trend_change(tx: Tx, plan_ids: Iterable[int], start: dt.date, end: dt.date) -> AsyncIterator[None]:
+    """The body changes these plans' liveness on the days ``[start, end]``: adjust the cached trend days among them.
 
-    Only days before today are ever cached (db/trend_cache.py), so a
-    change from today on needs nothing (and takes no lock).
+    The plans' share of each cached past day in the range is measured before
+    the body and after it, and the difference added (db/trend_cache.py), so
+    the next dashboard reads the cached days instead of recomputing them.
+    The caller holds the plans' row locks. Only days before today are ever
+    cached, so a change from today on needs nothing (and takes no lock).
     """
-    if start < tx.today:
-        await trend_cache.forget(tx.session, tx.viewer.partner_id, start=start, end=min(end, tx.today))
+    change = await trend_cache.plans_before(
+        tx.session, tx.viewer.partner_id, plan_ids, start=start, end=end, today=tx.today
+    )
+    yield
+    await trend_cache.plans_after(tx.session, change)
 
 
-__all__ = ["MAX_NAME", "check_text", "decode", "decode_one", "forget_trend", "not_found", "visible_customer"]
+__all__ = ["MAX_NAME", "check_text", "decode", "decode_one", "not_found", "trend_change", "visible_customer"]

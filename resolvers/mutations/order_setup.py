@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from db.tables import PLAN
 from resolvers.ids import to_global_id
 from resolvers.mutations.codes import Code
-from resolvers.mutations.lookups import decode, forget_trend, visible_customer
+from resolvers.mutations.lookups import decode, trend_change, visible_customer
 from resolvers.mutations.runner import Done, Errors, Outcome, Tx, fail, mutation
 from resolvers.permissions import Permission
 
@@ -36,22 +36,31 @@ async def complete_order_setup(tx: Tx, *, customer_id: str, accept_terms: bool) 
     errors.raise_if_any()
     assert db_id is not None
     customer = await visible_customer(tx, db_id, ("input", "customerId"))
-    # One conditional UPDATE: a concurrent call waits on the row locks and
-    # then finds nothing left to set up.
-    activated = (
+    # The waiting subscriptions, locked: a concurrent call waits here and
+    # then finds nothing left to set up (the conditional UPDATE below says
+    # the same on SQLite, whose write lock is held already).
+    waiting = (
         await tx.session.execute(
-            update(PLAN)
+            select(PLAN.c.id, PLAN.c.starts_on, PLAN.c.ends_on)
             .where(PLAN.c.customer_id == customer.id, PLAN.c.kind == "SUBSCRIPTION", PLAN.c.status == "PENDING_SETUP")
-            .values(status="ACTIVE")
-            .returning(PLAN.c.id, PLAN.c.ext_id, PLAN.c.starts_on, PLAN.c.ends_on)
+            .with_for_update()
         )
     ).all()
-    if not activated:
+    if not waiting:
         raise fail(
             Code.NOTHING_TO_SET_UP, ("input", "customerId"), f"{customer.name} has no subscription waiting for setup."
         )
+    ids = [r.id for r in waiting]
     # Live from now on for all their days, past ones included.
-    await forget_trend(tx, min(r.starts_on for r in activated), max(r.ends_on for r in activated))
+    async with trend_change(tx, ids, min(r.starts_on for r in waiting), max(r.ends_on for r in waiting)):
+        activated = (
+            await tx.session.execute(
+                update(PLAN)
+                .where(PLAN.c.id.in_(ids), PLAN.c.status == "PENDING_SETUP")
+                .values(status="ACTIVE")
+                .returning(PLAN.c.id, PLAN.c.ext_id)
+            )
+        ).all()
     details = {
         "activated": [
             {"subscription": to_global_id("Subscription", row.id), "subscriptionId": row.ext_id}

@@ -25,8 +25,8 @@ from resolvers.mutations.lookups import (
     check_text,
     decode,
     decode_one,
-    forget_trend,
     not_found,
+    trend_change,
     visible_customer,
 )
 from resolvers.mutations.runner import (
@@ -379,9 +379,9 @@ async def extend_trial(tx: Tx, *, trial_id: str, days: int) -> Done:
             f"The trial would last {length} days (startsOn to endsOn); at most {MAX_TRIAL_DAYS} are allowed.",
         )
     ends_on = trial.ends_on + dt.timedelta(days=days)
-    await tx.session.execute(update(PLAN).where(PLAN.c.id == trial.id).values(ends_on=ends_on))
     # Live now also on the days after its old end (past ones if it had already ended).
-    await forget_trend(tx, trial.ends_on + dt.timedelta(days=1), ends_on)
+    async with trend_change(tx, [trial.id], trial.ends_on + dt.timedelta(days=1), ends_on):
+        await tx.session.execute(update(PLAN).where(PLAN.c.id == trial.id).values(ends_on=ends_on))
     details = {
         "trialId": trial.ext_id,
         "days": days,
@@ -406,8 +406,8 @@ async def cancel_trial(tx: Tx, *, trial_id: str) -> Done:
     """
     trial = await _visible_trial(tx, decode_one(trial_id, "Trial", ("input", "trialId")), ("input", "trialId"))
     _require_active(trial)
-    await tx.session.execute(update(PLAN).where(PLAN.c.id == trial.id).values(status="CANCELLED"))
-    await forget_trend(tx, trial.starts_on, trial.ends_on)
+    async with trend_change(tx, [trial.id], trial.starts_on, trial.ends_on):
+        await tx.session.execute(update(PLAN).where(PLAN.c.id == trial.id).values(status="CANCELLED"))
     details = {"trialId": trial.ext_id, "status": {"from": "ACTIVE", "to": "CANCELLED"}}
     return Done(Outcome(customer_id=trial.customer_id, trial_id=trial.id), "Trial", trial.id, details)
 
@@ -450,8 +450,8 @@ async def convert_trial(tx: Tx, *, trial_id: str, subscription_id: str, term_mon
     if await _subscription_id_taken(session, tx.viewer.partner_id, external):
         raise SUBSCRIPTION_ID_TAKEN.failure()
     ends_on = add_months(tx.today, term_months)
-    await session.execute(update(PLAN).where(PLAN.c.id == trial.id).values(status="CONVERTED"))
-    await forget_trend(tx, trial.starts_on, trial.ends_on)
+    async with trend_change(tx, [trial.id], trial.starts_on, trial.ends_on):
+        await session.execute(update(PLAN).where(PLAN.c.id == trial.id).values(status="CONVERTED"))
     subscription_db_id = (
         await session.execute(
             insert(PLAN)
