@@ -7,7 +7,7 @@ dashboard at a time: steady (``rounds`` repeats), right after each mutation
 (``startTrial`` on a customer without a trial, then ``cancelTrial`` of it, a
 dashboard after each: the customer count stays the same, so the database
 stays a bench database), and right after each import (``partnerhub load`` of
-the first 10 seeded customers again, as ``generate_document`` makes them: an
+the first 10 seeded customers again, or ``--import-customers``, as ``generate_document`` makes them: an
 upsert that runs every maintenance step). Prints p50/max per kind and the
 time of the write itself. Every answer is checked for errors.
 
@@ -87,11 +87,13 @@ async def main(args: argparse.Namespace) -> int:
             took, _ = await _timed(client, CANCEL, {"t": trial})
             mutations.append(took)
             after_mutation.append((await _timed(client, dashboard))[0])
-        doc = generate_document(customers=10, seed=1, partner=run.PARTNER, today=dt.date.fromisoformat(run.TODAY))
+        doc = generate_document(
+            customers=args.import_customers, seed=1, partner=run.PARTNER, today=dt.date.fromisoformat(run.TODAY)
+        )
         imports, after_import = [], []
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(doc, f)
-        for _ in range(max(3, args.rounds // 3)):
+        for _ in range(args.import_rounds or max(3, args.rounds // 3)):
             started = time.perf_counter()
             subprocess.run(
                 [sys.executable, str(server_dir / "server.py"), "load", f.name],
@@ -115,7 +117,7 @@ async def main(args: argparse.Namespace) -> int:
         print(_summary("dashboard, steady", steady))
         print(_summary("dashboard right after a mutation", after_mutation))
         print(_summary("  the mutations themselves", mutations))
-        print(_summary("dashboard right after an import of 10 customers", after_import))
+        print(_summary(f"dashboard right after an import of {args.import_customers:,} customers", after_import))
         print(_summary("  the imports themselves (partnerhub load, process start included)", imports))
         if after_past:
             print(_summary("dashboard right after cancelling a trial started before today", after_past))
@@ -130,6 +132,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument(
+        "--import-customers", type=int, default=10, help="customers per import (past 5,000 the trend is recomputed)"
+    )
+    parser.add_argument(
+        "--import-rounds", type=int, default=0, help="imports to time (default: rounds // 3, at least 3)"
+    )
     parser.add_argument("--past-cancels", type=int, default=0, help="cancel this many trials started before today")
     parser.add_argument("--server-dir", default=str(run.ROOT))
     sys.exit(asyncio.run(main(parser.parse_args())))
