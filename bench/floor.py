@@ -33,8 +33,13 @@ def gid(kind: str, db_id: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{db_id}".encode()).decode().rstrip("=")
 
 
-def cursor(name_key: str, db_id: int) -> str:
-    raw = json.dumps(["customer:NAME:0", name_key, db_id], separators=(",", ":"), ensure_ascii=False)
+def cursor(sort_key: bytes, db_id: int) -> str:
+    # The name order's key is binary (SPEC §2 name order): base64 in the cursor, as the server writes it.
+    raw = json.dumps(
+        ["customer:NAME:0", base64.b64encode(bytes(sort_key)).decode("ascii"), db_id],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -86,8 +91,8 @@ class Db:
 
 TOKEN_SQL = """SELECT a.id, a.partner_id, a.role FROM api_token t JOIN partner_admin a ON a.id = t.admin_id
 WHERE t.token_hash = :1"""
-PAGE_SQL = """SELECT id, name, name_key, managed_by, created_on, last_admin_activity_on FROM customer
-WHERE partner_id = :1 ORDER BY name_key, id LIMIT :2"""
+PAGE_SQL = """SELECT id, name, sort_key, managed_by, created_on, last_admin_activity_on FROM customer
+WHERE partner_id = :1 ORDER BY sort_key, id LIMIT :2"""
 SUBSCRIPTIONS_SQL = """SELECT id, customer_id, ext_id, status, starts_on, ends_on, auto_renew FROM plan
 WHERE kind = 'SUBSCRIPTION' AND customer_id = {ids} ORDER BY starts_on DESC, id DESC"""
 PLANS_SQL = """SELECT id, customer_id, kind, ext_id, status, starts_on, ends_on, auto_renew FROM plan
