@@ -733,8 +733,53 @@ def calibrate() -> float:
     return round((time.process_time() - t0) * 1000, 1)
 
 
+def _issue14_targets(by: dict[tuple[str, int], dict]) -> list[tuple[str, str, str]]:
+    """Issue 14's targets this run can judge (one server process; "after a write" is bench/after_write.py's)."""
+    out = []
+    pg10 = by.get(("postgresql", 10000)) or {}
+    ab = (pg10.get("postgraphile") or {}).get("throughput") or {}
+    if ab.get("partnerhub") and ab.get("PostGraphile"):
+        ours, theirs = ab["partnerhub"]["rps"], ab["PostGraphile"]["rps"]
+        ratio = ours / theirs
+        out.append(
+            (
+                "issue 14: (0) partnerhub / PostGraphile ≥ 1.0 req/s at 16 connections, PostgreSQL 10k",
+                "met" if ratio >= 1 else "NOT met",
+                f"{ours} / {theirs} req/s = {ratio:.2f}",
+            )
+        )
+    page1 = ((pg10.get("throughput") or {}).get("1 list") or {}).get("rps")
+    if page1 is not None:
+        out.append(
+            ("issue 14: (1) ≥ 200 req/s, PostgreSQL 10k", "met" if page1 >= 200 else "NOT met", f"{page1} req/s")
+        )
+    pg100 = by.get(("postgresql", 100000)) or {}
+    p50s = {
+        c: (pg100.get("cases", {}).get(c) or {}).get("p50_ms")
+        for c in ("1 list", "2a deep", "2b deep+filtered", "3 detail")
+    }
+    if all(v is not None for v in p50s.values()):
+        out.append(
+            (
+                "issue 14: p50 of (1)–(3) < 20 ms at 100k, PostgreSQL",
+                "met" if max(p50s.values()) < 20 else "NOT met",
+                ", ".join(f"({c.split()[0]}) {v} ms" for c, v in p50s.items()),
+            )
+        )
+    sqlite100 = (by.get(("sqlite", 100000)) or {}).get("cases", {}).get("4 dashboard") or {}
+    if sqlite100.get("p50_ms") is not None:
+        out.append(
+            (
+                "issue 14: (4) SQLite 100k < 1 s",
+                "met" if sqlite100["p50_ms"] < 1000 else "NOT met",
+                f"{sqlite100['p50_ms']} ms",
+            )
+        )
+    return out
+
+
 def check_targets(runs: list[dict]) -> list[tuple[str, str, str]]:
-    """(target, status, evidence) for each target of issue 6 this run can judge."""
+    """(target, status, evidence) for each target of issues 6 and 14 this run can judge."""
     by = {(r["db"], r["customers"]): r for r in runs}
     out = []
 
@@ -788,6 +833,7 @@ def check_targets(runs: list[dict]) -> list[tuple[str, str, str]]:
                         f"{cold} ms",
                     )
                 )
+    out += _issue14_targets(by)
     peak = max((r.get("peak_rss_mb") or 0) for r in runs) if runs else None
     if peak:
         out.append(("peak RSS < 300 MB", "met" if peak < 300 else "NOT met", f"max {peak} MB"))
@@ -957,6 +1003,16 @@ async def pg_version(pg_base: str) -> str:
 async def main(args: argparse.Namespace) -> int:
     import sqlite3
 
+    if args.render:
+        # The table again from a saved run (the targets are judged anew, by this code).
+        saved = orjson.loads(Path(args.render).read_bytes())
+        saved["targets"] = check_targets(saved["runs"])
+        text = table(saved)
+        print(text)
+        if args.update_readme:
+            update_readme(text)
+            log(f"table written to {README}")
+        return 0
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -1060,6 +1116,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ab-seconds", type=float, default=None, help="seconds per A/B round (default 10, with --quick 3)"
     )
     parser.add_argument("--label", default="", help="suffix of the results file")
+    parser.add_argument(
+        "--render",
+        default="",
+        help="measure nothing: print (and with --update-readme write) the table of this results file",
+    )
     parser.add_argument("--update-readme", action="store_true", help="write the table into bench/README.md")
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s]

@@ -302,8 +302,9 @@ class AuditEvent(SQLModel, table=True):
 class TrendCache(SQLModel, table=True):
     """The partner-wide licence trend of one past day and product, kept once computed.
 
-    A cache, not a source of truth: rows are deleted by every write that can
-    change them (db/trend_cache.py) and rebuilt on the next request.
+    A cache, not a source of truth: every write that can change a row adjusts
+    it in its own transaction, or recomputes or deletes it (db/trend_cache.py);
+    a deleted row is rebuilt by the next request.
     """
 
     __tablename__ = "trend_cache"
@@ -320,7 +321,7 @@ class TrendCache(SQLModel, table=True):
 
 
 class TrendCacheVersion(SQLModel, table=True):
-    """How many times a partner's cached trend days were forgotten (no row: never).
+    """How many times a partner's cached trend days were changed by a write (no row: never).
 
     Its own table rather than a partner column: the writers that bump it lock
     this row only, so they never wait for (or deadlock with) mutations that

@@ -33,9 +33,11 @@ Writes that cannot change a past day are not listed: ``startTrial`` and
 are written only by imports, and assignments change only what sales roles see
 (their trends are never cached). Days from today on are always computed.
 
-Races: :func:`forget` bumps the partner's row in ``trend_cache_version``
-(a row lock until the writer commits; no row means version 0) before
-deleting. A request reads that version before it computes, and stores its
+Races: every writer (:func:`forget`, :func:`adjust`, :func:`plans_before`,
+:func:`recompute`) bumps the partner's row in ``trend_cache_version`` (a row
+lock until the writer commits; no row means version 0) before it touches the
+cached rows; adjustments are additive (``total = total + :d``), so writers of
+different plans never lose each other's change. A request reads that version before it computes, and stores its
 sums only if the version is unchanged, checked on a connection of its own
 that first inserts the version row if missing (waiting for a writer inserting
 it) and then reads it ``FOR SHARE`` (waiting for a writer updating it), so a
