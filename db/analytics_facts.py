@@ -35,15 +35,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Integer, String, delete, literal, select, union_all, update
+from sqlalchemy import Integer, String, delete, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from db import trend_cache
 from db.lines import KPI_PRODUCTS, Where, eligible, live_lines, median_of
 from db.rules import days_between
 from db.tables import CUSTOMER, FACT, FACT_DAY, MEDIAN
@@ -234,6 +235,9 @@ def rebuild_statements(
     return statements
 
 
+OnMove = Callable[[AsyncConnection | AsyncSession, dt.date], Awaitable[None]]
+
+
 async def refresh(
     conn: AsyncConnection | AsyncSession,
     *,
@@ -241,6 +245,7 @@ async def refresh(
     day: dt.date,
     min_days: int,
     customers: Collection[int] | None = None,
+    on_move: OnMove | None = None,
 ) -> bool:
     """Bring the partner's facts up to date for ``day`` inside the caller's transaction.
 
@@ -251,6 +256,9 @@ async def refresh(
         min_days: ``PARTNERHUB_LOW_ASSIGNMENT_MIN_DAYS``.
         customers: The customers whose plans or lines the transaction
             changed; None: any of them may have.
+        on_move: Called with the old fact day, under the lock and before the
+            old facts are deleted, when the rebuild moves the facts from an
+            earlier day to ``day``.
 
     Returns:
         Whether the whole partner was rebuilt (its fact day was another day,
@@ -261,6 +269,8 @@ async def refresh(
     whole = customers is None or len(customers) > MAX_PARTIAL or (stored.day, stored.min_days) != (day, min_days)
     if not whole and not customers:
         return False
+    if whole and on_move is not None and NEVER < stored.day < day:
+        await on_move(conn, stored.day)
     for statement in rebuild_statements(partner_id, day, min_days, None if whole else customers):
         await conn.execute(statement)
     return whole
@@ -273,16 +283,49 @@ async def ensure_fresh(engine: AsyncEngine, *, partner_id: int, day: dt.date, mi
     stale. Never fails the request: on any error it logs and returns False
     (the request computes on read).
 
+    The facts of the day that ended are then the exact live lines of that
+    day (every writer since refreshed them in its own transaction, and this
+    transaction changes nothing else), so their sums are kept as that day's
+    licence trend point (:mod:`db.trend_cache`) before they are replaced:
+    a trend whose weekly points fall on days the server has seen needs no
+    past-day scan. Kept through the trend cache's version, read before the
+    sums, so a concurrent write that changes past days keeps it from being
+    stored. Mutations and imports that move the day keep nothing: their own
+    changes precede their refresh.
+
     Returns:
         Whether the facts are now those of ``day``.
     """
+    ended: list[tuple[int, dt.date, dict[str, tuple[int, int, int]]]] = []
+
+    async def keep_ended_day(conn: AsyncConnection | AsyncSession, old_day: dt.date) -> None:
+        version = await trend_cache.read_version(conn, partner_id)
+        ended.append((version, old_day, await _fact_sums(conn, partner_id)))
+
     try:
         async with engine.begin() as conn:
-            await refresh(conn, partner_id=partner_id, day=day, min_days=min_days, customers=())
-        return True
+            await refresh(conn, partner_id=partner_id, day=day, min_days=min_days, customers=(), on_move=keep_ended_day)
     except Exception:
         log.warning("could not rebuild the analytics facts of partner %s", partner_id, exc_info=True)
         return False
+    for version, old_day, sums in ended:
+        await trend_cache.store(
+            engine,
+            partner_id,
+            version,
+            {(product, old_day): sums.get(product, (0, 0, 0)) for product in KPI_PRODUCTS},
+        )
+    return True
+
+
+async def _fact_sums(conn: AsyncConnection | AsyncSession, partner_id: int) -> dict[str, tuple[int, int, int]]:
+    """Σ total, assigned, used of the partner's facts, by product."""
+    rows = await conn.execute(
+        select(FACT.c.product, func.sum(FACT.c.total), func.sum(FACT.c.assigned), func.sum(FACT.c.used))
+        .where(FACT.c.partner_id == partner_id)
+        .group_by(FACT.c.product)
+    )
+    return {product: (int(t), int(a), int(u)) for product, t, a, u in rows}
 
 
 def _dialect(conn: AsyncConnection | AsyncSession) -> str:

@@ -24,6 +24,12 @@ a past day's sums:
   cost what recomputing does), the newest :data:`MAX_RECOMPUTED` of them,
   the older forgotten.
 
+Besides the requests that compute a past day, the day-boundary rebuild of the
+stored analytics facts keeps the day that ended: its facts are that day's
+live lines, so their sums are its point (:func:`db.analytics_facts.ensure_fresh`,
+stored through :func:`store` like any computed day). A server that sees a
+request every day therefore has the weekly points of its trends cached.
+
 Adjusting rather than forgetting is what keeps the first dashboard after a
 write fast: a forgotten day is recomputed by the next request, about half a
 second per past day at 100,000 customers (bench/README.md).
@@ -306,11 +312,7 @@ async def partner_trend(
     if not missing:
         return found
     to_store = [d for d in missing if d < today]
-    version = 0
-    if to_store:
-        version = (
-            await session.execute(select(VERSION.c.version).where(VERSION.c.partner_id == partner_id))
-        ).scalar_one_or_none() or 0
+    version = await read_version(session, partner_id) if to_store else 0
     # Each past day in a statement of its own: a past point is the dearest
     # statement of the dashboard (a snapshot lookup per line), and eleven of
     # them in one statement ran past the statement time limit at 100,000
@@ -319,24 +321,32 @@ async def partner_trend(
     for chunk in [(d,) for d in to_store] + ([rest] if (rest := tuple(d for d in missing if d >= today)) else []):
         computed |= await compute(chunk)
     if to_store:
-        await _store(session, partner_id, product, version, {d: computed[d] for d in to_store})
+        engine = session.bind
+        if not isinstance(engine, AsyncEngine):  # pragma: no cover - db.engine binds every session to the engine
+            log.warning("could not store licence trend days for partner %s: no engine to connect to", partner_id)
+        else:
+            await store(engine, partner_id, version, {(product, d): computed[d] for d in to_store})
     return {**found, **computed}
 
 
-async def _store(session: AsyncSession, partner_id: int, product: str, version: int, sums: dict[dt.date, Sums]) -> None:
-    """Insert computed past days on a connection of their own, if the partner's version is still ``version``.
+async def read_version(session: AsyncSession | AsyncConnection, partner_id: int) -> int:
+    """The partner's version, to be read before computing sums that :func:`store` may keep."""
+    statement = select(VERSION.c.version).where(VERSION.c.partner_id == partner_id)
+    return (await session.execute(statement)).scalar_one_or_none() or 0
 
-    Never fails the request: a value not stored is computed again next time.
+
+async def store(engine: AsyncEngine, partner_id: int, version: int, sums: dict[tuple[str, dt.date], Sums]) -> None:
+    """Insert computed past days ``(product, day) → sums`` on a connection of their own, if the partner's version is still ``version``.
+
+    ``version`` must have been read (:func:`read_version`) before the sums
+    were computed. Never fails the caller: a value not stored is computed
+    again next time.
     """
-    engine = session.bind
-    if not isinstance(engine, AsyncEngine):  # pragma: no cover - db.engine binds every session to the engine
-        log.warning("could not store licence trend days for partner %s: no engine to connect to", partner_id)
-        return
     sqlite = engine.dialect.name == "sqlite"
     insert = _insert(engine)
     rows = [
         {"partner_id": partner_id, "product": product, "day": day, "total": t, "assigned": a, "used": u}
-        for day, (t, a, u) in sorted(sums.items())
+        for (product, day), (t, a, u) in sorted(sums.items())
     ]
     try:
         async with engine.connect() as conn:

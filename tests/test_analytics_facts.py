@@ -477,8 +477,11 @@ async def test_day_boundary_shifts_the_windows(engine, api, monkeypatch) -> None
         },
     }
     # The first request of the day rebuilt the partner: 5 + lock 1 + delete, insert facts 2
-    # + delete, insert medians 2 + the new day 1 = 11; the next one is back to 5.
-    assert api.last_statements == 11
+    # + delete, insert medians 2 + the new day 1 = 11; keeping the day that ended as a trend
+    # point adds the trend version 1 + the facts' sums 1, then on a connection of its own the
+    # version row 1 + the version FOR SHARE 1 + the insert 1 (SQLite also sets and restores its
+    # busy timeout: + 2) = 16 (SQLite 18); the next one is back to 5.
+    assert api.last_statements == (18 if engine.dialect.name == "sqlite" else 16)
     assert await _fact_day(engine, viewer.partner_id) == T + dt.timedelta(days=1)
     again = await api(EXPIRING, token=token)
     assert again == body and api.last_statements == 5

@@ -13,6 +13,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from db import trend_cache
 from db.io import export_document, load_document
 from db.models import TrendCache
 from db.trend_cache import forget, partner_trend
@@ -84,6 +85,17 @@ async def _mutate(api, mutation: str) -> None:
     assert payload["userErrors"] == [], payload
 
 
+async def _import_snapshot(session, plan: str, date: str, assigned: int, used: int) -> None:
+    """Export, add a usage snapshot to the first line of One's plan ``plan``, and import the document again."""
+    doc = await export_document(session)
+    one = next(c for c in doc["partners"][0]["customers"] if c["name"] == "One")
+    plans = one["subscriptions"] + one["trials"]
+    line = next(p for p in plans if plan in (p.get("subscriptionId"), p.get("trialId")))["lines"][0]
+    line["usage"].append({"date": date, "assigned": assigned, "used": used, "used90": used})
+    line["usage"].sort(key=lambda u: u["date"])
+    await load_document(session, doc)
+
+
 async def test_mutations_and_imports_adjust_the_cached_days(api, session) -> None:
     ids = await _world(session)
     t1, t2 = to_global_id("Trial", ids["t1"]), to_global_id("Trial", ids["t2"])
@@ -135,12 +147,7 @@ async def test_mutations_and_imports_adjust_the_cached_days(api, session) -> Non
 
     # An import that adds a snapshot on 11-11 (3, 1) to S1's line changes W.
     await session.rollback()
-    doc = await export_document(session)
-    one = next(c for c in doc["partners"][0]["customers"] if c["name"] == "One")
-    line = next(s for s in one["subscriptions"] if s["subscriptionId"] == "S1")["lines"][0]
-    line["usage"].append({"date": "2026-11-11", "assigned": 3, "used": 1, "used90": 1})
-    line["usage"].sort(key=lambda u: u["date"])
-    await load_document(session, doc)
+    await _import_snapshot(session, "S1", "2026-11-11", 3, 1)
     # The import adjusted the cached days instead of forgetting them (db/trend_cache.adjust): W by
     # One's change (0, 3, 1) → (20, 3, 1); E unchanged (its snapshot 11-18 still gives 8, 5).
     assert await _cached(session) == {W: (20, 3, 1), E: (20, 8, 5)}
@@ -158,12 +165,7 @@ async def test_a_large_import_recomputes_the_newest_cached_days_and_forgets_the_
     monkeypatch.setattr("db.trend_cache.MAX_ADJUSTED", 0)  # every import is "large"
     monkeypatch.setattr("db.trend_cache.MAX_RECOMPUTED", 1)  # keep the newest day only
     # The import adds a snapshot on 11-16 (7, 5) to T1's line.
-    doc = await export_document(session)
-    one = next(c for c in doc["partners"][0]["customers"] if c["name"] == "One")
-    line = next(t for t in one["trials"] if t["trialId"] == "T1")["lines"][0]
-    line["usage"].append({"date": "2026-11-16", "assigned": 7, "used": 5, "used90": 5})
-    line["usage"].sort(key=lambda u: u["date"])
-    await load_document(session, doc)
+    await _import_snapshot(session, "T1", "2026-11-16", 7, 5)
     # E (11-18) recomputed: T1 (10, 7, 5: snapshot 11-16); T2 ended 11-15. W (older) forgotten.
     assert await _cached(session) == {E: (10, 7, 5)}
     # W computed again: T1 (10, 4, 2: 11-16 is later) + T2 (5, 2, 1); D: T1's 11-20 snapshot (6, 3).
@@ -219,6 +221,41 @@ async def test_concurrent_mutations_each_adjust_the_cached_days_once(api, sessio
     )
     # Left: T2 on W (5, 2, 1); nothing on E.
     assert await _cached(session) == {W: (5, 2, 1), E: (0, 0, 0)}
+
+
+KPIS = "query { kpis { asOf totalCustomers } }"  # reads the stored facts: the first request of a day rebuilds them
+
+
+async def test_the_day_rebuild_keeps_the_ended_day_as_a_trend_point(api, session, monkeypatch) -> None:
+    """The facts of the day that ended are that day's live lines: their sums become its cached point."""
+    await _world(session)
+    body = await api(KPIS, token="t-ana")  # facts built for D (from "never": nothing ended)
+    assert body["data"]["kpis"]["asOf"] == "2026-11-25"
+    assert await _cached(session) == {}
+    monkeypatch.setenv("PARTNERHUB_TODAY", "2026-12-02")
+    body = await api(KPIS, token="t-ana")  # the first request of 12-02 moves the facts from D
+    assert body["data"]["kpis"]["asOf"] == "2026-12-02"
+    # D (11-25): T1 live 11-01..12-10, 10 licences, snapshot 11-20 (6, 3); S1 waits for setup; T2 ended 11-15.
+    assert await _cached(session) == {D: (10, 6, 3)}
+    # The trend of 12-02: E computed (T1's 11-10 snapshot: 10, 4, 2), D cached, 12-02 from the facts (10, 6, 3).
+    assert await _trend(api) == [("2026-11-18", 10, 4, 2), ("2026-11-25", 10, 6, 3), ("2026-12-02", 10, 6, 3)]
+
+
+async def test_the_ended_day_is_not_kept_when_a_write_changed_the_past_meanwhile(api, session, monkeypatch) -> None:
+    """A version read before the facts' sums that is no longer current at the store: nothing is kept."""
+    await _world(session)
+    await api(KPIS, token="t-ana")
+    read_version = trend_cache.read_version
+
+    async def then_a_write(conn, partner_id):
+        version = await read_version(conn, partner_id)
+        return version - 1  # as if a write had bumped the version after this read
+
+    monkeypatch.setattr(trend_cache, "read_version", then_a_write)
+    monkeypatch.setenv("PARTNERHUB_TODAY", "2026-12-02")
+    body = await api(KPIS, token="t-ana")
+    assert "errors" not in body, body
+    assert await _cached(session) == {}
 
 
 async def test_a_value_computed_before_a_write_is_not_stored(session, engine) -> None:
