@@ -43,8 +43,9 @@ Races: every writer (:func:`forget`, :func:`adjust`, :func:`plans_before`,
 :func:`recompute`) bumps the partner's row in ``trend_cache_version`` (a row
 lock until the writer commits; no row means version 0) before it touches the
 cached rows; adjustments are additive (``total = total + :d``), so writers of
-different plans never lose each other's change. A request reads that version before it computes, and stores its
-sums only if the version is unchanged, checked on a connection of its own
+different plans never lose each other's change. A request reads that
+version before it computes, and stores its sums only if the version is
+unchanged, checked on a connection of its own
 that first inserts the version row if missing (waiting for a writer inserting
 it) and then reads it ``FOR SHARE`` (waiting for a writer updating it), so a
 value computed before a write committed is never stored after it. On SQLite
