@@ -59,6 +59,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Integer, bindparam, delete, func, literal_column, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -78,25 +79,14 @@ MAX_RECOMPUTED = 24
 """A recompute keeps the partner's newest cached days, up to this many (two dashboards' past weeks); the rest are forgotten."""
 
 
-async def forget(
-    session: AsyncSession | AsyncConnection,
-    partner_id: int,
-    *,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-) -> None:
-    """Drop the partner's cached trend days in ``[start, end]`` (all of them by default).
+async def forget(session: AsyncSession | AsyncConnection, partner_id: int) -> None:
+    """Drop every cached trend day of the partner.
 
     Call inside the writing transaction: the version bump holds the version
     row's lock until commit.
     """
     await _bump(session, partner_id)
-    statement = delete(CACHE).where(CACHE.c.partner_id == partner_id)
-    if start is not None:
-        statement = statement.where(CACHE.c.day >= start)
-    if end is not None:
-        statement = statement.where(CACHE.c.day <= end)
-    await session.execute(statement)
+    await session.execute(delete(CACHE).where(CACHE.c.partner_id == partner_id))
 
 
 def _insert(bind: AsyncSession | AsyncConnection | AsyncEngine):
@@ -186,18 +176,21 @@ async def _add(
                 | {f"d_{name}": n - o for name, n, o in zip(("total", "assigned", "used"), new, old, strict=True)}
             )
     if changes:
-        statement = (
-            update(CACHE)
-            .where(
-                CACHE.c.partner_id == bindparam("p"), CACHE.c.product == bindparam("pr"), CACHE.c.day == bindparam("d")
-            )
-            .values(
-                total=CACHE.c.total + bindparam("d_total"),
-                assigned=CACHE.c.assigned + bindparam("d_assigned"),
-                used=CACHE.c.used + bindparam("d_used"),
-            )
+        statement = _update_rows(
+            total=CACHE.c.total + bindparam("d_total"),
+            assigned=CACHE.c.assigned + bindparam("d_assigned"),
+            used=CACHE.c.used + bindparam("d_used"),
         )
         await session.execute(statement, changes)
+
+
+def _update_rows(**values: Any) -> Any:
+    """UPDATE of cached rows by key, executed with parameter rows ``{"p": partner, "pr": product, "d": day, …}``."""
+    return (
+        update(CACHE)
+        .where(CACHE.c.partner_id == bindparam("p"), CACHE.c.product == bindparam("pr"), CACHE.c.day == bindparam("d"))
+        .values(**values)
+    )
 
 
 @dataclass(frozen=True)
@@ -269,20 +262,7 @@ async def recompute(session: AsyncSession | AsyncConnection, partner_id: int) ->
             for product in KPI_PRODUCTS
             for t, a, u in [sums.get((product, day), (0, 0, 0))]
         ]
-        await session.execute(
-            update(CACHE)
-            .where(
-                CACHE.c.partner_id == bindparam("p"), CACHE.c.product == bindparam("pr"), CACHE.c.day == bindparam("d")
-            )
-            .values(total=bindparam("t"), assigned=bindparam("a"), used=bindparam("u")),
-            rows,
-        )
-
-
-async def forget_partners(session: AsyncSession | AsyncConnection, partner_ids: Iterable[int]) -> None:
-    """:func:`forget` every cached day of these partners (imports, seeding)."""
-    for partner_id in sorted(set(partner_ids)):
-        await forget(session, partner_id)
+        await session.execute(_update_rows(total=bindparam("t"), assigned=bindparam("a"), used=bindparam("u")), rows)
 
 
 async def partner_trend(
@@ -318,8 +298,11 @@ async def partner_trend(
     # statement of the dashboard (a snapshot lookup per line), and eleven of
     # them in one statement ran past the statement time limit at 100,000
     # customers, so nothing was stored and every later request failed again.
+    chunks: list[tuple[dt.date, ...]] = [(d,) for d in to_store]
+    if later := tuple(d for d in missing if d >= today):
+        chunks.append(later)
     computed: dict[dt.date, Sums] = {}
-    for chunk in [(d,) for d in to_store] + ([rest] if (rest := tuple(d for d in missing if d >= today)) else []):
+    for chunk in chunks:
         computed |= await compute(chunk)
     if to_store:
         engine = session.bind
