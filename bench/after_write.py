@@ -7,8 +7,8 @@ dashboard at a time: steady (``rounds`` repeats), right after each mutation
 (``startTrial`` on a customer without a trial, then ``cancelTrial`` of it, a
 dashboard after each: the customer count stays the same, so the database
 stays a bench database), and right after each import (``partnerhub load`` of
-the first 10 seeded customers again, or ``--import-customers``, as ``generate_document`` makes them: an
-upsert that runs every maintenance step). Prints p50/max per kind and the
+the first 10 seeded customers again, or ``--import-customers``, as
+``generate_document`` makes them: an upsert that runs every maintenance step). Prints p50/max per kind and the
 time of the write itself. Every answer is checked for errors.
 
 ``--past-cancels N`` also cancels N of the seeded ACTIVE trials that started
