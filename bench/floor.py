@@ -123,7 +123,11 @@ async def _viewer(db: Db, token: str) -> Any:
 
 async def compare_page(db: Db, token: str, first: int) -> bytes:
     """(0): id, name and subscriptions of the first page by name."""
-    viewer = await _viewer(db, token)
+    return await page_for_viewer(db, await _viewer(db, token), first)
+
+
+async def page_for_viewer(db: Db, viewer: Any, first: int) -> bytes:
+    """(0) for a viewer already looked up (``bench/floor_http.py`` keeps it, as the server keeps tokens)."""
     customers = await db.fetch(PAGE_SQL, viewer[1], first)
     subs = await db.fetch(SUBSCRIPTIONS_SQL, ids=[c[0] for c in customers])
     by_customer: dict[int, list] = defaultdict(list)
