@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable, Collection
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Integer, String, delete, func, literal, select, union_all, update
+from sqlalchemy import Integer, String, delete, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -318,6 +318,25 @@ async def ensure_fresh(engine: AsyncEngine, *, partner_id: int, day: dt.date, mi
     return True
 
 
+def stale_partners_statement(day: dt.date, min_days: int) -> Any:
+    """The partners whose stored facts are of another day or eligibility age than ``(day, min_days)``."""
+    return (
+        select(FACT_DAY.c.partner_id)
+        .where(or_(FACT_DAY.c.day != day, FACT_DAY.c.min_days != min_days))
+        .order_by(FACT_DAY.c.partner_id)
+    )
+
+
+async def stale_partners(engine: AsyncEngine, *, day: dt.date, min_days: int) -> list[int]:
+    """The partners whose stored facts need the day-boundary rebuild (:func:`ensure_fresh`) for ``day``, by id.
+
+    Partners whose facts were never built are not among them: their first
+    request builds them.
+    """
+    async with engine.connect() as conn:
+        return list((await conn.execute(stale_partners_statement(day, min_days))).scalars())
+
+
 async def _fact_sums(conn: AsyncConnection | AsyncSession, partner_id: int) -> dict[str, tuple[int, int, int]]:
     """Σ total, assigned, used of the partner's facts, by product."""
     rows = await conn.execute(
@@ -350,5 +369,7 @@ __all__ = [
     "rebuild_statements",
     "refresh",
     "set_day",
+    "stale_partners",
+    "stale_partners_statement",
     "stored_median",
 ]

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         validation_alias=_env("low_assignment_factor"),
         description="a line is low below this fraction of the partner's median assignment rate",
     )
+    facts_warmer: bool = Field(
+        True,
+        validation_alias=_env("facts_warmer"),
+        description="rebuild the stored analytics of every partner in the background at start and after each "
+        "UTC midnight, instead of in the first request of the day",
+    )
     launch_base_url: str = Field(
         "https://admin.partnerhub.example",
         validation_alias=_env("launch_base_url"),

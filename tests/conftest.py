@@ -62,6 +62,9 @@ def fixed_today(monkeypatch: pytest.MonkeyPatch) -> str:
     """
     monkeypatch.setenv("PARTNERHUB_TODAY", TEST_TODAY)
     monkeypatch.setenv("PARTNERHUB_COST_REFILL_PER_SECOND", "1e12")
+    # The background rebuild (web/warmer.py) would race the tests' own writes and
+    # day changes; tests/test_warmer.py runs it where it is the subject.
+    monkeypatch.setenv("PARTNERHUB_FACTS_WARMER", "false")
     return TEST_TODAY
 
 

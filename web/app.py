@@ -28,6 +28,7 @@ from web.endpoint import GraphQLEndpoint, instrument, uninstrument
 from web.live import LiveGraphQL
 from web.persisted import TrustedDocuments
 from web.ratelimit import Budgets
+from web.warmer import run_warmer
 
 
 async def healthz(_request: Request) -> Response:
@@ -128,9 +129,14 @@ def create_app(*, engine: AsyncEngine | None = None, settings: Settings | None =
         app.state.broker = events.make_broker(engine, queue_size=settings.live_queue_size)
         app.state.fanout = Fanout(app.state.broker, app.state.sessionmaker, settings)
         await app.state.broker.start()
+        warmer = asyncio.create_task(run_warmer(engine, settings)) if settings.facts_warmer else None
         try:
             yield
         finally:
+            if warmer is not None:
+                warmer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warmer
             await app.state.fanout.stop()
             await app.state.broker.stop()
             events.forget_broker(engine, app.state.broker)
