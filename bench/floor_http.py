@@ -108,18 +108,7 @@ class FloorServer(ServerProcess):
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
         )
-        ready = f"GET /readyz HTTP/1.1\r\nHost: {run.HOST}\r\n\r\n".encode()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the floor server exited; see {self.log_path}")
-            try:
-                if (await loadgen.request_once(run.HOST, self.port, ready)).status == 200:
-                    return
-            except OSError:
-                pass
-            await asyncio.sleep(0.2)
-        raise RuntimeError(f"the floor server did not start; see {self.log_path}")
+        await self.wait_ready(run.HOST, "the floor server", self.log_path, seconds=60)
 
 
 async def compare(args: argparse.Namespace) -> int:

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import IO
+
+from bench import loadgen
 
 
 class ServerProcess:
     port: int
     process: subprocess.Popen | None = None
     log_file: IO[bytes] | None = None
+
+    async def wait_ready(self, host: str, what: str, log_path: Path, seconds: float = 120) -> None:
+        """Until ``GET /readyz`` answers 200; raises if the process exits or ``seconds`` pass."""
+        ready = f"GET /readyz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"{what} exited; see {log_path}")
+            try:
+                if (await loadgen.request_once(host, self.port, ready)).status == 200:
+                    return
+            except OSError:
+                pass
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"{what} did not become ready; see {log_path}")
 
     def _proc(self, name: str) -> str:
         return Path(f"/proc/{self.process.pid}/{name}").read_text()

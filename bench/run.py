@@ -28,7 +28,6 @@ Results go to bench/results/<timestamp>.json and a table on stdout;
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import datetime as dt
 import os
@@ -247,19 +246,7 @@ class Server(ServerProcess):
         self.process = subprocess.Popen(
             command, env=_env(self.url), cwd=self.server_dir, stdout=self.log_file, stderr=subprocess.STDOUT
         )
-        ready = f"GET /readyz HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited; see {self.log_path}")
-            try:
-                response = await loadgen.request_once(HOST, self.port, ready)
-                if response.status == 200:
-                    return
-            except OSError:
-                pass
-            await asyncio.sleep(0.2)
-        raise RuntimeError(f"the server did not become ready; see {self.log_path}")
+        await self.wait_ready(HOST, "the server", self.log_path)
 
 
 # ---------------------------------------------------------------- cases
