@@ -132,3 +132,18 @@ async def test_the_application_does_not_run_it_when_disabled(engine, monkeypatch
     async with app.router.lifespan_context(app):
         await asyncio.sleep(0.3)
         assert await _fact_day(engine, viewer.partner_id) == T
+
+
+async def test_a_partner_whose_trends_fail_is_logged_and_its_facts_stay_rebuilt(engine, monkeypatch, caplog) -> None:
+    _token, viewer = await _day_world(engine)
+
+    async def broken(*_args: Any, **_kw: Any) -> None:
+        raise RuntimeError("statement timeout")
+
+    monkeypatch.setattr(warmer, "warm_partner_trends", broken)
+    with caplog.at_level(logging.WARNING, logger="web.warmer"):
+        assert await warmer.warm_once(engine, get_settings(), day=NEXT) == [viewer.partner_id]
+    assert f"could not compute the licence trends of partner {viewer.partner_id} for 2026-11-26" in caplog.text
+    # The rebuild committed before the trends were attempted.
+    assert await _fact_day(engine, viewer.partner_id) == NEXT
+    await assert_facts_exact(engine, viewer, NEXT)
