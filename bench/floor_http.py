@@ -150,35 +150,13 @@ async def compare(args: argparse.Namespace) -> int:
             raise RuntimeError(f"PostGraphile's page differs: {difference}")
         print("same pages: yes")
 
-        async def one_at_a_time(process: ServerProcess, request: bytes) -> loadgen.Stats:
-            return await loadgen.sequential(
-                run.HOST,
-                process.port,
-                [request],
-                count=10**9,
-                max_seconds=args.seconds,
-                warmup=5,
-                min_count=1,
-                server_cpu=process.cpu_seconds,
-            )
-
-        async def connections(process: ServerProcess, request: bytes) -> loadgen.Stats:
-            return await loadgen.concurrent(
-                run.HOST,
-                process.port,
-                [request],
-                connections=args.connections,
-                seconds=args.seconds,
-                server_cpu=process.cpu_seconds,
-            )
-
         pairs = {name: (sides[name], requests[name]) for name in sides}
         for process, request in pairs.values():
             await loadgen.concurrent(run.HOST, process.port, [request], connections=args.connections, seconds=1.0)
         rounds = args.rounds * len(pairs)
         for label, measure, figure in (
-            ("one at a time", one_at_a_time, "p50_ms"),
-            (f"{args.connections} connections", connections, "rps"),
+            ("one at a time", run.one_at_a_time(args.seconds), "p50_ms"),
+            (f"{args.connections} connections", run.at_connections(args.seconds, args.connections), "rps"),
         ):
             out = await run._ab(pairs, rounds, measure, figure)
             print(f"\n{label} ({args.rounds} rounds of {args.seconds} s each, alternating):")

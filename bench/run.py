@@ -466,10 +466,42 @@ def page_difference(ours: bytes, theirs: bytes) -> str | None:
     return None
 
 
+Measure = Callable[[ServerProcess, bytes], Awaitable[loadgen.Stats]]
+
+
+def one_at_a_time(seconds: float) -> Measure:
+    """A round of an A/B comparison: one request at a time for ``seconds`` (after 5), the server's CPU read."""
+
+    async def measure(process: ServerProcess, request: bytes) -> loadgen.Stats:
+        return await loadgen.sequential(
+            HOST,
+            process.port,
+            [request],
+            count=10**9,
+            max_seconds=seconds,
+            warmup=5,
+            min_count=1,
+            server_cpu=process.cpu_seconds,
+        )
+
+    return measure
+
+
+def at_connections(seconds: float, connections: int) -> Measure:
+    """A round of an A/B comparison: ``connections`` clients for ``seconds``, the server's CPU read."""
+
+    async def measure(process: ServerProcess, request: bytes) -> loadgen.Stats:
+        return await loadgen.concurrent(
+            HOST, process.port, [request], connections=connections, seconds=seconds, server_cpu=process.cpu_seconds
+        )
+
+    return measure
+
+
 async def _ab(
     sides: dict[str, tuple[ServerProcess, bytes]],
     rounds: int,
-    measure: Callable[[ServerProcess, bytes], Awaitable[loadgen.Stats]],
+    measure: Measure,
     per_round: str,
 ) -> dict[str, dict]:
     """``rounds`` rounds of equal length alternating between the sides (A B A B …); one summary per side.
@@ -518,28 +550,6 @@ async def postgraphile_reference(
         sides = {"partnerhub": (server, ours), "PostGraphile": (reference, theirs)}
         seconds = args.ab_seconds
 
-        async def one_at_a_time(process: ServerProcess, request: bytes) -> loadgen.Stats:
-            return await loadgen.sequential(
-                HOST,
-                process.port,
-                [request],
-                count=10**9,
-                max_seconds=seconds,
-                warmup=5,
-                min_count=1,
-                server_cpu=process.cpu_seconds,
-            )
-
-        async def connections(process: ServerProcess, request: bytes) -> loadgen.Stats:
-            return await loadgen.concurrent(
-                HOST,
-                process.port,
-                [request],
-                connections=args.connections,
-                seconds=seconds,
-                server_cpu=process.cpu_seconds,
-            )
-
         # Warm both up alike (the JIT of node, the caches of both) before measuring.
         for process, request in sides.values():
             await loadgen.concurrent(HOST, process.port, [request], connections=args.connections, seconds=1.0)
@@ -549,10 +559,10 @@ async def postgraphile_reference(
             "query": queries.POSTGRAPHILE_COMPARE,
             "rounds": args.ab_rounds,
             "round_seconds": seconds,
-            "latency": await _ab(sides, args.ab_rounds, one_at_a_time, "p50_ms"),
+            "latency": await _ab(sides, args.ab_rounds, one_at_a_time(seconds), "p50_ms"),
         }
         if not args.no_throughput:
-            out["throughput"] = await _ab(sides, args.ab_rounds, connections, "rps")
+            out["throughput"] = await _ab(sides, args.ab_rounds, at_connections(seconds, args.connections), "rps")
         out["peak_rss_mb"] = reference.peak_rss_mb()
         for mode in ("latency", "throughput"):
             if mode in out:
