@@ -8,8 +8,9 @@ start and right after every UTC midnight, for every partner whose facts are
 stale (:func:`warm_once`), and caches each one's default licence trends. A
 request that comes first still rebuilds its partner itself, and one that
 comes during a rebuild waits for it (the fact-day lock), so the answers are
-the same either way; only who pays for the rebuild changes. With ``--workers N`` every worker runs it:
-the first to take a partner's lock rebuilds it, the others find it current.
+the same either way; only who pays for the rebuild changes. With
+``--workers N`` every worker runs it: the first to take a partner's lock
+rebuilds it, the others find it current.
 
 ``PARTNERHUB_TODAY`` fixes the day the rebuild is for; the wake-ups still
 follow the UTC clock (with a fixed day, every one after the first finds
